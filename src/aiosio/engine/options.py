@@ -1,0 +1,72 @@
+"""Engine.IO settings, with python-engineio's names and defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+#: What ``cors_allowed_origins`` may be: None (same origin only), ``'*'``, one origin, a list of
+#: origins (``[]`` turns the check off), or a callable ``(origin) -> bool``.
+CorsSetting = str | Sequence[str] | Callable[[str], bool] | None
+
+
+@dataclass(slots=True)
+class EngineOptions:
+    """Engine.IO server settings. Times are in seconds (fractions allowed), sizes in bytes."""
+
+    ping_interval: float = 25.0
+    ping_timeout: float = 20.0
+    max_http_buffer_size: int = 1_000_000
+    allow_upgrades: bool = True
+    transports: tuple[str, ...] = ("polling", "websocket")
+    http_compression: bool = True
+    compression_threshold: int = 1024
+    cookie: str | dict[str, Any] | None = None
+    cors_allowed_origins: CorsSetting = None
+    cors_credentials: bool = True
+    upgrade_timeout: float = 10.0
+    #: Outbound bound per session: a session past either cap is closed as a slow consumer.
+    max_queue_packets: int = 10_000
+    max_queue_bytes: int = 16 * 1024 * 1024
+    #: Above this many buffered bytes a WebSocket is "not writable" and volatile packets are dropped.
+    volatile_threshold: int = 64 * 1024
+    #: Engine.IO messages from one connection being handled at once before reading pauses.
+    max_inflight: int = 100
+
+    @classmethod
+    def from_kwargs(cls, kwargs: dict[str, Any]) -> EngineOptions:
+        """Build options from python-engineio style keyword arguments, consuming those it knows."""
+        opts = cls()
+        interval = kwargs.pop("ping_interval", None)
+        if interval is not None:
+            # python-engineio also accepts (interval, grace period); the grace is not needed here.
+            opts.ping_interval = float(interval[0] if isinstance(interval, (tuple, list)) else interval)
+        for name in (
+            "ping_timeout",
+            "max_http_buffer_size",
+            "allow_upgrades",
+            "http_compression",
+            "compression_threshold",
+            "cookie",
+            "cors_allowed_origins",
+            "cors_credentials",
+            "upgrade_timeout",
+            "max_queue_packets",
+            "max_queue_bytes",
+            "volatile_threshold",
+            "max_inflight",
+        ):
+            if name in kwargs:
+                setattr(opts, name, kwargs.pop(name))
+        transports = kwargs.pop("transports", None)
+        if transports is not None:
+            if isinstance(transports, str):
+                transports = [transports]
+            unknown = set(transports) - {"polling", "websocket"}
+            if unknown or not transports:
+                raise ValueError(f"invalid transports: {transports!r}")
+            opts.transports = tuple(transports)
+        if opts.ping_interval <= 0 or opts.ping_timeout <= 0:
+            raise ValueError("ping_interval and ping_timeout must be positive")
+        return opts

@@ -1,0 +1,328 @@
+"""One Engine.IO session: its transport, heartbeat timer, outbound queue and upgrade state."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from ..protocol import frames
+from ..protocol.engineio import Packet, PacketType, join_payload
+from ..protocol.frames import Frame
+from ..protocol.heartbeat import Heartbeat, HeartbeatAction
+
+if TYPE_CHECKING:
+    from .server import EngineCore
+
+logger = logging.getLogger("aiosio.engine")
+
+
+class CloseReason:
+    """Why a session ended; the strings python-engineio and python-socketio report, plus aiosio's own."""
+
+    SERVER_DISCONNECT = "server disconnect"
+    CLIENT_DISCONNECT = "client disconnect"
+    PING_TIMEOUT = "ping timeout"
+    TRANSPORT_CLOSE = "transport close"
+    TRANSPORT_ERROR = "transport error"
+    PARSE_ERROR = "parse error"
+    SLOW_CONSUMER = "slow consumer"
+    SERVER_SHUTDOWN = "server shutting down"
+
+
+class EngineSession:
+    """An Engine.IO v4 session, driven by the transport layer and read by the layer above.
+
+    Outbound packets are :class:`Frame` objects shared between recipients. On WebSocket a frame is
+    written straight to the connection's transport (the kernel buffer and asyncio's write buffer are
+    the queue, bounded by ``max_queue_bytes``); on long-polling, and while an upgrade is in progress,
+    frames wait in a list bounded by count and bytes until the next GET.
+    """
+
+    __slots__ = (
+        "_inflight_waiter",
+        "_poll",
+        "_queue",
+        "_queue_bytes",
+        "_timer",
+        "_ws_close",
+        "_wt",
+        "close_reason",
+        "closed",
+        "core",
+        "data",
+        "heartbeat",
+        "inflight",
+        "request",
+        "sid",
+        "transport",
+        "upgraded",
+        "upgrading",
+    )
+
+    def __init__(self, core: EngineCore, sid: str, transport: str, request: Any) -> None:
+        self.core = core
+        self.sid = sid
+        #: "polling" or "websocket": where packets go now.
+        self.transport = transport
+        #: The HTTP request that opened the session (the transport layer's object).
+        self.request = request
+        #: State of the layer above (Socket.IO keeps its per-connection state here).
+        self.data: Any = None
+        self.closed = False
+        #: Why the session ended (a :class:`CloseReason` string), once it has.
+        self.close_reason: str | None = None
+        self.upgrading = False
+        self.upgraded = False
+        #: Handler tasks running for this session; reading pauses at ``max_inflight``.
+        self.inflight = 0
+        self._inflight_waiter: asyncio.Future[None] | None = None
+        self._queue: list[Frame] = []
+        self._queue_bytes = 0
+        self._poll: asyncio.Future[None] | None = None
+        self._wt: asyncio.WriteTransport | None = None
+        self._ws_close: Callable[[], Coroutine[Any, Any, Any]] | None = None
+        loop = core.loop
+        self.heartbeat = Heartbeat(core.options.ping_interval, core.options.ping_timeout, loop.time())
+        self._timer: asyncio.TimerHandle | None = loop.call_at(self.heartbeat.deadline, self._on_timer)
+
+    # -- sending ------------------------------------------------------------------------------------
+
+    def send(self, frame: Frame) -> None:
+        """Queue or write one packet. Never drops: a session that cannot keep up is closed."""
+        wt = self._wt
+        if wt is not None:
+            wt.write(frame.ws())
+            if wt.get_write_buffer_size() > self.core.options.max_queue_bytes:
+                self.close(CloseReason.SLOW_CONSUMER, abort=True)
+            return
+        if self.closed:
+            return
+        self._queue.append(frame)
+        self._queue_bytes += len(frame.payload)
+        opts = self.core.options
+        if len(self._queue) > opts.max_queue_packets or self._queue_bytes > opts.max_queue_bytes:
+            self.close(CloseReason.SLOW_CONSUMER)
+            return
+        poll = self._poll
+        if poll is not None and not poll.done():
+            poll.set_result(None)
+
+    def send_volatile(self, frame: Frame) -> bool:
+        """Send only if the transport can take it right now; returns False if it was dropped."""
+        wt = self._wt
+        if wt is not None:
+            if wt.get_write_buffer_size() > self.core.options.volatile_threshold:
+                return False
+            wt.write(frame.ws())
+            return True
+        if self.closed or self.upgrading or self._poll is None:
+            return False
+        self.send(frame)
+        return True
+
+    @property
+    def writable(self) -> bool:
+        """True if a packet sent now would go out at once (used for volatile packets)."""
+        wt = self._wt
+        if wt is not None:
+            return wt.get_write_buffer_size() <= self.core.options.volatile_threshold
+        return not self.closed and not self.upgrading and self._poll is not None
+
+    # -- receiving ----------------------------------------------------------------------------------
+
+    def receive(self, packet: Packet) -> None:
+        """Handle one packet from the client, on whichever transport it came."""
+        ptype = packet.type
+        if ptype == PacketType.MESSAGE:
+            self.core.handler.on_message(self, packet.data)
+        elif ptype == PacketType.PONG:
+            # A PONG nobody asked for is dropped: it must not buy the client extra time.
+            if self.heartbeat.pong(self.core.loop.time()):
+                self._arm_timer()
+        elif ptype == PacketType.CLOSE:
+            self.close(CloseReason.CLIENT_DISCONNECT, send_close=False)
+        elif ptype == PacketType.NOOP:
+            pass
+        else:
+            # v4 heartbeats go server -> client: a PING (or OPEN/UPGRADE) here is a protocol error.
+            self.protocol_error(f"unexpected {ptype.name} packet")
+
+    def protocol_error(self, detail: str) -> None:
+        """Close the session because the client broke the protocol."""
+        self.core.log_protocol_error(self, detail)
+        self.close(CloseReason.PARSE_ERROR)
+
+    # -- inbound flow control -----------------------------------------------------------------------
+
+    def task_started(self) -> None:
+        """The layer above started a handler task for this session."""
+        self.inflight += 1
+
+    def task_done(self) -> None:
+        """A handler task of this session ended."""
+        self.inflight -= 1
+        waiter = self._inflight_waiter
+        if waiter is not None and self.inflight < self.core.options.max_inflight and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait_inflight(self) -> None:
+        """Wait until fewer than ``max_inflight`` handlers run (transport backpressure)."""
+        while self.inflight >= self.core.options.max_inflight and not self.closed:
+            self._inflight_waiter = self.core.loop.create_future()
+            try:
+                await self._inflight_waiter
+            finally:
+                self._inflight_waiter = None
+
+    # -- long-polling -------------------------------------------------------------------------------
+
+    async def poll(self) -> bytes | None:
+        """Serve one polling GET: the next payload, waiting for one if needed.
+
+        Returns None if another GET is already waiting; that overlap closes the session (the waiting
+        GET receives the CLOSE packet) and the caller answers this one with an error.
+        """
+        if self._poll is not None:
+            self.close(CloseReason.TRANSPORT_ERROR)
+            return None
+        if not self._queue and not self.closed:
+            if self.upgrading:
+                # The client is about to pause polling for the upgrade: end this request at once.
+                return frames.NOOP.polling()
+            self._poll = self.core.loop.create_future()
+            try:
+                await self._poll
+            finally:
+                self._poll = None
+        return self.take_payload()
+
+    def take_payload(self) -> bytes:
+        """Remove and return as many queued packets as fit the payload budget (at least one)."""
+        if self.upgraded or not self._queue:
+            return frames.NOOP.polling()
+        parts = [f.polling() for f in self._queue]
+        payload, taken = join_payload(parts, self.core.options.max_http_buffer_size)
+        taken_frames = self._queue[:taken]
+        del self._queue[:taken]
+        self._queue_bytes -= sum(len(f.payload) for f in taken_frames)
+        if self._queue:
+            self.core.loop.call_soon(self._rewake)
+        return payload
+
+    def _rewake(self) -> None:
+        poll = self._poll
+        if self._queue and poll is not None and not poll.done():
+            poll.set_result(None)
+
+    def receive_payload(self, packets: list[Packet]) -> None:
+        """Handle the packets of one polling POST, stopping if one of them closes the session."""
+        for packet in packets:
+            if self.closed:
+                return
+            self.receive(packet)
+
+    # -- websocket ----------------------------------------------------------------------------------
+
+    def attach_websocket(
+        self, wt: asyncio.WriteTransport, close: Callable[[], Coroutine[Any, Any, Any]]
+    ) -> None:
+        """Make a WebSocket connection this session's transport and flush anything queued onto it.
+
+        For an upgrade, this is called on the client's UPGRADE packet: nothing was written to the
+        WebSocket before it, and the queue goes out in order, so no packet is lost, duplicated or
+        reordered across the switch. A GET still waiting is ended with a NOOP.
+        """
+        self.transport = "websocket"
+        if self.upgrading:
+            self.upgrading = False
+            self.upgraded = True
+        self._ws_close = close
+        queue, self._queue, self._queue_bytes = self._queue, [], 0
+        if queue:
+            wt.write(b"".join(f.ws() for f in queue))
+        self._wt = wt
+        poll = self._poll
+        if poll is not None and not poll.done():
+            poll.set_result(None)
+
+    def begin_upgrade(self, close: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        """A WebSocket asks to take over this polling session; ``close`` ends it if the session dies."""
+        self.upgrading = True
+        self._ws_close = close
+
+    def abort_upgrade(self) -> None:
+        """The upgrade failed or timed out: the session carries on over polling."""
+        self.upgrading = False
+        self._ws_close = None
+        self._rewake()
+
+    def probe_answered(self) -> None:
+        """The upgrade probe was answered: end a waiting GET with NOOP so the client can pause polling."""
+        poll = self._poll
+        if poll is not None and not poll.done():
+            self._queue.append(frames.NOOP)
+            self._queue_bytes += 1
+            poll.set_result(None)
+
+    # -- heartbeat ----------------------------------------------------------------------------------
+
+    def _arm_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self.core.loop.call_at(self.heartbeat.deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self.closed:
+            return
+        if self.heartbeat.expire(self.core.loop.time()) is HeartbeatAction.TIMED_OUT:
+            self.close(CloseReason.PING_TIMEOUT, send_close=False)
+            return
+        self.send(frames.PING)
+        if not self.closed:
+            self._arm_timer()
+
+    # -- closing ------------------------------------------------------------------------------------
+
+    def close(self, reason: str, *, send_close: bool = True, abort: bool = False) -> None:
+        """End the session once, telling the client (CLOSE packet) unless it left or is gone.
+
+        ``abort`` drops whatever is still buffered (a slow consumer's backlog) instead of flushing it.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        self.close_reason = reason
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.core.forget(self)
+        wt, self._wt = self._wt, None
+        if wt is not None:
+            if abort:
+                wt.abort()
+            else:
+                if send_close:
+                    wt.write(frames.CLOSE.ws())
+                if self._ws_close is not None:
+                    self.core.spawn(self._ws_close())
+        else:
+            # Polling: a waiting GET carries the CLOSE packet, or a NOOP when the client closed.
+            if self._poll is not None:
+                self._queue.append(frames.CLOSE if send_close else frames.NOOP)
+                if not self._poll.done():
+                    self._poll.set_result(None)
+            elif send_close:
+                self._queue.append(frames.CLOSE)
+            if self._ws_close is not None:  # an upgrade in progress dies with the session
+                self.core.spawn(self._ws_close())
+        waiter = self._inflight_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        self.core.handler.on_disconnect(self, reason)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else self.transport
+        return f"<EngineSession {self.sid} {state}>"

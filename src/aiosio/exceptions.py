@@ -1,0 +1,42 @@
+"""Exceptions raised by aiosio, named and arranged as python-socketio's are."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SocketIOError(Exception):
+    """Base class of every aiosio error."""
+
+
+class ConnectionError(SocketIOError):  # noqa: A001 - the name python-socketio users catch
+    """A connection could not be made or was lost."""
+
+
+class ConnectionRefusedError(ConnectionError):  # noqa: A001
+    """Raised by a ``connect`` handler to refuse a client; the client gets CONNECT_ERROR.
+
+    ``ConnectionRefusedError("message")`` sends ``{"message": "message"}``; extra arguments go in
+    ``data`` (one argument as is, several as a list).
+    """
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        message = str(args[0]) if args else "Connection rejected by server"
+        self.error_args: dict[str, Any] = {"message": message}
+        if len(args) == 2:
+            self.error_args["data"] = args[1]
+        elif len(args) > 2:
+            self.error_args["data"] = list(args[1:])
+
+
+class TimeoutError(SocketIOError):  # noqa: A001
+    """An acknowledgement did not arrive in time."""
+
+
+class BadNamespaceError(SocketIOError):
+    """The namespace is not connected (or not known)."""
+
+
+class DisconnectedError(SocketIOError):
+    """The connection ended while an acknowledgement was still awaited."""

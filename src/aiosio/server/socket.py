@@ -1,0 +1,88 @@
+"""Per-connection and per-namespace state of the Socket.IO server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..engine.session import CloseReason, EngineSession
+from ..protocol.frames import Frame
+from ..protocol.socketio import Decoder
+
+
+class ServerSocket:
+    """One client's membership of one namespace (python-socketio's ``sid``).
+
+    Until the CONNECT reply has gone out (the ``connect`` handler may still be running) the socket is
+    not ``ready`` and packets for it wait in ``pending``, so nothing reaches the client before it is
+    told it is connected.
+    """
+
+    __slots__ = ("acks", "conn", "namespace", "next_ack_id", "pending", "ready", "session", "sid", "user")
+
+    def __init__(self, sid: str, namespace: str, conn: Connection) -> None:
+        self.sid = sid
+        self.namespace = namespace
+        self.conn = conn
+        self.session: EngineSession = conn.session
+        self.ready = False
+        self.pending: list[Frame] = []
+        #: Outstanding acks: id -> callback taking the ack's arguments (or an exception).
+        self.acks: dict[int, Callable[[list[Any] | BaseException], None]] = {}
+        self.next_ack_id = 0
+        #: The user session of ``get_session``/``save_session``.
+        self.user: dict[Any, Any] = {}
+
+    def deliver(self, frames: Sequence[Frame]) -> None:
+        """Send one encoded packet to this socket (held back until the CONNECT reply is out)."""
+        if self.ready:
+            send = self.session.send
+            for frame in frames:
+                send(frame)
+        elif not self.session.closed:
+            self.pending.extend(frames)
+            if len(self.pending) > self.session.core.options.max_queue_packets:
+                self.session.close(CloseReason.SLOW_CONSUMER)
+
+    def deliver_volatile(self, frames: Sequence[Frame]) -> None:
+        """Send only if the transport can take it now; a volatile packet is never buffered."""
+        if self.ready and self.session.writable:
+            send = self.session.send
+            for frame in frames:
+                send(frame)
+
+    def mark_ready(self) -> None:
+        """The CONNECT reply is out: flush what waited for it."""
+        self.ready = True
+        pending, self.pending = self.pending, []
+        send = self.session.send
+        for frame in pending:
+            send(frame)
+
+    def add_ack(self, callback: Callable[[list[Any] | BaseException], None]) -> int:
+        """Allocate an ack id (unique while outstanding) for ``callback``."""
+        ack_id = self.next_ack_id
+        self.next_ack_id += 1
+        self.acks[ack_id] = callback
+        return ack_id
+
+    def fail_acks(self, error: BaseException) -> None:
+        """The socket is gone: every outstanding ack completes now with ``error``."""
+        acks, self.acks = self.acks, {}
+        for callback in acks.values():
+            callback(error)
+
+
+class Connection:
+    """Socket.IO state of one Engine.IO session: its decoder and its namespaces."""
+
+    __slots__ = ("connect_timer", "decoder", "environ", "session", "sockets")
+
+    def __init__(self, session: EngineSession, decoder: Decoder | None, environ: dict[str, Any]) -> None:
+        self.session = session
+        #: The default parser's decoder (None with the msgpack parser, which needs no state).
+        self.decoder = decoder
+        self.environ = environ
+        self.sockets: dict[str, ServerSocket] = {}
+        self.connect_timer: asyncio.TimerHandle | None = None

@@ -1,0 +1,269 @@
+"""Engine.IO over aiohttp: one route that serves the handshake, long-polling and WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from ..engine.server import EngineCore
+from ..engine.session import CloseReason, EngineSession
+from ..protocol.engineio import decode_binary, decode_payload, decode_text
+from ..protocol.errors import ParseError
+from .cors import OriginPolicy
+
+logger = logging.getLogger("aiosio.transport")
+
+# Engine.IO error codes and their messages, as the reference server sends them.
+UNKNOWN_TRANSPORT = (0, "Transport unknown")
+UNKNOWN_SID = (1, "Session ID unknown")
+BAD_HANDSHAKE_METHOD = (2, "Bad handshake method")
+BAD_REQUEST = (3, "Bad request")
+FORBIDDEN = (4, "Forbidden")
+UNSUPPORTED_PROTOCOL_VERSION = (5, "Unsupported protocol version")
+
+_TEXT_PLAIN = "text/plain; charset=UTF-8"
+
+
+class AiohttpEngineTransport:
+    """Adapts aiohttp requests to an :class:`EngineCore`. Every request gets an answer."""
+
+    def __init__(self, core: EngineCore) -> None:
+        self.core = core
+        opts = core.options
+        self.origins = OriginPolicy(opts.cors_allowed_origins, opts.cors_credentials)
+
+    def attach(self, app: web.Application, path: str) -> None:
+        """Serve Engine.IO at ``/<path>/`` (with and without the trailing slash)."""
+        base = "/" + path.strip("/")
+        app.router.add_route("*", base + "/", self.handle)
+        app.router.add_route("*", base, self.handle)
+
+    # -- dispatch -----------------------------------------------------------------------------------
+
+    def _error(self, request: web.Request, code: tuple[int, str], status: int = 400) -> web.Response:
+        return web.Response(
+            status=status,
+            body=orjson.dumps({"code": code[0], "message": code[1]}),
+            content_type="application/json",
+            headers=self.origins.headers(request) if self.origins.allowed(request) else None,
+        )
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """The single entry point for every Engine.IO request."""
+        if not self.origins.allowed(request):
+            logger.info("refused origin %r", request.headers.get("Origin"))
+            return self._error(request, FORBIDDEN, 403)
+        if request.method == "OPTIONS":
+            return web.Response(status=204, headers=self.origins.preflight_headers(request))
+        query = request.query
+        if query.get("EIO") != "4":
+            return self._error(request, UNSUPPORTED_PROTOCOL_VERSION)
+        transport = query.get("transport")
+        if transport not in self.core.options.transports:
+            return self._error(request, UNKNOWN_TRANSPORT)
+        is_ws_request = request.headers.get("Upgrade", "").lower() == "websocket"
+        if transport == "websocket" and not is_ws_request:
+            return self._error(request, BAD_REQUEST)
+        sid = query.get("sid")
+        if sid is None:
+            if request.method != "GET":
+                return self._error(request, BAD_HANDSHAKE_METHOD)
+            if transport == "websocket":
+                return await self._websocket_handshake(request)
+            return await self._polling_handshake(request)
+        session = self.core.get(sid)
+        if session is None:
+            return self._error(request, UNKNOWN_SID)
+        if transport == "websocket":
+            return await self._websocket_upgrade(request, session)
+        if session.transport != "polling" or session.upgraded:
+            return self._error(request, BAD_REQUEST)
+        if request.method == "GET":
+            return await self._poll(request, session)
+        if request.method == "POST":
+            return await self._post(request, session)
+        return self._error(request, BAD_HANDSHAKE_METHOD)
+
+    # -- long-polling -------------------------------------------------------------------------------
+
+    def _payload_response(self, request: web.Request, body: bytes) -> web.Response:
+        response = web.Response(body=body, headers=self.origins.headers(request))
+        response.content_type = "text/plain"
+        response.charset = "UTF-8"
+        opts = self.core.options
+        if opts.http_compression and len(body) >= opts.compression_threshold:
+            response.enable_compression()
+        return response
+
+    async def _polling_handshake(self, request: web.Request) -> web.StreamResponse:
+        session = self.core.new_session("polling", request)
+        session.send(self.core.open_frame(session))
+        if not await self.core.handler.on_connect(session):
+            session.close(CloseReason.SERVER_DISCONNECT, send_close=False)
+            return self._error(request, FORBIDDEN, 403)
+        response = self._payload_response(request, session.take_payload())
+        self._set_cookie(response, session)
+        return response
+
+    def _set_cookie(self, response: web.StreamResponse, session: EngineSession) -> None:
+        cookie = self.core.options.cookie
+        if not cookie:
+            return
+        if isinstance(cookie, str):
+            cookie = {"name": cookie}
+        response.set_cookie(
+            cookie.get("name", "io"),
+            session.sid,
+            path=cookie.get("path", "/"),
+            httponly=cookie.get("httponly", True),
+            samesite=cookie.get("samesite", "Lax"),
+            secure=cookie.get("secure", False),
+        )
+
+    async def _poll(self, request: web.Request, session: EngineSession) -> web.StreamResponse:
+        body = await session.poll()
+        if body is None:
+            return self._error(request, BAD_REQUEST)
+        return self._payload_response(request, body)
+
+    async def _read_body(self, request: web.Request) -> bytes | None:
+        """The request body, or None once it exceeds ``max_http_buffer_size`` (checked while reading)."""
+        limit = self.core.options.max_http_buffer_size
+        if request.content_length is not None and request.content_length > limit:
+            return None
+        body = bytearray()
+        async for chunk in request.content.iter_any():
+            body += chunk
+            if len(body) > limit:
+                return None
+        return bytes(body)
+
+    async def _post(self, request: web.Request, session: EngineSession) -> web.StreamResponse:
+        body = await self._read_body(request)
+        if body is None:
+            session.close(CloseReason.TRANSPORT_ERROR)
+            return web.Response(
+                status=413,
+                body=orjson.dumps({"code": 3, "message": "Payload too large"}),
+                content_type="application/json",
+                headers=self.origins.headers(request),
+            )
+        try:
+            packets = decode_payload(body)
+        except ParseError as exc:
+            session.protocol_error(str(exc))
+            return self._error(request, BAD_REQUEST)
+        session.receive_payload(packets)
+        if session.close_reason == CloseReason.PARSE_ERROR:
+            return self._error(request, BAD_REQUEST)
+        await session.wait_inflight()
+        response = web.Response(text="ok", headers=self.origins.headers(request))
+        response.content_type = "text/html"
+        return response
+
+    # -- websocket ----------------------------------------------------------------------------------
+
+    def _websocket(self) -> web.WebSocketResponse:
+        return web.WebSocketResponse(
+            max_msg_size=self.core.options.max_http_buffer_size,
+            compress=False,
+            autoping=True,
+            heartbeat=None,
+        )
+
+    async def _websocket_handshake(self, request: web.Request) -> web.StreamResponse:
+        ws = self._websocket()
+        await ws.prepare(request)
+        wt = request.transport
+        if wt is None:
+            return ws
+        session = self.core.new_session("websocket", request)
+        session.attach_websocket(wt, ws.close)
+        session.send(self.core.open_frame(session))
+        if not await self.core.handler.on_connect(session):
+            session.close(CloseReason.SERVER_DISCONNECT)
+            return ws
+        await self._read_loop(ws, session)
+        return ws
+
+    async def _websocket_upgrade(self, request: web.Request, session: EngineSession) -> web.StreamResponse:
+        if (
+            not self.core.options.allow_upgrades
+            or session.transport != "polling"
+            or session.upgrading
+            or session.closed
+        ):
+            return self._error(request, BAD_REQUEST)
+        ws = self._websocket()
+        await ws.prepare(request)
+        wt = request.transport
+        if wt is None:
+            return ws
+        session.begin_upgrade(ws.close)
+        timeout = self.core.options.upgrade_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                msg = await ws.receive()
+                if msg.type != WSMsgType.TEXT or msg.data != "2probe":
+                    raise ValueError("expected the probe")
+                await ws.send_str("3probe")
+                session.probe_answered()
+                while True:
+                    msg = await ws.receive()
+                    if msg.type != WSMsgType.TEXT:
+                        raise ValueError("expected UPGRADE")
+                    if msg.data == "5":
+                        break
+                    if msg.data != "6":  # a NOOP while waiting is harmless
+                        raise ValueError("expected UPGRADE")
+        except (TimeoutError, ValueError, ConnectionError) as exc:
+            if not session.closed:
+                session.abort_upgrade()
+            logger.debug("upgrade of %s failed: %s", session.sid, exc)
+            await ws.close()
+            return ws
+        if session.closed:
+            await ws.close()
+            return ws
+        session.attach_websocket(wt, ws.close)
+        await self._read_loop(ws, session)
+        return ws
+
+    async def _read_loop(self, ws: web.WebSocketResponse, session: EngineSession) -> None:
+        """Feed WebSocket messages to the session until either side closes."""
+        reason = CloseReason.TRANSPORT_CLOSE
+        max_inflight = self.core.options.max_inflight
+        try:
+            async for msg in ws:
+                mtype = msg.type
+                try:
+                    if mtype is WSMsgType.TEXT:
+                        packet = decode_text(msg.data)
+                    elif mtype is WSMsgType.BINARY:
+                        packet = decode_binary(msg.data)
+                    else:
+                        reason = CloseReason.TRANSPORT_ERROR
+                        break
+                except ParseError as exc:
+                    session.protocol_error(str(exc))
+                    break
+                session.receive(packet)
+                if session.closed:
+                    break
+                if session.inflight >= max_inflight:
+                    await session.wait_inflight()
+            else:
+                if ws.exception() is not None:
+                    reason = CloseReason.TRANSPORT_ERROR
+        except (ConnectionError, asyncio.CancelledError):
+            reason = CloseReason.TRANSPORT_ERROR
+            session.close(reason, send_close=False)
+            raise
+        finally:
+            if not session.closed:
+                session.close(reason, send_close=False)
+        if not ws.closed:
+            await ws.close()
