@@ -75,7 +75,9 @@ def validate(packet: Packet) -> None:
         ok = isinstance(data, (str, dict))
     if not ok:
         raise ParseError(f"invalid payload for {ptype.name}")
-    if not packet.namespace.startswith("/"):
+    namespace = packet.namespace
+    # Control characters (\x1e above all) would be echoed raw into polling payloads and split them.
+    if not namespace.startswith("/") or not namespace.isprintable():
         raise ParseError("invalid namespace")
 
 
@@ -109,7 +111,11 @@ def decode_header(text: str, json: JSONCodec = DEFAULT_JSON, max_attachments: in
     if end > i:
         ack_id = parse_uint(text[i:end], "ack id", MAX_SAFE_INTEGER)
         i = end
-    data = json.loads(text[i:]) if i < n else None
+    data = None
+    if i < n:
+        data = json.loads(text[i:])
+        if data is None:  # no packet type allows a payload of null (None means "no payload")
+            raise ParseError(f"null payload for {ptype.name}")
     packet = Packet(ptype, namespace, data, ack_id, attachments)
     validate(packet)
     return packet
