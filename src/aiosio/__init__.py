@@ -5,20 +5,19 @@ names, arguments and handler signatures. See docs/migration.md for where aiosio 
 """
 
 from . import exceptions
+from .client import AsyncClient, AsyncClientNamespace, AsyncSimpleClient
 from .engine.session import CloseReason
 from .server import AsyncNamespace, AsyncServer
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncClient",
+    "AsyncClientNamespace",
     "AsyncNamespace",
     "AsyncServer",
+    "AsyncSimpleClient",
     "CloseReason",
     "__version__",
     "exceptions",
 ]
-
-# TEMPORARY until aiosio.client lands: python-socketio's clients under aiosio's names.
-from socketio import AsyncClient, AsyncClientNamespace, AsyncSimpleClient  # noqa: E402
-
-__all__ += ["AsyncClient", "AsyncClientNamespace", "AsyncSimpleClient"]

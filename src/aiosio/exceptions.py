@@ -9,11 +9,11 @@ class SocketIOError(Exception):
     """Base class of every aiosio error."""
 
 
-class ConnectionError(SocketIOError):  # noqa: A001 - the name python-socketio users catch
+class ConnectionError(SocketIOError):  # shadows the builtin on purpose: python-socketio names
     """A connection could not be made or was lost."""
 
 
-class ConnectionRefusedError(ConnectionError):  # noqa: A001
+class ConnectionRefusedError(ConnectionError):
     """Raised by a ``connect`` handler to refuse a client; the client gets CONNECT_ERROR.
 
     ``ConnectionRefusedError("message")`` sends ``{"message": "message"}``; extra arguments go in
@@ -30,7 +30,7 @@ class ConnectionRefusedError(ConnectionError):  # noqa: A001
             self.error_args["data"] = list(args[1:])
 
 
-class TimeoutError(SocketIOError):  # noqa: A001
+class TimeoutError(SocketIOError):
     """An acknowledgement did not arrive in time."""
 
 

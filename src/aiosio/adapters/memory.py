@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from ..protocol.frames import Frame
 from .base import Member
+
+_NO_ROOMS: frozenset[str] = frozenset()
 
 
 class _Namespace:
     __slots__ = ("rooms", "sids_rooms", "sockets")
 
     def __init__(self) -> None:
+        #: sid -> socket. It doubles as the index of the sid rooms: each socket is implicitly in the
+        #: room named after its sid, which costs no dict or set of its own (~0.5 KiB per connection).
         self.sockets: dict[str, Member] = {}
-        #: room -> {sid: member}; a dict keeps join order, so delivery order is stable.
+        #: room -> {sid: member} for named rooms; a dict keeps join order, so delivery order is stable.
         self.rooms: dict[str, dict[str, Member]] = {}
-        #: sid -> rooms it is in: leaving everything costs O(rooms of that socket).
+        #: sid -> the named rooms it is in, only for sockets in any: leaving everything costs
+        #: O(rooms of that socket).
         self.sids_rooms: dict[str, set[str]] = {}
+
+    def room(self, room: str) -> Mapping[str, Member]:
+        members = self.rooms.get(room)
+        if members is not None:
+            return members
+        member = self.sockets.get(room)
+        return {room: member} if member is not None else {}
 
 
 class MemoryAdapter:
@@ -32,11 +44,8 @@ class MemoryAdapter:
         return ns
 
     def add(self, namespace: str, member: Member) -> None:
-        """Register a socket and put it in its own sid room."""
-        ns = self._ns(namespace)
-        ns.sockets[member.sid] = member
-        ns.sids_rooms[member.sid] = set()
-        self.join(namespace, member.sid, member.sid)
+        """Register a socket; it is in its own sid room from now on."""
+        self._ns(namespace).sockets[member.sid] = member
 
     def remove(self, namespace: str, sid: str) -> None:
         """Forget a socket and take it out of every room it is in."""
@@ -44,7 +53,7 @@ class MemoryAdapter:
         if ns is None:
             return
         ns.sockets.pop(sid, None)
-        for room in ns.sids_rooms.pop(sid, ()):
+        for room in ns.sids_rooms.pop(sid, _NO_ROOMS):
             members = ns.rooms.get(room)
             if members is not None:
                 members.pop(sid, None)
@@ -55,13 +64,13 @@ class MemoryAdapter:
         """Put a connected socket in a room (unknown sids are ignored)."""
         ns = self._ns(namespace)
         member = ns.sockets.get(sid)
-        if member is None:
+        if member is None or room == sid:
             return
         ns.rooms.setdefault(room, {})[sid] = member
-        ns.sids_rooms[sid].add(room)
+        ns.sids_rooms.setdefault(sid, set()).add(room)
 
     def leave(self, namespace: str, sid: str, room: str) -> None:
-        """Take a socket out of a room."""
+        """Take a socket out of a named room (a socket never leaves its own sid room)."""
         ns = self._namespaces.get(namespace)
         if ns is None:
             return
@@ -69,7 +78,10 @@ class MemoryAdapter:
         if members is not None and members.pop(sid, None) is not None:
             if not members:
                 del ns.rooms[room]
-            ns.sids_rooms[sid].discard(room)
+            rooms = ns.sids_rooms[sid]
+            rooms.discard(room)
+            if not rooms:
+                del ns.sids_rooms[sid]
 
     def close_room(self, namespace: str, room: str) -> None:
         """Take every socket out of ``room``."""
@@ -82,15 +94,14 @@ class MemoryAdapter:
     def rooms(self, namespace: str, sid: str) -> list[str]:
         """The socket's rooms, its sid room first."""
         ns = self._namespaces.get(namespace)
-        if ns is None or sid not in ns.sids_rooms:
+        if ns is None or sid not in ns.sockets:
             return []
-        others = sorted(r for r in ns.sids_rooms[sid] if r != sid)
-        return [sid, *others]
+        return [sid, *sorted(ns.sids_rooms.get(sid, _NO_ROOMS))]
 
     def room_members(self, namespace: str, room: str) -> list[str]:
         """The sids in a room."""
         ns = self._namespaces.get(namespace)
-        return list(ns.rooms.get(room, ())) if ns else []
+        return list(ns.room(room)) if ns else []
 
     def members(
         self, namespace: str, rooms: Sequence[str] | None, exclude: Sequence[str] | None
@@ -100,18 +111,19 @@ class MemoryAdapter:
         if ns is None:
             return ()
         if rooms is None:
-            selected: dict[str, Member] = ns.sockets
+            selected: Mapping[str, Member] = ns.sockets
         elif len(rooms) == 1:
-            selected = ns.rooms.get(rooms[0], {})
+            selected = ns.room(rooms[0])
         else:
-            selected = {}
+            union: dict[str, Member] = {}
             for room in rooms:
-                selected.update(ns.rooms.get(room, {}))
+                union.update(ns.room(room))
+            selected = union
         if not exclude:
             return list(selected.values())
         excluded: set[str] = set()
         for room in exclude:
-            excluded.update(ns.rooms.get(room, ()))
+            excluded.update(ns.room(room))
         return [m for sid, m in selected.items() if sid not in excluded]
 
     async def broadcast(

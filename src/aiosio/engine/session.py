@@ -93,6 +93,11 @@ class EngineSession:
         """Queue or write one packet. Never drops: a session that cannot keep up is closed."""
         wt = self._wt
         if wt is not None:
+            if wt.is_closing():
+                # The connection died and the read loop has not seen it yet: end the session now
+                # rather than write into it (asyncio logs a warning for every such write).
+                self.close(CloseReason.TRANSPORT_ERROR, send_close=False)
+                return
             wt.write(frame.ws())
             if wt.get_write_buffer_size() > self.core.options.max_queue_bytes:
                 self.close(CloseReason.SLOW_CONSUMER, abort=True)
@@ -113,7 +118,7 @@ class EngineSession:
         """Send only if the transport can take it right now; returns False if it was dropped."""
         wt = self._wt
         if wt is not None:
-            if wt.get_write_buffer_size() > self.core.options.volatile_threshold:
+            if wt.is_closing() or wt.get_write_buffer_size() > self.core.options.volatile_threshold:
                 return False
             wt.write(frame.ws())
             return True
@@ -216,9 +221,16 @@ class EngineSession:
         if self._queue and poll is not None and not poll.done():
             poll.set_result(None)
 
-    def receive_payload(self, packets: list[Packet]) -> None:
-        """Handle the packets of one polling POST, stopping if one of them closes the session."""
+    async def receive_payload(self, packets: list[Packet]) -> None:
+        """Handle the packets of one polling POST, stopping if one of them closes the session.
+
+        One POST can carry thousands of packets, so this pauses at ``max_inflight`` running handlers
+        exactly as the WebSocket read loop does between messages.
+        """
+        limit = self.core.options.max_inflight
         for packet in packets:
+            if self.inflight >= limit:
+                await self.wait_inflight()
             if self.closed:
                 return
             self.receive(packet)

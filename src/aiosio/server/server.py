@@ -26,7 +26,6 @@ from ..protocol.errors import ParseError
 from ..protocol.frames import Frame
 from ..protocol.jsoncodec import JSONCodec
 from ..protocol.socketio import Decoder, Packet, PacketType, encode, encode_event_fast
-from ..transport.environ import build_environ
 from ..transport.server import AiohttpEngineTransport
 from .handlers import Handler, HandlerRegistry, positional_capacity
 from .namespace import AsyncNamespace
@@ -355,7 +354,7 @@ class AsyncServer:
         if self._closing:
             return False
         decoder = None if self.serializer == "msgpack" else Decoder(self.json, self.max_attachments)
-        conn = Connection(session, decoder, build_environ(session.request))
+        conn = Connection(session, decoder)
         session.data = conn
         conn.connect_timer = self.eio.loop.call_later(CONNECT_TIMEOUT, self._connect_timeout, conn)
         return True
@@ -441,16 +440,23 @@ class AsyncServer:
         self.manager.add(ns, sock)
         if self.always_connect:
             self._send_connect_reply(sock)
-        run_eager(
+        task = run_eager(
             self.eio.loop,
             self._run_connect_handler(sock, packet.data),
             lambda result, exc: self._connect_decided(sock, result, exc),
         )
+        if task is not None:
+            # A connect handler that suspends counts against max_inflight like an event handler:
+            # otherwise CONNECTs to many namespaces would start any number of them at once.
+            session = conn.session
+            session.task_started()
+            task.add_done_callback(lambda _t: session.task_done())
 
     async def _run_connect_handler(self, sock: ServerSocket, auth: Any) -> Any:
-        handler, args = self._registry.find(sock.namespace, "connect", (sock.sid, sock.conn.environ))
+        handler, args = self._registry.find(sock.namespace, "connect", (sock.sid,))
         if handler is None:
             return True
+        args = (*args, sock.conn.environ)
         if positional_capacity(handler) >= len(args) + 1:
             args = (*args, auth)
         result = handler(*args)

@@ -9,6 +9,7 @@ from typing import Any
 from ..engine.session import CloseReason, EngineSession
 from ..protocol.frames import Frame
 from ..protocol.socketio import Decoder
+from ..transport.environ import build_environ
 
 
 class ServerSocket:
@@ -77,12 +78,23 @@ class ServerSocket:
 class Connection:
     """Socket.IO state of one Engine.IO session: its decoder and its namespaces."""
 
-    __slots__ = ("connect_timer", "decoder", "environ", "session", "sockets")
+    __slots__ = ("_environ", "connect_timer", "decoder", "session", "sockets")
 
-    def __init__(self, session: EngineSession, decoder: Decoder | None, environ: dict[str, Any]) -> None:
+    def __init__(self, session: EngineSession, decoder: Decoder | None) -> None:
         self.session = session
         #: The default parser's decoder (None with the msgpack parser, which needs no state).
         self.decoder = decoder
-        self.environ = environ
         self.sockets: dict[str, ServerSocket] = {}
         self.connect_timer: asyncio.TimerHandle | None = None
+        self._environ: dict[str, Any] | None = None
+
+    @property
+    def environ(self) -> dict[str, Any]:
+        """The WSGI-style environ of the connection request, built on first use and then kept.
+
+        Building it lazily saves about 1.4 KiB per idle connection for apps that never read it.
+        """
+        environ = self._environ
+        if environ is None:
+            environ = self._environ = build_environ(self.session.request)
+        return environ

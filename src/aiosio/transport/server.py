@@ -7,6 +7,7 @@ import logging
 
 import orjson
 from aiohttp import WSMsgType, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ..engine.server import EngineCore
 from ..engine.session import CloseReason, EngineSession
@@ -127,6 +128,11 @@ class AiohttpEngineTransport:
         body = await session.poll()
         if body is None:
             return self._error(request, BAD_REQUEST)
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            # The client hung up while this GET waited: the packets just taken from the queue cannot
+            # reach it, so the session ends (as in engine.io) rather than carry on without them.
+            session.close(CloseReason.TRANSPORT_ERROR, send_close=False)
         return self._payload_response(request, body)
 
     async def _read_body(self, request: web.Request) -> bytes | None:
@@ -142,7 +148,15 @@ class AiohttpEngineTransport:
         return bytes(body)
 
     async def _post(self, request: web.Request, session: EngineSession) -> web.StreamResponse:
-        body = await self._read_body(request)
+        try:
+            body = await self._read_body(request)
+        except (ConnectionError, HttpProcessingError) as exc:
+            # The client hung up mid-body or broke the chunked encoding: the packets of this POST are
+            # lost, so the session cannot go on (as in engine.io). Answered here, not by aiohttp, which
+            # would log a traceback for every such request.
+            logger.debug("POST for %s failed: %s", session.sid, exc)
+            session.close(CloseReason.TRANSPORT_ERROR)
+            return self._error(request, BAD_REQUEST)
         if body is None:
             session.close(CloseReason.TRANSPORT_ERROR)
             return web.Response(
@@ -156,7 +170,7 @@ class AiohttpEngineTransport:
         except ParseError as exc:
             session.protocol_error(str(exc))
             return self._error(request, BAD_REQUEST)
-        session.receive_payload(packets)
+        await session.receive_payload(packets)
         if session.close_reason == CloseReason.PARSE_ERROR:
             return self._error(request, BAD_REQUEST)
         await session.wait_inflight()
@@ -168,7 +182,8 @@ class AiohttpEngineTransport:
 
     def _websocket(self) -> web.WebSocketResponse:
         return web.WebSocketResponse(
-            max_msg_size=self.core.options.max_http_buffer_size,
+            # aiohttp refuses a message of exactly max_msg_size bytes; maxPayload itself is allowed.
+            max_msg_size=self.core.options.max_http_buffer_size + 1,
             compress=False,
             autoping=True,
             heartbeat=None,

@@ -1,0 +1,537 @@
+"""One Engine.IO v4 client connection over aiohttp: polling, WebSocket, and the upgrade between them.
+
+An :class:`EngineConnection` lives for exactly one Engine.IO session. Reconnecting is the Socket.IO
+client's job (as in socket.io-client, where the Manager makes a new engine socket for every attempt),
+which keeps this class a straight line: ``open()``, then packets flow until the session ends for any
+reason, reported once through ``on_close(reason)``, then ``aclose()`` releases every task and socket.
+
+Packets are sent through an outbox drained by one writer task, so the frames of one Socket.IO packet
+(a header and its binary attachments) always go out contiguous and in order, and long-polling can batch
+whatever accumulated while a POST was in flight into the next one (within the server's ``maxPayload``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+
+from aiosio.protocol.engineio import (
+    Packet,
+    PacketType,
+    decode_binary,
+    decode_payload,
+    decode_text,
+    join_payload,
+)
+from aiosio.protocol.errors import ParseError
+from aiosio.protocol.frames import CLOSE, Frame
+
+from .eio_state import Handshake, engine_url, parse_open
+
+#: What ``http_session`` may be: a session to share, or a factory for one per connection.
+SessionSource = (
+    aiohttp.ClientSession | Callable[[], aiohttp.ClientSession | Awaitable[aiohttp.ClientSession]] | None
+)
+
+_PONG_TYPE = PacketType.PONG
+_WS_CLOSED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
+_NETWORK_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError)
+
+
+class EngineError(Exception):
+    """The Engine.IO connection could not be opened.
+
+    ``data`` is what the ``connect_error`` handlers get: the server's JSON error body when it sent
+    one (engine.io answers ``{"code": ..., "message": ...}``), otherwise the message.
+    """
+
+    def __init__(self, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = message if data is None else data
+
+
+class _HTTPStatusError(Exception):
+    """A polling request got a non-200 answer."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(f"HTTP status {status}")
+        self.status = status
+        self.body = body
+
+
+@dataclass
+class EngineOptions:
+    """The Engine.IO settings python-socketio's client accepts as keyword arguments."""
+
+    #: Seconds allowed for a handshake, a POST, a WebSocket connection or closing handshake.
+    request_timeout: float = 5.0
+    #: A shared ``aiohttp.ClientSession`` (never closed here), or a factory called per connection.
+    http_session: SessionSource = None
+    #: False skips TLS certificate verification (self-signed servers).
+    ssl_verify: bool = True
+    #: Extra keyword arguments for ``ClientSession.ws_connect`` (they win over the defaults).
+    websocket_extra_options: dict[str, Any] = field(default_factory=dict)
+    #: Add a ``t=`` cache-busting parameter to every request, as engine.io clients do.
+    timestamp_requests: bool = True
+
+
+class EngineConnection:
+    """A single Engine.IO session; see the module docstring for its life cycle.
+
+    ``on_message`` gets every MESSAGE's data (``str`` or ``bytes``) in order, synchronously from the
+    reading task; if it raises :class:`ParseError` the session ends with reason ``'parse error'``.
+    ``on_close`` is called once with the reason the session ended: ``'transport close'``,
+    ``'transport error'``, ``'ping timeout'``, ``'parse error'`` — but never for :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        options: EngineOptions,
+        on_message: Callable[[str | bytes], None],
+        on_close: Callable[[str], None],
+        logger: logging.Logger,
+    ) -> None:
+        self._options = options
+        self._on_message = on_message
+        self._on_close: Callable[[str], None] | None = on_close
+        self._log = logger
+        self._loop = asyncio.get_running_loop()
+        self._session: aiohttp.ClientSession | None = None
+        self._own_session = False
+        self._headers: dict[str, str] = {}
+        self._poll_url = ""
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._open = False
+        self._closed = False
+        self._outbox: deque[Frame] = deque()
+        self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        # Set while no polling POST is in flight; the upgrade waits for it before switching.
+        self._post_idle = asyncio.Event()
+        self._post_idle.set()
+        self._paused = False
+        self._reader: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._upgrader: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._initial: list[Packet] = []
+        self._requests = 0
+        #: What the server announced in its OPEN packet (set once :meth:`open` returns).
+        self.handshake: Handshake | None = None
+        #: ``'polling'`` or ``'websocket'``: the transport carrying packets now.
+        self.transport = ""
+        #: Why the session ended (None while it is open).
+        self.close_reason: str | None = None
+
+    # -- public API ---------------------------------------------------------------------------------
+
+    @property
+    def sid(self) -> str | None:
+        """The Engine.IO session id."""
+        return self.handshake.sid if self.handshake else None
+
+    @property
+    def is_open(self) -> bool:
+        """True from a successful :meth:`open` until the session ends."""
+        return self._open and not self._closed
+
+    async def open(self, url: str, headers: dict[str, str], transports: tuple[str, ...], path: str) -> None:
+        """Handshake with the server over ``transports[0]``; raise :class:`EngineError` on failure.
+
+        If polling is first and both sides allow WebSocket, an upgrade is then tried in the
+        background while polling already carries packets; a failed upgrade just keeps polling.
+        """
+        self._headers = dict(headers)
+        try:
+            await self._make_session()
+            if transports[0] == "websocket":
+                await self._open_websocket(url, path)
+            else:
+                await self._open_polling(url, path)
+        except BaseException:
+            self._closed = True
+            await self._release()
+            raise
+        self._open = True
+        self._arm_watchdog()
+        self._writer = self._loop.create_task(self._write_loop())
+        if self.transport == "websocket":
+            assert self._ws is not None
+            self._reader = self._loop.create_task(self._ws_read_loop(self._ws))
+        else:
+            self._reader = self._loop.create_task(self._poll_read_loop())
+            assert self.handshake is not None
+            if "websocket" in transports and "websocket" in self.handshake.upgrades:
+                self._upgrader = self._loop.create_task(self._upgrade(url, path))
+
+    def send(self, frames: list[Frame]) -> bool:
+        """Queue frames to go out together, in order. Returns False (sending nothing) once closed."""
+        if self._closed or not self._open:
+            return False
+        self._outbox.extend(frames)
+        self._drained.clear()
+        self._wake.set()
+        return True
+
+    async def close(self) -> None:
+        """Say goodbye (flush the outbox, send CLOSE) and release everything; ``on_close`` is not called."""
+        self._on_close = None
+        if self.is_open:
+            # The upgrade must not hold polling paused while the outbox is flushed.
+            if self._upgrader is not None and not self._upgrader.done():
+                self._upgrader.cancel()
+                await asyncio.gather(self._upgrader, return_exceptions=True)
+            self.send([CLOSE])
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), self._options.request_timeout)
+            self._end("client disconnect")
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Release every task, socket and (owned) HTTP session. Safe to call more than once."""
+        self._on_close = None
+        self._end("client disconnect")
+        await self._release()
+
+    # -- opening ------------------------------------------------------------------------------------
+
+    async def _make_session(self) -> None:
+        source = self._options.http_session
+        if isinstance(source, aiohttp.ClientSession):
+            self._session = source
+            return
+        if source is not None:
+            made = source()
+            self._session = await made if inspect.isawaitable(made) else made
+        else:
+            # unsafe=True keeps cookies set by servers addressed by IP (sticky-session load balancers).
+            self._session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self._own_session = True
+
+    def _ssl(self) -> bool:
+        return self._options.ssl_verify
+
+    def _stamp(self, url: str) -> str:
+        if not self._options.timestamp_requests:
+            return url
+        self._requests += 1
+        return f"{url}&t={int(time.time() * 1000):x}.{self._requests}"
+
+    async def _request(self, method: str, url: str, timeout: float, body: bytes | None = None) -> bytes:
+        assert self._session is not None
+        headers = self._headers
+        if body is not None:
+            headers = {**headers, "Content-Type": "text/plain;charset=UTF-8"}
+        async with self._session.request(
+            method,
+            self._stamp(url),
+            data=body,
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            ssl=self._ssl(),
+        ) as resp:
+            data = await resp.read()
+            if resp.status != 200:
+                raise _HTTPStatusError(resp.status, data)
+            return data
+
+    async def _open_polling(self, url: str, path: str) -> None:
+        base = engine_url(url, path, "polling")
+        self._log.info("Engine.IO polling handshake with %s", base)
+        try:
+            body = await self._request("GET", base, self._options.request_timeout)
+            packets = decode_payload(body)
+        except _HTTPStatusError as exc:
+            raise EngineError(
+                f"Unexpected status code {exc.status} in server response", _error_body(exc.body)
+            ) from None
+        except ParseError as exc:
+            raise EngineError(f"Unexpected response from server: {exc}") from None
+        except _NETWORK_ERRORS as exc:
+            raise EngineError(f"Connection error: {_describe(exc)}") from None
+        if not packets or packets[0].type != PacketType.OPEN:
+            raise EngineError("OPEN packet not returned by server")
+        self._accept_open(packets[0].data)
+        assert self.handshake is not None
+        self._poll_url = engine_url(url, path, "polling", self.handshake.sid)
+        self._initial = packets[1:]
+        self.transport = "polling"
+
+    def _accept_open(self, data: str | bytes) -> None:
+        try:
+            self.handshake = parse_open(data)
+        except ParseError as exc:
+            raise EngineError(f"Invalid OPEN packet: {exc}") from None
+        self._log.info("Engine.IO session %s opened", self.handshake.sid)
+
+    async def _ws_connect(self, url: str) -> aiohttp.ClientWebSocketResponse:
+        assert self._session is not None
+        extra = dict(self._options.websocket_extra_options)
+        headers = {**self._headers, **extra.pop("headers", {})}
+        options: dict[str, Any] = {
+            "timeout": aiohttp.ClientWSTimeout(ws_receive=None, ws_close=self._options.request_timeout),
+            "ssl": self._ssl(),
+        }
+        options.update(extra)
+        return await asyncio.wait_for(
+            self._session.ws_connect(self._stamp(url), headers=headers, **options),
+            self._options.request_timeout,
+        )
+
+    async def _open_websocket(self, url: str, path: str) -> None:
+        target = engine_url(url, path, "websocket")
+        self._log.info("Engine.IO WebSocket handshake with %s", target)
+        try:
+            ws = await self._ws_connect(target)
+        except aiohttp.WSServerHandshakeError as exc:
+            raise EngineError(f"Unexpected status code {exc.status} in server response") from None
+        except _NETWORK_ERRORS as exc:
+            raise EngineError(f"Connection error: {_describe(exc)}") from None
+        self._ws = ws
+        try:
+            msg = await asyncio.wait_for(ws.receive(), self._options.request_timeout)
+        except _NETWORK_ERRORS as exc:
+            raise EngineError(f"Connection error: {_describe(exc)}") from None
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            raise EngineError("OPEN packet not returned by server")
+        try:
+            packet = decode_text(msg.data)
+        except ParseError:
+            packet = Packet(PacketType.NOOP)
+        if packet.type != PacketType.OPEN:
+            raise EngineError("OPEN packet not returned by server")
+        self._accept_open(packet.data)
+        self.transport = "websocket"
+
+    # -- receiving ----------------------------------------------------------------------------------
+
+    def _arm_watchdog(self) -> None:
+        # The server pings every pingInterval; allowing pingTimeout more for the ping to arrive is the
+        # same rule as engine.io-client's. Nothing heard by then means the path to the server is dead.
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        assert self.handshake is not None
+        delay = self.handshake.ping_interval + self.handshake.ping_timeout
+        self._watchdog = self._loop.call_later(delay, self._lost, "ping timeout")
+
+    def _handle(self, packet: Packet) -> None:
+        ptype = packet.type
+        if ptype == PacketType.MESSAGE:
+            self._on_message(packet.data)
+        elif ptype == PacketType.PING:
+            self._arm_watchdog()
+            data = packet.data if isinstance(packet.data, str) else ""
+            self.send([Frame.text(_PONG_TYPE, data.encode())])
+        elif ptype == PacketType.CLOSE:
+            self._lost("transport close")
+        elif ptype != PacketType.NOOP:
+            self._log.debug("Ignoring unexpected Engine.IO packet %s", ptype.name)
+
+    async def _poll_read_loop(self) -> None:
+        assert self.handshake is not None
+        # A GET is answered at the latest when the server pings, every pingInterval.
+        timeout = self.handshake.ping_interval + self.handshake.ping_timeout + self._options.request_timeout
+        try:
+            packets, self._initial = self._initial, []
+            while True:
+                for packet in packets:
+                    self._handle(packet)
+                    if self._closed:
+                        return
+                if self._paused:
+                    # An upgrade is switching to WebSocket; the server answered this GET (with a NOOP
+                    # if nothing else) so that no poll is left hanging.
+                    return
+                packets = decode_payload(await self._request("GET", self._poll_url, timeout))
+        except ParseError as exc:
+            self._log.warning("Engine.IO parse error: %s", exc)
+            self._lost("parse error")
+        except (*_NETWORK_ERRORS, _HTTPStatusError) as exc:
+            self._log.info("Polling GET failed: %s", _describe(exc))
+            self._lost("transport error")
+        except Exception:
+            # A bug past this point must not leave a session that silently stopped reading.
+            self._log.exception("Unexpected error while reading")
+            self._lost("transport error")
+
+    async def _ws_read_loop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        try:
+            while True:
+                msg = await ws.receive()
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    self._handle(decode_text(msg.data))
+                elif msg.type == aiohttp.WSMsgType.BINARY:
+                    self._handle(decode_binary(msg.data))
+                elif msg.type == aiohttp.WSMsgType.ERROR:
+                    self._log.info("WebSocket error: %s", msg.data)
+                    self._lost("transport error")
+                elif msg.type in _WS_CLOSED:
+                    self._lost("transport close")
+                if self._closed:
+                    return
+        except ParseError as exc:
+            self._log.warning("Engine.IO parse error: %s", exc)
+            self._lost("parse error")
+        except _NETWORK_ERRORS as exc:
+            self._log.info("WebSocket receive failed: %s", _describe(exc))
+            self._lost("transport error")
+        except Exception:
+            self._log.exception("Unexpected error while reading")
+            self._lost("transport error")
+
+    # -- sending ------------------------------------------------------------------------------------
+
+    def _next_post(self, budget: int) -> bytes:
+        # Build polling forms only for as many frames as can fit; a huge backlog is not re-encoded
+        # on every POST.
+        parts: list[bytes] = []
+        size = -1
+        for frame in self._outbox:
+            part = frame.polling()
+            parts.append(part)
+            size += len(part) + 1
+            if size > budget:
+                break
+        payload, taken = join_payload(parts, budget)
+        for _ in range(taken):
+            self._outbox.popleft()
+        return payload
+
+    async def _write_loop(self) -> None:
+        assert self.handshake is not None
+        try:
+            while not self._closed:
+                if not self._outbox or (self.transport == "polling" and self._paused):
+                    if not self._outbox:
+                        self._drained.set()
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                if self.transport == "websocket":
+                    assert self._ws is not None
+                    frame = self._outbox.popleft()
+                    opcode = aiohttp.WSMsgType.BINARY if frame.binary else aiohttp.WSMsgType.TEXT
+                    await self._ws.send_frame(frame.payload, opcode)
+                else:
+                    payload = self._next_post(self.handshake.max_payload)
+                    self._post_idle.clear()
+                    try:
+                        await self._request("POST", self._poll_url, self._options.request_timeout, payload)
+                    finally:
+                        self._post_idle.set()
+        except (*_NETWORK_ERRORS, _HTTPStatusError) as exc:
+            self._log.info("Sending failed: %s", _describe(exc))
+            self._lost("transport error")
+
+    # -- upgrade ------------------------------------------------------------------------------------
+
+    async def _upgrade(self, url: str, path: str) -> None:
+        """Probe a WebSocket while polling goes on, then pause polling and switch.
+
+        The sequence is engine.io's: ``2probe`` out, ``3probe`` back, polling paused, ``5`` out.
+        """
+        assert self.handshake is not None
+        ws: aiohttp.ClientWebSocketResponse | None = None
+        timeout = self._options.request_timeout
+        try:
+            ws = await self._ws_connect(engine_url(url, path, "websocket", self.handshake.sid))
+            await ws.send_str("2probe")
+            msg = await asyncio.wait_for(ws.receive(), timeout)
+            if msg.type != aiohttp.WSMsgType.TEXT or msg.data != "3probe":
+                raise EngineError(f"unexpected answer to the probe: {msg.type.name} {str(msg.data)[:40]!r}")
+            # Pause polling: no new GET or POST starts; wait for those in flight to complete, so that
+            # nothing is left in (or sent through) the polling transport after the switch.
+            self._paused = True
+            assert self._reader is not None
+            await asyncio.wait_for(asyncio.wait([self._reader]), timeout)
+            await asyncio.wait_for(self._post_idle.wait(), timeout)
+            if self._closed:
+                return
+            await ws.send_str("5")
+            self._ws, ws = ws, None
+            self.transport = "websocket"
+            self._reader = self._loop.create_task(self._ws_read_loop(self._ws))
+            self._log.info("Upgraded Engine.IO session %s to WebSocket", self.handshake.sid)
+        except (EngineError, aiohttp.WSServerHandshakeError, *_NETWORK_ERRORS) as exc:
+            self._log.info("WebSocket upgrade failed, staying on polling: %s", _describe(exc))
+        finally:
+            if self.transport == "polling" and self._paused:
+                self._paused = False
+                if not self._closed and self._reader is not None and self._reader.done():
+                    self._reader = self._loop.create_task(self._poll_read_loop())
+            self._wake.set()
+            if ws is not None:
+                await _close_ws(ws)
+
+    # -- ending -------------------------------------------------------------------------------------
+
+    def _lost(self, reason: str) -> None:
+        """The session ended (not by :meth:`close`): stop everything and tell the owner, once."""
+        if self._closed:
+            return
+        self._end(reason)
+        callback, self._on_close = self._on_close, None
+        if callback is not None:
+            callback(reason)
+
+    def _end(self, reason: str) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.close_reason = reason
+        self._log.info("Engine.IO session %s ended: %s", self.sid, reason)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        current = asyncio.current_task()
+        for task in (self._reader, self._writer, self._upgrader):
+            if task is not None and task is not current:
+                task.cancel()
+        self._outbox.clear()
+        self._drained.set()
+
+    async def _release(self) -> None:
+        current = asyncio.current_task()
+        tasks = [t for t in (self._reader, self._writer, self._upgrader) if t not in (None, current)]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            await _close_ws(ws)
+        session, self._session = self._session, None
+        if session is not None and self._own_session:
+            await session.close()
+
+
+async def _close_ws(ws: aiohttp.ClientWebSocketResponse) -> None:
+    # A dead peer must not hold the caller: aiohttp bounds the closing handshake by ws_close, and
+    # any error only means the socket is already gone.
+    with contextlib.suppress(Exception):
+        await ws.close()
+
+
+def _error_body(body: bytes) -> Any:
+    """The JSON an engine.io server sends with an error status, or None."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

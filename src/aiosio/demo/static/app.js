@@ -1,0 +1,290 @@
+// The aiosio demo page: todos kept in sync over Socket.IO, and a chat with rooms and presence.
+// Plain browser JavaScript, no build step. User text is only ever written with textContent,
+// never innerHTML, so names and messages cannot inject markup.
+(() => {
+  "use strict";
+
+  const $ = (selector) => document.querySelector(selector);
+  let socket = null; // the Socket.IO connection, once the client bundle has loaded
+  const statusEl = $("#status");
+  const bannerEl = $("#banner");
+
+  function setStatus(state, text) {
+    statusEl.dataset.state = state;
+    statusEl.textContent = text;
+  }
+
+  function showError(el, text) {
+    el.textContent = text || "";
+    el.hidden = !text;
+  }
+
+  function storageGet(key) {
+    try { return window.localStorage.getItem(key); } catch (e) { return null; }
+  }
+
+  function storageSet(key, value) {
+    try { window.localStorage.setItem(key, value); } catch (e) { /* private mode: not kept */ }
+  }
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  // ---------------------------------------------------------------------------------- todos
+
+  const todos = new Map(); // id -> {id, name, completed}
+  const todoList = $("#todo-list");
+  const todoError = $("#todo-error");
+
+  function renderTodos() {
+    const items = [...todos.values()].sort((a, b) => a.id - b.id);
+    const nodes = items.map((todo) => {
+      const li = el("li", todo.completed ? "todo done" : "todo");
+      li.dataset.id = String(todo.id);
+      const label = el("label");
+      const box = el("input");
+      box.type = "checkbox";
+      box.checked = todo.completed;
+      box.setAttribute("aria-label", "Completed");
+      box.addEventListener("change", () => updateTodo(todo.id, { completed: box.checked }));
+      label.append(box, el("span", "name", todo.name));
+      const del = el("button", "delete", "×");
+      del.type = "button";
+      del.title = "Delete";
+      del.setAttribute("aria-label", `Delete “${todo.name}”`);
+      del.addEventListener("click", () => deleteTodo(todo.id));
+      li.append(label, del);
+      return li;
+    });
+    todoList.replaceChildren(...nodes);
+    const left = items.filter((t) => !t.completed).length;
+    $("#todo-count").textContent = `${left} of ${items.length} left`;
+  }
+
+  function upsertTodo(todo) {
+    todos.set(todo.id, todo);
+    renderTodos();
+  }
+
+  function replaceTodos(list) {
+    todos.clear();
+    for (const todo of list) todos.set(todo.id, todo);
+    renderTodos();
+  }
+
+  // A JSON call to the todo API; throws an Error carrying the server's {"error": ...} message.
+  async function api(method, path, body) {
+    const init = { method, headers: { Accept: "application/json" } };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    const res = await fetch(path, init);
+    if (res.status === 204) return null;
+    const data = await res.json().catch(() => null);
+    if (!res.ok) throw new Error((data && data.error) || `${res.status} ${res.statusText}`);
+    return data;
+  }
+
+  async function addTodo(name) {
+    try {
+      upsertTodo(await api("POST", "/todos", { name }));
+      showError(todoError, "");
+      return true;
+    } catch (err) {
+      showError(todoError, err.message);
+      return false;
+    }
+  }
+
+  async function updateTodo(id, changes) {
+    try {
+      upsertTodo(await api("PATCH", `/todos/${id}`, changes));
+      showError(todoError, "");
+    } catch (err) {
+      showError(todoError, err.message);
+      renderTodos(); // undo the checkbox the user just flipped
+    }
+  }
+
+  async function deleteTodo(id) {
+    try {
+      await api("DELETE", `/todos/${id}`);
+      showError(todoError, "");
+    } catch (err) {
+      showError(todoError, err.message);
+    }
+    // Gone either way: deleted now, or already deleted elsewhere (404).
+    todos.delete(id);
+    renderTodos();
+  }
+
+  $("#todo-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const input = $("#todo-name");
+    const name = input.value.trim();
+    if (name && (await addTodo(name))) input.value = "";
+  });
+
+  // The list is fetched over HTTP straight away, so it shows even while the socket connects.
+  api("GET", "/todos").then(replaceTodos, (err) => showError(todoError, err.message));
+
+  // ----------------------------------------------------------------------------------- chat
+
+  const nameInput = $("#chat-name");
+  const roomSelect = $("#chat-room");
+  const messagesEl = $("#messages");
+  const onlineEl = $("#online");
+  const chatError = $("#chat-error");
+  let you = null; // our public id, to mark our own messages
+  let joinedRoom = null;
+  const shown = new Set(); // ids of the messages on screen, so history + live never duplicate
+
+  nameInput.value = storageGet("aiosio-demo-name") ||
+    `guest-${Math.floor(Math.random() * 0x10000).toString(16).padStart(4, "0")}`;
+  const savedRoom = storageGet("aiosio-demo-room");
+  if (savedRoom) roomSelect.value = savedRoom;
+
+  function appendMessage(msg) {
+    if (shown.has(msg.id)) return;
+    shown.add(msg.id);
+    const li = el("li", msg.from === you ? "message mine" : "message");
+    const time = new Date(msg.ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    const meta = el("span", "meta");
+    meta.append(el("strong", "author", msg.name), el("time", "", time));
+    li.append(meta, el("span", "text", msg.text));
+    messagesEl.append(li);
+    messagesEl.scrollTop = messagesEl.scrollHeight;
+  }
+
+  function renderOnline(users) {
+    onlineEl.replaceChildren(...users.map((u) => el("li", u.id === you ? "me" : "", u.name)));
+  }
+
+  function setRooms(rooms) {
+    const current = roomSelect.value;
+    roomSelect.replaceChildren(...rooms.map((room) => {
+      const option = el("option", "", room);
+      option.value = room;
+      return option;
+    }));
+    roomSelect.value = rooms.includes(current) ? current : rooms[0];
+  }
+
+  async function join() {
+    const name = nameInput.value.trim();
+    const room = roomSelect.value;
+    if (!name || !socket || !socket.connected) return;
+    let ack;
+    try {
+      ack = await socket.timeout(5000).emitWithAck("join", { name, room });
+    } catch (err) {
+      showError(chatError, "the server did not answer; retrying on reconnect");
+      return;
+    }
+    if (!ack.ok) {
+      showError(chatError, ack.error);
+      return;
+    }
+    showError(chatError, "");
+    storageSet("aiosio-demo-name", ack.name);
+    storageSet("aiosio-demo-room", ack.room);
+    if (joinedRoom !== ack.room) {
+      messagesEl.replaceChildren();
+      shown.clear();
+    }
+    joinedRoom = ack.room;
+    $("#chat").dataset.room = ack.room;
+    $("#online-room").textContent = ack.room;
+    for (const msg of ack.history) appendMessage(msg);
+    renderOnline(ack.users);
+  }
+
+  $("#join-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    join();
+  });
+  nameInput.addEventListener("change", join);
+  roomSelect.addEventListener("change", join);
+
+  $("#chat-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const input = $("#chat-text");
+    const text = input.value.trim();
+    if (!text || !socket) return;
+    if (!socket.connected) {
+      showError(chatError, "not connected; try again in a moment");
+      return;
+    }
+    try {
+      const ack = await socket.timeout(5000).emitWithAck("message", { text });
+      if (!ack.ok) {
+        showError(chatError, ack.error);
+        return;
+      }
+      showError(chatError, "");
+      input.value = "";
+    } catch (err) {
+      showError(chatError, "the server did not answer");
+    }
+  });
+
+  // --------------------------------------------------------------------------------- socket
+
+  if (typeof window.io !== "function") {
+    setStatus("error", "no Socket.IO client");
+    bannerEl.textContent = "The Socket.IO client (/socket.io/socket.io.min.js) did not load: " +
+      "run scripts/setup in a checkout, or reinstall aiosio. Todos still work without live updates.";
+    bannerEl.hidden = false;
+    return;
+  }
+
+  // Reconnection is on by default; a short maximum delay brings the page back quickly after a
+  // server restart.
+  socket = window.io({ reconnectionDelay: 500, reconnectionDelayMax: 3000 });
+
+  socket.on("connect", async () => {
+    setStatus("connected", "connected");
+    try {
+      // Resynchronise on every (re)connect: changes made while we were away are in the snapshot.
+      const state = await socket.timeout(5000).emitWithAck("sync");
+      you = state.you;
+      setRooms(state.rooms);
+      replaceTodos(state.todos);
+    } catch (err) {
+      showError(todoError, "could not load the list from the server");
+    }
+    join();
+  });
+
+  socket.on("disconnect", (reason) => {
+    setStatus("disconnected", "disconnected, reconnecting…");
+    joinedRoom = null;
+    // After a server-side disconnect (the server shutting down or restarting) socket.io-client
+    // does not reconnect by itself; from socket.connect() on, its retry and backoff take over.
+    if (reason === "io server disconnect") setTimeout(() => socket.connect(), 500);
+  });
+  socket.io.on("reconnect_attempt", (attempt) => {
+    setStatus("connecting", `reconnecting (attempt ${attempt})…`);
+  });
+  socket.on("connect_error", () => {
+    if (!socket.active) setStatus("disconnected", "connection refused");
+  });
+
+  socket.on("todo_added", upsertTodo);
+  socket.on("todo_updated", upsertTodo);
+  socket.on("todo_deleted", ({ id }) => {
+    todos.delete(id);
+    renderTodos();
+  });
+  socket.on("message", (msg) => {
+    if (msg.room === joinedRoom) appendMessage(msg);
+  });
+  socket.on("presence", ({ room, users }) => {
+    if (room === joinedRoom) renderOnline(users);
+  });
+})();
