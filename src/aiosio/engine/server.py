@@ -42,6 +42,7 @@ class EngineCore:
         self.options = options
         self.handler = handler
         self.sessions: dict[str, EngineSession] = {}
+        self._farewells: dict[str, bytes] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._last_error_log = 0.0
@@ -89,6 +90,19 @@ class EngineCore:
         """Drop a closed session from the registry."""
         if self.sessions.get(session.sid) is session:
             del self.sessions[session.sid]
+
+    def keep_farewell(self, sid: str, payload: bytes) -> None:
+        """Hold the last payload of a polling session the server closed (ending with CLOSE).
+
+        A polling client between two GETs would otherwise learn of the close only as "unknown sid"
+        and take it for an error; its next GET gets this payload instead. Kept for ``ping_timeout``.
+        """
+        self._farewells[sid] = payload
+        self.loop.call_later(self.options.ping_timeout, self._farewells.pop, sid, None)
+
+    def take_farewell(self, sid: str) -> bytes | None:
+        """The farewell payload of a closed polling session, once."""
+        return self._farewells.pop(sid, None)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run ``coro`` in a task the core keeps a reference to (and cancels at shutdown)."""

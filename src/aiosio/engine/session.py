@@ -31,6 +31,11 @@ class CloseReason:
     SERVER_SHUTDOWN = "server shutting down"
 
 
+#: Server-side closes a polling client between two GETs still hears about on its next GET. After a
+#: protocol or transport error the sid is simply dead (the next request gets 400).
+_FAREWELL_REASONS = frozenset({CloseReason.SERVER_DISCONNECT, CloseReason.SERVER_SHUTDOWN})
+
+
 class EngineSession:
     """An Engine.IO v4 session, driven by the transport layer and read by the layer above.
 
@@ -216,6 +221,13 @@ class EngineSession:
             self.core.loop.call_soon(self._rewake)
         return payload
 
+    def take_payload_all(self) -> bytes:
+        """Everything still queued as one payload (for a closed session's last GET)."""
+        parts = [f.polling() for f in self._queue]
+        self._queue.clear()
+        self._queue_bytes = 0
+        return b"\x1e".join(parts)
+
     def _rewake(self) -> None:
         poll = self._poll
         if self._queue and poll is not None and not poll.done():
@@ -326,8 +338,12 @@ class EngineSession:
                 self._queue.append(frames.CLOSE if send_close else frames.NOOP)
                 if not self._poll.done():
                     self._poll.set_result(None)
-            elif send_close:
+            elif send_close and reason in _FAREWELL_REASONS:
                 self._queue.append(frames.CLOSE)
+                farewell = self.take_payload_all()
+                if len(farewell) > self.core.options.max_http_buffer_size:
+                    farewell = frames.CLOSE.polling()  # a slow consumer's backlog is not kept around
+                self.core.keep_farewell(self.sid, farewell)
             if self._ws_close is not None:  # an upgrade in progress dies with the session
                 self.core.spawn(self._ws_close())
         waiter = self._inflight_waiter

@@ -77,6 +77,10 @@ class AiohttpEngineTransport:
             return await self._polling_handshake(request)
         session = self.core.get(sid)
         if session is None:
+            if transport == "polling" and request.method == "GET":
+                farewell = self.core.take_farewell(sid)
+                if farewell is not None:
+                    return self._payload_response(request, farewell)
             return self._error(request, UNKNOWN_SID)
         if transport == "websocket":
             return await self._websocket_upgrade(request, session)
@@ -141,19 +145,22 @@ class AiohttpEngineTransport:
         if request.content_length is not None and request.content_length > limit:
             return None
         body = bytearray()
-        async for chunk in request.content.iter_any():
-            body += chunk
-            if len(body) > limit:
-                return None
+        # A body that stops arriving must not hold the request forever: it gets as long as a client
+        # may stay silent before the heartbeat gives up on it.
+        async with asyncio.timeout(self.core.options.ping_interval + self.core.options.ping_timeout):
+            async for chunk in request.content.iter_any():
+                body += chunk
+                if len(body) > limit:
+                    return None
         return bytes(body)
 
     async def _post(self, request: web.Request, session: EngineSession) -> web.StreamResponse:
         try:
             body = await self._read_body(request)
-        except (ConnectionError, HttpProcessingError) as exc:
-            # The client hung up mid-body or broke the chunked encoding: the packets of this POST are
-            # lost, so the session cannot go on (as in engine.io). Answered here, not by aiohttp, which
-            # would log a traceback for every such request.
+        except (ConnectionError, HttpProcessingError, TimeoutError) as exc:
+            # The client hung up mid-body, stalled, or broke the chunked encoding: the packets of this
+            # POST are lost, so the session cannot go on (as in engine.io). Answered here, not by
+            # aiohttp, which would log a traceback for every such request.
             logger.debug("POST for %s failed: %s", session.sid, exc)
             session.close(CloseReason.TRANSPORT_ERROR)
             return self._error(request, BAD_REQUEST)
