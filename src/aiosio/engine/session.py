@@ -159,6 +159,16 @@ class EngineSession:
             # v4 heartbeats go server -> client: a PING (or OPEN/UPGRADE) here is a protocol error.
             self.protocol_error(f"unexpected {ptype.name} packet")
 
+    def check_heartbeat(self) -> bool:
+        """Close the session now if its PONG is overdue; True if it is still alive.
+
+        The heartbeat timer may not have fired yet when a request arrives right at the deadline;
+        checking on access makes the deadline exact instead of racing the timer.
+        """
+        if not self.closed and self.heartbeat.expired(self.core.loop.time()):
+            self.close(CloseReason.PING_TIMEOUT, send_close=False)
+        return not self.closed
+
     def protocol_error(self, detail: str) -> None:
         """Close the session because the client broke the protocol."""
         self.core.log_protocol_error(self, detail)

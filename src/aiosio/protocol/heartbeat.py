@@ -33,8 +33,20 @@ class Heartbeat:
         if self.awaiting_pong:
             return HeartbeatAction.TIMED_OUT
         self.awaiting_pong = True
-        self.deadline = now + self.timeout
+        self.deadline = self._pong_base(now) + self.timeout
         return HeartbeatAction.SEND_PING
+
+    def expired(self, now: float) -> bool:
+        """True if a PONG is overdue (the timer may simply not have run yet)."""
+        return self.awaiting_pong and now >= self.deadline
+
+    def _pong_base(self, now: float) -> float:
+        # The PONG deadline counts from when the PING was due, not from when the timer got to run,
+        # so a peer silent for exactly interval + timeout is gone then, not a few ms later. After a
+        # long stall (late by a quarter of the timeout or more) it counts from now instead, so a busy
+        # loop does not time out every peer at once.
+        due = self.deadline
+        return due if now - due < self.timeout / 4 else now
 
     def pong(self, now: float) -> bool:
         """A PONG arrived. Returns False (and changes nothing) if no PING was outstanding."""

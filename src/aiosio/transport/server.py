@@ -76,6 +76,8 @@ class AiohttpEngineTransport:
                 return await self._websocket_handshake(request)
             return await self._polling_handshake(request)
         session = self.core.get(sid)
+        if session is not None and not session.check_heartbeat():
+            session = None
         if session is None:
             if transport == "polling" and request.method == "GET":
                 farewell = self.core.take_farewell(sid)
@@ -212,15 +214,16 @@ class AiohttpEngineTransport:
         return ws
 
     async def _websocket_upgrade(self, request: web.Request, session: EngineSession) -> web.StreamResponse:
-        if (
-            not self.core.options.allow_upgrades
-            or session.transport != "polling"
-            or session.upgrading
-            or session.closed
-        ):
+        if not self.core.options.allow_upgrades or session.closed:
             return self._error(request, BAD_REQUEST)
         ws = self._websocket()
         await ws.prepare(request)
+        if session.transport != "polling" or session.upgrading:
+            # A second WebSocket for a sid that has (or is getting) one: accepted, then closed, as
+            # the reference server does; the session stays with the first. WebSocket clients often
+            # treat a refused handshake as an unhandled error rather than a close.
+            await ws.close()
+            return ws
         wt = request.transport
         if wt is None:
             return ws
