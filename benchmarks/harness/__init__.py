@@ -1,0 +1,1 @@
+"""Orchestration for the Socket.IO benchmarks: targets, scenarios, processes and the report."""

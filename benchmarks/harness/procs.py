@@ -1,0 +1,140 @@
+"""Starting, probing and stopping the server and the load generator, each pinned to a core."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+LOADGEN = Path(__file__).resolve().parent.parent / "load" / "loadgen.js"
+NODE = shutil.which("node") or "node"
+
+
+def raise_fd_limit(needed: int) -> int:
+    """Raise this process's open-file soft limit to the hard limit; children inherit it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    if soft < needed:
+        print(f"warning: open-file limit {soft} < {needed}; the connections scenario may fail")
+    return soft
+
+
+def pick_cores() -> tuple[str | None, str | None]:
+    """Two distinct cores for server and generator, or (None, None) if pinning is impossible."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2 or shutil.which("taskset") is None:
+        print("warning: fewer than 2 cores or no taskset; server and generator are not pinned")
+        return None, None
+    return str(cores[0]), str(cores[1])
+
+
+def pinned(core: str | None, argv: list[str]) -> list[str]:
+    """`argv` under `taskset -c core` (taskset execs, so the pid stays the program's own)."""
+    return argv if core is None else ["taskset", "-c", core, *argv]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_listening(proc: subprocess.Popen[bytes], port: int, timeout: float = 30) -> None:
+    """Block until `port` accepts TCP connections; raise if the server exits or times out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with code {proc.returncode} before listening")
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"server not listening on port {port} after {timeout:.0f}s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate `proc` (SIGTERM, then SIGKILL after 5 s) and reap it."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def server(argv: list[str], core: str | None, log: TextIO) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """Start a fresh server on a free port, wait until it listens, and stop it afterwards."""
+    port = free_port()
+    proc = subprocess.Popen(
+        pinned(core, [*argv, "--port", str(port)]),
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_listening(proc, port)
+        yield proc, port
+    finally:
+        stop(proc)
+
+
+def run_loadgen(
+    args: list[str],
+    port: int,
+    server_pid: int,
+    cores: tuple[str | None, str | None],
+    timeout: float,
+    log: TextIO,
+) -> dict[str, Any]:
+    """Run one generator scenario and return its JSON result ({"ok": False, ...} on failure).
+
+    `cores` is (server core, generator core); the generator runs on the second and watches how
+    busy the first is.
+    """
+    server_core, core = cores
+    argv = [
+        NODE,
+        str(LOADGEN),
+        *args,
+        "--port",
+        str(port),
+        "--server-pid",
+        str(server_pid),
+        "--server-core",
+        server_core if server_core is not None else "-1",
+        "--clock-ticks",
+        str(os.sysconf("SC_CLK_TCK")),
+    ]
+    try:
+        done = subprocess.run(
+            pinned(core, argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": f"load generator timed out after {timeout:.0f}s"}
+    lines = done.stdout.decode(errors="replace").strip().splitlines()
+    try:
+        result: dict[str, Any] = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        return {"ok": False, "error": f"load generator exited {done.returncode} without a result"}
+    return result

@@ -1,0 +1,121 @@
+"""The benchmark scenarios: the load generator's arguments and what the report shows of each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One number of a scenario's result, as shown in the report."""
+
+    key: str
+    header: str
+    higher_is_better: bool = True
+    digits: int = 0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A load-generator scenario with fixed parameters; `headline` metrics go in the summary."""
+
+    name: str
+    kind: str  # the loadgen.js scenario function
+    title: str
+    params: dict[str, float]
+    metrics: tuple[Metric, ...]
+    headline: tuple[str, ...]
+    timed: bool = True  # has a warm-up and a measurement window
+
+    def loadgen_args(self, quick: bool) -> list[str]:
+        """Arguments for loadgen.js; `quick` shortens the warm-up and measurement windows."""
+        params = dict(self.params)
+        if quick and self.timed:
+            params["warmup"] = 0.5
+            params["duration"] = 2
+        args = ["--scenario", self.kind]
+        for key, value in params.items():
+            args += [f"--{key}", f"{value:g}"]
+        return args
+
+    def budget_seconds(self) -> float:
+        """A generous upper bound on the generator's run time, used as its timeout."""
+        return 120 + self.params.get("warmup", 0) + self.params.get("duration", 0)
+
+
+ACKS = Metric("acks_per_s", "acks/s")
+DELIVERIES = Metric("deliveries_per_s", "deliveries/s")
+P50 = Metric("p50_ms", "p50 ms", higher_is_better=False, digits=2)
+P99 = Metric("p99_ms", "p99 ms", higher_is_better=False, digits=2)
+BROADCASTS = Metric("broadcasts", "msgs done")
+
+
+def fanout(clients: int, duration: float) -> Scenario:
+    """Broadcast to all of `clients`, one broadcast outstanding at a time."""
+    return Scenario(
+        name=f"fanout-{clients // 1000}k",
+        kind="fanout",
+        title=f"{clients:,} clients, `bcast` to all, 1 in flight (p50/p99: send → last receipt)",
+        params={"clients": clients, "window": 1, "warmup": 1, "duration": duration},
+        metrics=(DELIVERIES, P50, P99, BROADCASTS),
+        headline=("deliveries_per_s",),
+    )
+
+
+ALL_SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        name="echo",
+        kind="echo",
+        title="50 websocket clients, closed loop (p50/p99: ack latency)",
+        params={"clients": 50, "warmup": 1, "duration": 3},
+        metrics=(ACKS, P50, P99),
+        headline=("acks_per_s",),
+    ),
+    fanout(1000, 3),
+    # Longer: slow servers complete only a few 5,000-client broadcasts per second.
+    fanout(5000, 4),
+    Scenario(
+        name="rooms",
+        kind="rooms",
+        title=(
+            "5,000 clients in 100 rooms, `to_room` round-robin, 10 in flight (p50/p99: send → last receipt)"
+        ),
+        params={"clients": 5000, "rooms": 100, "window": 10, "warmup": 1, "duration": 3},
+        metrics=(DELIVERIES, P50, P99, BROADCASTS),
+        headline=("deliveries_per_s",),
+    ),
+    Scenario(
+        name="polling",
+        kind="polling",
+        title="50 HTTP long-polling clients, closed echo loop (p50/p99: ack latency)",
+        params={"clients": 50, "concurrency": 10, "warmup": 1, "duration": 3},
+        metrics=(ACKS, P50, P99),
+        headline=("acks_per_s",),
+    ),
+    Scenario(
+        name="connections",
+        kind="connections",
+        title="10,000 idle websocket clients, 100 handshakes in flight",
+        params={"clients": 10_000, "concurrency": 100, "settle": 2},
+        metrics=(
+            Metric("connects_per_s", "connects/s"),
+            Metric("kib_per_conn", "KiB/conn", higher_is_better=False, digits=1),
+            Metric("rss_before_mib", "RSS before MiB", higher_is_better=False, digits=1),
+            Metric("rss_after_mib", "RSS after MiB", higher_is_better=False, digits=1),
+            Metric("failures", "failed", higher_is_better=False),
+        ),
+        headline=("connects_per_s", "kib_per_conn"),
+        timed=False,
+    ),
+)
+
+
+def select(names: list[str] | None) -> list[Scenario]:
+    """Scenarios whose name equals or starts with one of `names` ("fanout" selects both)."""
+    if not names:
+        return list(ALL_SCENARIOS)
+    chosen = [s for s in ALL_SCENARIOS if any(s.name.startswith(n) for n in names)]
+    unknown = [n for n in names if not any(s.name.startswith(n) for s in ALL_SCENARIOS)]
+    if unknown:
+        raise SystemExit(f"unknown scenario(s): {', '.join(unknown)}")
+    return chosen

@@ -1,0 +1,66 @@
+"""The servers under test and how to start each of them."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SERVERS = Path(__file__).resolve().parent.parent / "servers"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One server implementation on one event loop."""
+
+    name: str
+    label: str
+    argv: tuple[str, ...]  # the server command line, without `--port N`
+    # Scenarios this target cannot run (recorded as skipped, not as failures).
+    skips: frozenset[str] = field(default_factory=frozenset)
+
+
+def _python(script: str, *args: str) -> tuple[str, ...]:
+    """argv running a server script with the interpreter that runs the benchmark."""
+    return (sys.executable, str(SERVERS / script), *args)
+
+
+def all_targets() -> list[Target]:
+    """Every known target, the default ones first and in report order."""
+    node = shutil.which("node") or "node"
+    return [
+        Target("aiosio", "aiosio (asyncio)", _python("sio_server.py", "--impl", "aiosio")),
+        Target(
+            "aiosio-uvloop",
+            "aiosio (uvloop)",
+            _python("sio_server.py", "--impl", "aiosio", "--loop", "uvloop"),
+        ),
+        Target("psio", "python-socketio (asyncio)", _python("sio_server.py", "--impl", "psio")),
+        Target(
+            "psio-uvloop",
+            "python-socketio (uvloop)",
+            _python("sio_server.py", "--impl", "psio", "--loop", "uvloop"),
+        ),
+        Target("node", "Node socket.io 4.8", (node, str(SERVERS / "node_server.js"))),
+        # The ceiling speaks the websocket transport only.
+        Target(
+            "bare",
+            "bare aiohttp WS (asyncio)",
+            _python("bare_server.py"),
+            skips=frozenset({"polling"}),
+        ),
+        Target(
+            "bare-uvloop",
+            "bare aiohttp WS (uvloop)",
+            _python("bare_server.py", "--loop", "uvloop"),
+            skips=frozenset({"polling"}),
+        ),
+    ]
+
+
+# The targets run when --targets is not given; bare-uvloop is available on request.
+DEFAULT_TARGETS = ("aiosio", "aiosio-uvloop", "psio", "psio-uvloop", "node", "bare")
+
+# The reference every ratio in the report is computed against.
+BASELINE = "aiosio"
