@@ -493,6 +493,7 @@ class AsyncServer:
 
     def _forget_socket(self, sock: ServerSocket) -> None:
         sock.ready = False
+        sock.hold = True
         sock.conn.sockets.pop(sock.namespace, None)
         self._sockets.pop(sock.sid, None)
         self.manager.remove(sock.namespace, sock.sid)

@@ -20,14 +20,28 @@ class ServerSocket:
     told it is connected.
     """
 
-    __slots__ = ("acks", "conn", "namespace", "next_ack_id", "pending", "ready", "session", "sid", "user")
+    __slots__ = (
+        "acks",
+        "conn",
+        "hold",
+        "namespace",
+        "next_ack_id",
+        "pending",
+        "ready",
+        "session",
+        "sid",
+        "user",
+    )
 
     def __init__(self, sid: str, namespace: str, conn: Connection) -> None:
         self.sid = sid
         self.namespace = namespace
         self.conn = conn
         self.session: EngineSession = conn.session
+        #: Connected to the namespace (the connect handler accepted it).
         self.ready = False
+        #: Packets go to ``pending`` instead of the transport (until the CONNECT reply is out).
+        self.hold = True
         self.pending: list[Frame] = []
         #: Outstanding acks: id -> callback taking the ack's arguments (or an exception).
         self.acks: dict[int, Callable[[list[Any] | BaseException], None]] = {}
@@ -37,7 +51,7 @@ class ServerSocket:
 
     def deliver(self, frames: Sequence[Frame]) -> None:
         """Send one encoded packet to this socket (held back until the CONNECT reply is out)."""
-        if self.ready:
+        if not self.hold:
             send = self.session.send
             for frame in frames:
                 send(frame)
@@ -48,14 +62,26 @@ class ServerSocket:
 
     def deliver_volatile(self, frames: Sequence[Frame]) -> None:
         """Send only if the transport can take it now; a volatile packet is never buffered."""
-        if self.ready and self.session.writable:
+        if not self.hold and self.session.writable:
             send = self.session.send
             for frame in frames:
                 send(frame)
 
     def mark_ready(self) -> None:
-        """The CONNECT reply is out: flush what waited for it."""
+        """The CONNECT reply is out: release what waited for it.
+
+        The held packets follow one loop turn later, so the CONNECT reply leaves in a write of its
+        own (as with Node, whose connection handlers run after the reply); packets delivered in
+        between keep queueing behind them, so order is kept.
+        """
         self.ready = True
+        if self.pending:
+            self.session.core.loop.call_soon(self._release)
+        else:
+            self.hold = False
+
+    def _release(self) -> None:
+        self.hold = False
         pending, self.pending = self.pending, []
         send = self.session.send
         for frame in pending:

@@ -1,0 +1,100 @@
+"""Shared fixtures: a free-port helper and an in-process aiohttp runner for aiosio servers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago (prefer binding port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServerHandle:
+    """A running server: its base URL and a count of Engine.IO handshakes it received."""
+
+    server: Any
+    app: web.Application
+    runner: web.AppRunner
+    port: int
+    path: str
+    #: Requests to the Engine.IO endpoint without a ``sid`` (one per Engine.IO session opened).
+    handshakes: int = 0
+    #: Every request the endpoint received, as ``(method, query_string, status)``.
+    requests: list[tuple[str, str, int]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:41234``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def endpoint(self) -> str:
+        """URL of the Engine.IO endpoint, e.g. ``http://127.0.0.1:41234/socket.io/``."""
+        return f"{self.url}/{self.path}/"
+
+
+Serve = Callable[..., Awaitable[ServerHandle]]
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Serve]:
+    """Factory fixture: ``handle = await serve(sio)`` runs *sio* on 127.0.0.1 (random port).
+
+    *sio* is an ``aiosio.AsyncServer`` or ``aiosio.engineio.AsyncServer``; keyword arguments go
+    to its ``attach()``. Servers are shut down (``shutdown()``) and their runners cleaned up
+    when the test ends.
+    """
+    handles: list[ServerHandle] = []
+
+    async def _serve(server: Any, **attach_kwargs: Any) -> ServerHandle:
+        path = str(
+            attach_kwargs.get("socketio_path") or attach_kwargs.get("engineio_path") or "socket.io"
+        ).strip("/")
+        holder: dict[str, ServerHandle] = {}
+
+        @web.middleware
+        async def count_requests(
+            request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+        ) -> web.StreamResponse:
+            handle = holder["handle"]
+            is_eio = request.path.strip("/") == path
+            if is_eio and "sid" not in request.query and request.method == "GET":
+                handle.handshakes += 1
+            response = await handler(request)
+            if is_eio:
+                handle.requests.append((request.method, request.query_string, response.status))
+            return response
+
+        app = web.Application(middlewares=[count_requests])
+        server.attach(app, **attach_kwargs)
+        runner = web.AppRunner(app, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = int(runner.addresses[0][1])
+        handle = ServerHandle(server=server, app=app, runner=runner, port=port, path=path)
+        holder["handle"] = handle
+        handles.append(handle)
+        return handle
+
+    yield _serve
+
+    for handle in reversed(handles):
+        shutdown = getattr(handle.server, "shutdown", None)
+        if shutdown is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(shutdown(), 5)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(handle.runner.cleanup(), 5)

@@ -1,0 +1,27 @@
+"""Fixtures for the interop tests: the Node socket.io-client driver and the transport modes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from node_driver import MODES, NodeDriver, node_missing_reason
+
+
+@pytest.fixture
+async def node() -> AsyncIterator[NodeDriver]:
+    """A running Node driver (skips the test if node or the npm peers are missing)."""
+    reason = node_missing_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    driver = await NodeDriver.start(watchdog=60)
+    try:
+        yield driver
+    finally:
+        await driver.close()
+
+
+@pytest.fixture(params=list(MODES))
+def mode(request: pytest.FixtureRequest) -> str:
+    """Transport mode: ``websocket``, ``polling`` or ``upgrade`` (polling then websocket)."""
+    return str(request.param)
