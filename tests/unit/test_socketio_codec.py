@@ -638,3 +638,14 @@ def test_namespace_with_control_character_is_refused() -> None:
 
     with pytest.raises(ParseError):
         decode_header('0/ch\x1eat,{"token":"1"}')
+
+
+def test_encode_ack_fast_matches_encode() -> None:
+    """The ack fast path is byte-for-byte what the general encoder writes."""
+    from aiosio.protocol.socketio import Packet, PacketType, encode, encode_ack_fast
+
+    for namespace in ("/", "/chat"):
+        for args in ([], [1, "2", {"3": [True]}], [None]):
+            fast = encode_ack_fast(namespace, 456, args)
+            assert fast == encode(Packet(PacketType.ACK, namespace, args, 456))[0]
+    assert encode_ack_fast("/", 1, [b"bin"]) is None

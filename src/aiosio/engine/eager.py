@@ -53,6 +53,16 @@ def run_eager(
     except Exception as exc:
         on_done(None, exc)
         return None
+    return continue_in_task(loop, coro, first, on_done)
+
+
+def continue_in_task(
+    loop: asyncio.AbstractEventLoop,
+    coro: Coroutine[Any, Any, T],
+    first: Any,
+    on_done: Callable[[T | None, BaseException | None], None],
+) -> asyncio.Task[T]:
+    """Carry on with a coroutine that suspended on ``first`` (what its ``send(None)`` returned)."""
     task = loop.create_task(_continue(coro, first))
 
     def done(t: asyncio.Task[T]) -> None:

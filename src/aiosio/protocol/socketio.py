@@ -180,6 +180,17 @@ def encode_event_fast(namespace: str, event: str, args: tuple[Any, ...]) -> byte
     return b"2" + namespace.encode() + b"," + body
 
 
+def encode_ack_fast(namespace: str, ack_id: int, args: list[Any]) -> bytes | None:
+    """The hot path for acks: ``3[<nsp>,]<id>[...args]`` with orjson, or None if it needs binary."""
+    try:
+        body = orjson.dumps(args, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return None
+    if namespace == "/":
+        return b"3%d%b" % (ack_id, body)
+    return b"3%b,%d%b" % (namespace.encode(), ack_id, body)
+
+
 class Decoder:
     """Reassembles packets from a stream of text and binary messages (the default parser).
 

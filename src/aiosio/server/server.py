@@ -7,7 +7,7 @@ import contextlib
 import inspect
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -15,7 +15,7 @@ from aiohttp import web
 from .. import exceptions
 from ..adapters.base import Adapter
 from ..adapters.memory import MemoryAdapter
-from ..engine.eager import run_eager
+from ..engine.eager import continue_in_task, run_eager
 from ..engine.options import EngineOptions
 from ..engine.server import EngineCore
 from ..engine.session import CloseReason, EngineSession
@@ -25,7 +25,7 @@ from ..protocol.engineio import PacketType as EioType
 from ..protocol.errors import ParseError
 from ..protocol.frames import Frame
 from ..protocol.jsoncodec import JSONCodec
-from ..protocol.socketio import Decoder, Packet, PacketType, encode, encode_event_fast
+from ..protocol.socketio import Decoder, Packet, PacketType, encode, encode_ack_fast, encode_event_fast
 from ..transport.server import AiohttpEngineTransport
 from .handlers import Handler, HandlerRegistry, positional_capacity
 from .namespace import AsyncNamespace
@@ -533,17 +533,20 @@ class AsyncServer:
         """Call a handler; a coroutine runs eagerly and only becomes a Task if it suspends."""
         try:
             result = handler(*args)
+            if not inspect.iscoroutine(result):
+                if ack is not None:
+                    self._send_ack(ack[0], ack[1], result)
+                return
+            first = result.send(None)
+        except StopIteration as stop:  # the coroutine finished without suspending: no Task needed
+            if ack is not None:
+                self._send_ack(ack[0], ack[1], stop.value)
+            return
         except Exception as exc:
             self._log_failure(None, exc)
             return
-        if not inspect.iscoroutine(result):
-            if ack is not None:
-                self._send_ack(ack[0], ack[1], result)
-            return
-        coro: Coroutine[Any, Any, Any] = result
-        if ack is None:
-            task = run_eager(self.eio.loop, coro, self._log_failure)
-        else:
+        on_done: Callable[[Any, BaseException | None], None] = self._log_failure
+        if ack is not None:
             sock, ack_id = ack
 
             def on_done(value: Any, exc: BaseException | None) -> None:
@@ -552,10 +555,9 @@ class AsyncServer:
                 else:
                     self._log_failure(None, exc)
 
-            task = run_eager(self.eio.loop, coro, on_done)
-        if task is not None:
-            session.task_started()
-            task.add_done_callback(lambda _t: session.task_done())
+        task = continue_in_task(self.eio.loop, result, first, on_done)
+        session.task_started()
+        task.add_done_callback(lambda _t: session.task_done())
 
     def _send_ack(self, sock: ServerSocket, ack_id: int, value: Any) -> None:
         if sock.session.closed:
@@ -566,6 +568,11 @@ class AsyncServer:
             data = []
         else:
             data = [value]
+        if self.serializer == "default" and self.json._custom is None:
+            fast = encode_ack_fast(sock.namespace, ack_id, data)
+            if fast is not None:
+                sock.deliver((Frame(b"4" + fast),))
+                return
         sock.deliver(self._encode_packet(Packet(PacketType.ACK, sock.namespace, data, ack_id)))
 
     def _log_failure(self, _result: Any, exc: BaseException | None) -> None:

@@ -261,12 +261,22 @@ class AiohttpEngineTransport:
         """Feed WebSocket messages to the session until either side closes."""
         reason = CloseReason.TRANSPORT_CLOSE
         max_inflight = self.core.options.max_inflight
+        on_message = self.core.handler.on_message
         try:
             async for msg in ws:
                 mtype = msg.type
                 try:
                     if mtype is WSMsgType.TEXT:
-                        packet = decode_text(msg.data)
+                        data = msg.data
+                        if data[:1] == "4":
+                            # MESSAGE, nearly every frame: straight up, without a Packet object.
+                            on_message(session, data[1:])
+                            if session.closed:
+                                break
+                            if session.inflight >= max_inflight:
+                                await session.wait_inflight()
+                            continue
+                        packet = decode_text(data)
                     elif mtype is WSMsgType.BINARY:
                         packet = decode_binary(msg.data)
                     else:
