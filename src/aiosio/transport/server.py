@@ -97,9 +97,9 @@ class AiohttpEngineTransport:
     # -- long-polling -------------------------------------------------------------------------------
 
     def _payload_response(self, request: web.Request, body: bytes) -> web.Response:
-        response = web.Response(body=body, headers=self.origins.headers(request))
-        response.content_type = "text/plain"
-        response.charset = "UTF-8"
+        response = web.Response(
+            body=body, headers=self.origins.headers(request), content_type="text/plain", charset="UTF-8"
+        )
         opts = self.core.options
         if opts.http_compression and len(body) >= opts.compression_threshold:
             response.enable_compression()
@@ -146,7 +146,15 @@ class AiohttpEngineTransport:
         limit = self.core.options.max_http_buffer_size
         if request.content_length is not None and request.content_length > limit:
             return None
-        body = bytearray()
+        content = request.content
+        if content.is_eof():
+            # The whole body came with the headers (the usual small POST): no need to wait for more.
+            body = content.read_nowait(-1)
+            return body if len(body) <= limit else None
+        return await self._read_rest(request, bytearray())
+
+    async def _read_rest(self, request: web.Request, body: bytearray) -> bytes | None:
+        limit = self.core.options.max_http_buffer_size
         # A body that stops arriving must not hold the request forever: it gets as long as a client
         # may stay silent before the heartbeat gives up on it.
         async with asyncio.timeout(self.core.options.ping_interval + self.core.options.ping_timeout):
@@ -183,9 +191,7 @@ class AiohttpEngineTransport:
         if session.close_reason == CloseReason.PARSE_ERROR:
             return self._error(request, BAD_REQUEST)
         await session.wait_inflight()
-        response = web.Response(text="ok", headers=self.origins.headers(request))
-        response.content_type = "text/html"
-        return response
+        return web.Response(body=b"ok", headers=self.origins.headers(request), content_type="text/html")
 
     # -- websocket ----------------------------------------------------------------------------------
 
