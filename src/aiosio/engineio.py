@@ -144,6 +144,9 @@ class AsyncServer:
         if handler is not None:
             self._run(session, handler, session.sid, data)
 
+    def on_ping(self, session: EngineSession) -> None:
+        """Nothing to check at the Engine.IO level."""
+
     def on_disconnect(self, session: EngineSession, reason: str) -> None:
         """Run the ``disconnect`` handler with ``(sid, reason)`` (or ``(sid)`` if it takes one)."""
         self._environ.pop(session.sid, None)

@@ -7,8 +7,6 @@ import asyncio
 import aiohttp
 import pytest
 
-import aiosio.server.server
-
 pytestmark = pytest.mark.timeout(40)
 
 EVENTS = 10_000
@@ -180,10 +178,10 @@ async def test_connect_flood_to_many_namespaces_keeps_at_most_max_inflight_handl
     await h.assert_unharmed()
 
 
-async def test_session_that_never_joins_a_namespace_is_closed(make_server, monkeypatch):
-    """An Engine.IO session that answers PINGs but never sends CONNECT does not live forever."""
-    monkeypatch.setattr(aiosio.server.server, "CONNECT_TIMEOUT", 0.3)
-    h = await make_server()
+async def test_session_that_never_joins_a_namespace_is_closed(make_server):
+    """An Engine.IO session that never sends CONNECT is closed (with CLOSE) at the first PING due
+    after ``connect_timeout``, long before any ping timeout."""
+    h = await make_server(connect_timeout=0.3, ping_interval=0.4, ping_timeout=5)
     bystander = await h.ws()
     idle = await h.ws(connect=False)
     seen, _code = await idle.closed(timeout=5)

@@ -30,6 +30,10 @@ class EngineHandler(Protocol):
         """A MESSAGE arrived. Must not block: long work goes in a task (see ``task_started``)."""
         ...
 
+    def on_ping(self, session: EngineSession) -> None:
+        """A PING is about to be sent: the layer above may check its own deadlines (or close)."""
+        ...
+
     def on_disconnect(self, session: EngineSession, reason: str) -> None:
         """The session ended, for ``reason`` (a :class:`CloseReason` string). Called once."""
         ...

@@ -149,8 +149,17 @@ class EngineSession:
             self.core.handler.on_message(self, packet.data)
         elif ptype == PacketType.PONG:
             # A PONG nobody asked for is dropped: it must not buy the client extra time.
-            if self.heartbeat.pong(self.core.loop.time()):
-                self._arm_timer()
+            # The timer is only moved if the next PING is due before it fires (ping_interval <
+            # ping_timeout); otherwise it fires, sees the later deadline and sleeps on.
+            heartbeat = self.heartbeat
+            timer = self._timer
+            if (
+                heartbeat.pong(self.core.loop.time())
+                and timer is not None
+                and timer.when() > heartbeat.deadline
+            ):
+                timer.cancel()
+                self._timer = self.core.loop.call_at(heartbeat.deadline, self._on_timer)
         elif ptype == PacketType.CLOSE:
             self.close(CloseReason.CLIENT_DISCONNECT, send_close=False)
         elif ptype == PacketType.NOOP:
@@ -302,21 +311,27 @@ class EngineSession:
 
     # -- heartbeat ----------------------------------------------------------------------------------
 
-    def _arm_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = self.core.loop.call_at(self.heartbeat.deadline, self._on_timer)
-
     def _on_timer(self) -> None:
+        # One timer handle per session, re-armed lazily: a PONG only moves the heartbeat's deadline,
+        # so no handle is cancelled and left behind in the loop's heap on every heartbeat.
         self._timer = None
         if self.closed:
             return
-        if self.heartbeat.expire(self.core.loop.time()) is HeartbeatAction.TIMED_OUT:
+        loop = self.core.loop
+        heartbeat = self.heartbeat
+        now = loop.time()
+        if now + 0.001 < heartbeat.deadline:
+            self._timer = loop.call_at(heartbeat.deadline, self._on_timer)
+            return
+        if heartbeat.expire(now) is HeartbeatAction.TIMED_OUT:
             self.close(CloseReason.PING_TIMEOUT, send_close=False)
+            return
+        self.core.handler.on_ping(self)
+        if self.closed:
             return
         self.send(frames.PING)
         if not self.closed:
-            self._arm_timer()
+            self._timer = loop.call_at(heartbeat.deadline, self._on_timer)
 
     # -- closing ------------------------------------------------------------------------------------
 

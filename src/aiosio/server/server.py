@@ -31,9 +31,6 @@ from .handlers import Handler, HandlerRegistry, positional_capacity
 from .namespace import AsyncNamespace
 from .socket import Connection, ServerSocket
 
-#: A client that joins no namespace within this many seconds is disconnected (as Node's connectTimeout).
-CONNECT_TIMEOUT = 45.0
-
 _NOT_HANDLED = object()
 
 
@@ -60,6 +57,7 @@ class AsyncServer:
         serializer: str = "default",
         async_mode: str | None = None,
         max_attachments: int = 10,
+        connect_timeout: float = 45.0,
         **kwargs: Any,
     ) -> None:
         if async_mode not in (None, "aiohttp"):
@@ -78,6 +76,9 @@ class AsyncServer:
         self.always_connect = always_connect
         self.serializer = serializer
         self.max_attachments = max_attachments
+        #: A connection in no namespace for this long is closed (Node's ``connectTimeout``); checked
+        #: whenever a PING is due, so it takes effect within one ``ping_interval`` after.
+        self.connect_timeout = connect_timeout
         self.namespaces: Sequence[str] | str = ["/"] if namespaces is None else namespaces
         self._registry = HandlerRegistry()
         self.handlers = self._registry.handlers
@@ -269,7 +270,7 @@ class AsyncServer:
         except TimeoutError:
             raise exceptions.TimeoutError(f"no ack for {event!r} within {timeout} s") from None
         finally:
-            sock.acks.pop(ack_id, None)
+            sock.pop_ack(ack_id)
         if not result:
             return None
         return result[0] if len(result) == 1 else tuple(result)
@@ -300,7 +301,10 @@ class AsyncServer:
 
     async def get_session(self, sid: str, namespace: str | None = None) -> dict[Any, Any]:
         """The user session dict of a client (empty at first)."""
-        return self._socket(sid, namespace).user
+        sock = self._socket(sid, namespace)
+        if sock.user is None:
+            sock.user = {}
+        return sock.user
 
     async def save_session(self, sid: str, session: dict[Any, Any], namespace: str | None = None) -> None:
         """Replace the user session dict of a client."""
@@ -356,13 +360,17 @@ class AsyncServer:
         decoder = None if self.serializer == "msgpack" else Decoder(self.json, self.max_attachments)
         conn = Connection(session, decoder)
         session.data = conn
-        conn.connect_timer = self.eio.loop.call_later(CONNECT_TIMEOUT, self._connect_timeout, conn)
         return True
 
-    def _connect_timeout(self, conn: Connection) -> None:
-        conn.connect_timer = None
-        if not conn.sockets and not conn.session.closed:
-            conn.session.close(CloseReason.SERVER_DISCONNECT)
+    def on_ping(self, session: EngineSession) -> None:
+        """Close a connection that has stayed out of every namespace past ``connect_timeout``."""
+        conn: Connection | None = session.data
+        if (
+            conn is not None
+            and not conn.sockets
+            and self.eio.loop.time() - conn.opened_at >= self.connect_timeout
+        ):
+            session.close(CloseReason.SERVER_DISCONNECT)
 
     def on_message(self, session: EngineSession, data: str | bytes) -> None:
         """Decode one Engine.IO message and act on the Socket.IO packet it completes."""
@@ -389,7 +397,7 @@ class AsyncServer:
         elif ptype == PacketType.ACK:
             sock = conn.sockets.get(packet.namespace)
             if sock is not None and packet.id is not None:
-                callback = sock.acks.pop(packet.id, None)
+                callback = sock.pop_ack(packet.id)
                 if callback is not None:  # unknown or repeated acks are ignored
                     callback(packet.data)
         elif ptype == PacketType.CONNECT:
@@ -406,9 +414,6 @@ class AsyncServer:
         conn: Connection | None = session.data
         if conn is None:
             return
-        if conn.connect_timer is not None:
-            conn.connect_timer.cancel()
-            conn.connect_timer = None
         for sock in list(conn.sockets.values()):
             self._drop_socket(sock, reason)
 
@@ -430,9 +435,6 @@ class AsyncServer:
         if not self._namespace_allowed(ns):
             self._send_connect_error(conn, ns, {"message": "Invalid namespace"})
             return
-        if conn.connect_timer is not None:
-            conn.connect_timer.cancel()
-            conn.connect_timer = None
         sid = secrets.token_urlsafe(15)
         sock = ServerSocket(sid, ns, conn)
         conn.sockets[ns] = sock

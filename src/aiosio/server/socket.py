@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -44,10 +43,11 @@ class ServerSocket:
         self.hold = True
         self.pending: list[Frame] = []
         #: Outstanding acks: id -> callback taking the ack's arguments (or an exception).
-        self.acks: dict[int, Callable[[list[Any] | BaseException], None]] = {}
+        #: Outstanding acks; None until the first one (most sockets never wait for an ack).
+        self.acks: dict[int, Callable[[list[Any] | BaseException], None]] | None = None
         self.next_ack_id = 0
         #: The user session of ``get_session``/``save_session``.
-        self.user: dict[Any, Any] = {}
+        self.user: dict[Any, Any] | None = None
 
     def deliver(self, frames: Sequence[Frame]) -> None:
         """Send one encoded packet to this socket (held back until the CONNECT reply is out)."""
@@ -87,31 +87,38 @@ class ServerSocket:
         for frame in pending:
             send(frame)
 
+    def pop_ack(self, ack_id: int) -> Callable[[list[Any] | BaseException], None] | None:
+        """Remove and return the callback waiting for ``ack_id``, if any."""
+        return self.acks.pop(ack_id, None) if self.acks else None
+
     def add_ack(self, callback: Callable[[list[Any] | BaseException], None]) -> int:
         """Allocate an ack id (unique while outstanding) for ``callback``."""
         ack_id = self.next_ack_id
         self.next_ack_id += 1
+        if self.acks is None:
+            self.acks = {}
         self.acks[ack_id] = callback
         return ack_id
 
     def fail_acks(self, error: BaseException) -> None:
         """The socket is gone: every outstanding ack completes now with ``error``."""
-        acks, self.acks = self.acks, {}
-        for callback in acks.values():
+        acks, self.acks = self.acks, None
+        for callback in (acks or {}).values():
             callback(error)
 
 
 class Connection:
     """Socket.IO state of one Engine.IO session: its decoder and its namespaces."""
 
-    __slots__ = ("_environ", "connect_timer", "decoder", "session", "sockets")
+    __slots__ = ("_environ", "decoder", "opened_at", "session", "sockets")
 
     def __init__(self, session: EngineSession, decoder: Decoder | None) -> None:
         self.session = session
         #: The default parser's decoder (None with the msgpack parser, which needs no state).
         self.decoder = decoder
         self.sockets: dict[str, ServerSocket] = {}
-        self.connect_timer: asyncio.TimerHandle | None = None
+        #: When the Engine.IO session opened (loop time), for the namespace connect timeout.
+        self.opened_at = session.core.loop.time()
         self._environ: dict[str, Any] | None = None
 
     @property

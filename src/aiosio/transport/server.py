@@ -73,7 +73,12 @@ class AiohttpEngineTransport:
             if request.method != "GET":
                 return self._error(request, BAD_HANDSHAKE_METHOD)
             if transport == "websocket":
-                return await self._websocket_handshake(request)
+                # The read loop runs in this frame, not under the handshake's: one coroutine frame
+                # less kept alive for every idle connection.
+                ws, opened = await self._websocket_handshake(request)
+                if opened is not None:
+                    await self._read_loop(ws, opened)
+                return ws
             return await self._polling_handshake(request)
         session = self.core.get(sid)
         if session is not None and not session.check_heartbeat():
@@ -204,20 +209,22 @@ class AiohttpEngineTransport:
             heartbeat=None,
         )
 
-    async def _websocket_handshake(self, request: web.Request) -> web.StreamResponse:
+    async def _websocket_handshake(
+        self, request: web.Request
+    ) -> tuple[web.WebSocketResponse, EngineSession | None]:
+        """Open a session directly on WebSocket; the session is None if it was refused or lost."""
         ws = self._websocket()
         await ws.prepare(request)
         wt = request.transport
         if wt is None:
-            return ws
+            return ws, None
         session = self.core.new_session("websocket", request)
         session.attach_websocket(wt, ws.close)
         session.send(self.core.open_frame(session))
         if not await self.core.handler.on_connect(session):
             session.close(CloseReason.SERVER_DISCONNECT)
-            return ws
-        await self._read_loop(ws, session)
-        return ws
+            return ws, None
+        return ws, session
 
     async def _websocket_upgrade(self, request: web.Request, session: EngineSession) -> web.StreamResponse:
         if not self.core.options.allow_upgrades or session.closed:
