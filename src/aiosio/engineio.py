@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from .engine.eager import run_eager
+from .engine.eager import start_task
 from .engine.options import EngineOptions
 from .engine.server import EngineCore
 from .engine.session import CloseReason, EngineSession
@@ -60,7 +60,7 @@ class AsyncServer:
         self.handlers: dict[str, Handler] = {}
         self.core = EngineCore(self.options, self)
         self._transport = AiohttpEngineTransport(self.core)
-        self._environ: dict[str, dict[str, Any]] = {}
+        self._accepted: set[str] = set()
 
     def attach(self, app: web.Application, engineio_path: str = "engine.io") -> None:
         """Serve Engine.IO on ``app`` at ``/<engineio_path>/``."""
@@ -124,19 +124,19 @@ class AsyncServer:
 
     async def on_connect(self, session: EngineSession) -> bool:
         """Run the ``connect`` handler; False refuses the session."""
-        environ = build_environ(session.request)
-        self._environ[session.sid] = environ
         handler = self.handlers.get("connect")
-        if handler is None:
-            return True
-        try:
-            result = handler(session.sid, environ)
-            if inspect.isawaitable(result):
-                result = await result
-        except Exception:
-            self.logger.exception("connect handler failed")
-            return False
-        return result is not False
+        if handler is not None:
+            try:
+                result = handler(session.sid, build_environ(session.request))
+                if inspect.isawaitable(result):
+                    result = await result
+            except Exception:
+                self.logger.exception("connect handler failed")
+                return False
+            if result is False:
+                return False
+        self._accepted.add(session.sid)
+        return True
 
     def on_message(self, session: EngineSession, data: str | bytes) -> None:
         """Dispatch a message to the ``message`` handler."""
@@ -149,7 +149,9 @@ class AsyncServer:
 
     def on_disconnect(self, session: EngineSession, reason: str) -> None:
         """Run the ``disconnect`` handler with ``(sid, reason)`` (or ``(sid)`` if it takes one)."""
-        self._environ.pop(session.sid, None)
+        if session.sid not in self._accepted:
+            return  # refused by the connect handler: it never connected, so it does not disconnect
+        self._accepted.discard(session.sid)
         handler = self.handlers.get("disconnect")
         if handler is None:
             return
@@ -169,7 +171,7 @@ class AsyncServer:
             return
         if inspect.iscoroutine(result):
             coro: Coroutine[Any, Any, Any] = result
-            task = run_eager(self.core.loop, coro, self._handler_done)
+            task = start_task(self.core.loop, coro, self._handler_done)
             if task is not None:
                 session.task_started()
                 task.add_done_callback(lambda _t: session.task_done())

@@ -59,10 +59,15 @@ class MemoryAdapter:
                 members.pop(sid, None)
                 if not members:
                     del ns.rooms[room]
+        if not ns.sockets and not ns.rooms:
+            # With namespaces='*' clients choose the names: an empty one must not stay behind.
+            del self._namespaces[namespace]
 
     def join(self, namespace: str, sid: str, room: str) -> None:
         """Put a connected socket in a room (unknown sids are ignored)."""
-        ns = self._ns(namespace)
+        ns = self._namespaces.get(namespace)
+        if ns is None:
+            return
         member = ns.sockets.get(sid)
         if member is None or room == sid:
             return

@@ -1,77 +1,51 @@
-"""Start a handler coroutine inline and only make a Task if it really suspends.
+"""Start handler coroutines as Tasks, eagerly where Python can do it safely.
 
-Most event handlers (an echo, an emit, a broadcast) finish without ever waiting on I/O. Running their
-first step inline, as Python 3.12's eager task factory does, saves a Task and two loop iterations per
-event and keeps events from one connection in arrival order; a handler that does suspend continues
-in an ordinary Task from where it stopped.
+On Python 3.12+ a handler starts as an eager Task (``eager_start=True``): it runs at once, inside its
+own Task and context, and one that finishes without suspending (an echo, an emit, a broadcast) never
+goes through the event loop's queue, which keeps the hot path short and events from one connection
+starting in arrival order. Python 3.11 has no safe way to do that (code before the first ``await``
+would run in the connection's Task, where ``asyncio.timeout()``, TaskGroups and aiohttp's client
+timeouts would cancel the connection instead of the handler), so there every handler is a Task.
 """
 
 from __future__ import annotations
 
 import asyncio
-import types
-from collections.abc import Callable, Coroutine, Generator
+import sys
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-
-@types.coroutine
-def _resume(coro: Coroutine[Any, Any, T], first: Any) -> Generator[Any, Any, T]:
-    # Hand the awaitable the coroutine stopped on to the Task, then let `yield from` drive the rest:
-    # the Task sends None (or throws) exactly as it would have into the coroutine itself.
-    try:
-        yield first
-    except BaseException as exc:
-        try:
-            first = coro.throw(exc)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        return (yield from _resume(coro, first))
-    return (yield from coro.__await__())
+#: Whether handlers start eagerly (Python 3.12+).
+EAGER = sys.version_info >= (3, 12)
 
 
-async def _continue(coro: Coroutine[Any, Any, T], first: Any) -> T:
-    return await _resume(coro, first)
-
-
-def run_eager(
+def start_task(
     loop: asyncio.AbstractEventLoop,
     coro: Coroutine[Any, Any, T],
     on_done: Callable[[T | None, BaseException | None], None],
 ) -> asyncio.Task[T] | None:
-    """Run ``coro`` until it first suspends; if it finishes, call ``on_done`` at once.
+    """Run ``coro`` in a Task and call ``on_done(result, None)`` or ``on_done(None, exc)`` once.
 
-    Returns None when it finished inline, or the Task that carries on with it (``on_done`` is then
-    called when that Task ends). ``on_done`` gets ``(result, None)`` or ``(None, exception)``.
+    Returns None if the Task already finished (eager start) and ``on_done`` was called, else the
+    running Task.
     """
-    try:
-        first = coro.send(None)
-    except StopIteration as stop:
-        on_done(stop.value, None)
+    if sys.version_info >= (3, 12):
+        task: asyncio.Task[T] = asyncio.Task(coro, loop=loop, eager_start=True)
+    else:
+        task = loop.create_task(coro)
+    if task.done():
+        _report(task, on_done)
         return None
-    except Exception as exc:
-        on_done(None, exc)
-        return None
-    return continue_in_task(loop, coro, first, on_done)
-
-
-def continue_in_task(
-    loop: asyncio.AbstractEventLoop,
-    coro: Coroutine[Any, Any, T],
-    first: Any,
-    on_done: Callable[[T | None, BaseException | None], None],
-) -> asyncio.Task[T]:
-    """Carry on with a coroutine that suspended on ``first`` (what its ``send(None)`` returned)."""
-    task = loop.create_task(_continue(coro, first))
-
-    def done(t: asyncio.Task[T]) -> None:
-        if t.cancelled():
-            on_done(None, asyncio.CancelledError())
-        elif (exc := t.exception()) is not None:
-            on_done(None, exc)
-        else:
-            on_done(t.result(), None)
-
-    task.add_done_callback(done)
+    task.add_done_callback(lambda t: _report(t, on_done))
     return task
+
+
+def _report(task: asyncio.Task[T], on_done: Callable[[T | None, BaseException | None], None]) -> None:
+    if task.cancelled():
+        on_done(None, asyncio.CancelledError())
+    elif (exc := task.exception()) is not None:
+        on_done(None, exc)
+    else:
+        on_done(task.result(), None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,9 @@ class CloseReason:
     SERVER_SHUTDOWN = "server shutting down"
 
 
+#: How many handler starts may wait per running-handler slot before reading pauses.
+BACKLOG_FACTOR = 10
+
 #: Server-side closes a polling client between two GETs still hears about on its next GET. After a
 #: protocol or transport error the sid is simply dead (the next request gets 400).
 _FAREWELL_REASONS = frozenset({CloseReason.SERVER_DISCONNECT, CloseReason.SERVER_SHUTDOWN})
@@ -46,8 +50,10 @@ class EngineSession:
     """
 
     __slots__ = (
+        "_backlog",
         "_inflight_waiter",
         "_poll",
+        "_probed",
         "_queue",
         "_queue_bytes",
         "_timer",
@@ -83,6 +89,9 @@ class EngineSession:
         #: Handler tasks running for this session; reading pauses at ``max_inflight``.
         self.inflight = 0
         self._inflight_waiter: asyncio.Future[None] | None = None
+        #: Handler starts waiting for a free slot (at most ``max_inflight`` before reading pauses).
+        self._backlog: deque[Callable[[], None]] = deque()
+        self._probed = False
         self._queue: list[Frame] = []
         self._queue_bytes = 0
         self._poll: asyncio.Future[None] | None = None
@@ -118,19 +127,6 @@ class EngineSession:
         poll = self._poll
         if poll is not None and not poll.done():
             poll.set_result(None)
-
-    def send_volatile(self, frame: Frame) -> bool:
-        """Send only if the transport can take it right now; returns False if it was dropped."""
-        wt = self._wt
-        if wt is not None:
-            if wt.is_closing() or wt.get_write_buffer_size() > self.core.options.volatile_threshold:
-                return False
-            wt.write(frame.ws())
-            return True
-        if self.closed or self.upgrading or self._poll is None:
-            return False
-        self.send(frame)
-        return True
 
     @property
     def writable(self) -> bool:
@@ -185,20 +181,46 @@ class EngineSession:
 
     # -- inbound flow control -----------------------------------------------------------------------
 
+    def run_limited(self, start: Callable[[], None]) -> None:
+        """Call ``start`` now, or once fewer than ``max_inflight`` handler tasks run.
+
+        Events wait in a backlog instead of piling up as tasks; the transport stops reading only
+        when the backlog itself is full (:attr:`saturated`). Packets that need no handler (ACKs,
+        PONGs) are still read and handled meanwhile, so handlers waiting on an ack can finish.
+        """
+        if self.inflight >= self.core.options.max_inflight or self._backlog:
+            self._backlog.append(start)
+        else:
+            start()
+
+    @property
+    def saturated(self) -> bool:
+        """True while the handler backlog is full: the transport should stop reading.
+
+        The backlog holds ten times ``max_inflight`` starts, so handlers that wait for acks from
+        their own client (which need reading to go on) rarely meet a paused reader, while memory
+        stays bounded.
+        """
+        return len(self._backlog) >= BACKLOG_FACTOR * self.core.options.max_inflight
+
     def task_started(self) -> None:
         """The layer above started a handler task for this session."""
         self.inflight += 1
 
     def task_done(self) -> None:
-        """A handler task of this session ended."""
+        """A handler task of this session ended: start waiting handlers, resume reading."""
         self.inflight -= 1
+        backlog = self._backlog
+        cap = self.core.options.max_inflight
+        while backlog and self.inflight < cap and not self.closed:
+            backlog.popleft()()
         waiter = self._inflight_waiter
-        if waiter is not None and self.inflight < self.core.options.max_inflight and not waiter.done():
+        if waiter is not None and not self.saturated and not waiter.done():
             waiter.set_result(None)
 
     async def wait_inflight(self) -> None:
-        """Wait until fewer than ``max_inflight`` handlers run (transport backpressure)."""
-        while self.inflight >= self.core.options.max_inflight and not self.closed:
+        """Wait while the handler backlog is full (transport backpressure)."""
+        while self.saturated and not self.closed:
             self._inflight_waiter = self.core.loop.create_future()
             try:
                 await self._inflight_waiter
@@ -217,7 +239,7 @@ class EngineSession:
             self.close(CloseReason.TRANSPORT_ERROR)
             return None
         if not self._queue and not self.closed:
-            if self.upgrading:
+            if self._probed:
                 # The client is about to pause polling for the upgrade: end this request at once.
                 return frames.NOOP.polling()
             self._poll = self.core.loop.create_future()
@@ -255,12 +277,11 @@ class EngineSession:
     async def receive_payload(self, packets: list[Packet]) -> None:
         """Handle the packets of one polling POST, stopping if one of them closes the session.
 
-        One POST can carry thousands of packets, so this pauses at ``max_inflight`` running handlers
+        One POST can carry thousands of packets, so this pauses while the handler backlog is full,
         exactly as the WebSocket read loop does between messages.
         """
-        limit = self.core.options.max_inflight
         for packet in packets:
-            if self.inflight >= limit:
+            if self.saturated:
                 await self.wait_inflight()
             if self.closed:
                 return
@@ -298,11 +319,13 @@ class EngineSession:
     def abort_upgrade(self) -> None:
         """The upgrade failed or timed out: the session carries on over polling."""
         self.upgrading = False
+        self._probed = False
         self._ws_close = None
         self._rewake()
 
     def probe_answered(self) -> None:
         """The upgrade probe was answered: end a waiting GET with NOOP so the client can pause polling."""
+        self._probed = True
         poll = self._poll
         if poll is not None and not poll.done():
             self._queue.append(frames.NOOP)
@@ -371,6 +394,7 @@ class EngineSession:
                 self.core.keep_farewell(self.sid, farewell)
             if self._ws_close is not None:  # an upgrade in progress dies with the session
                 self.core.spawn(self._ws_close())
+        self._backlog.clear()
         waiter = self._inflight_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)

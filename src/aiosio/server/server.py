@@ -15,7 +15,7 @@ from aiohttp import web
 from .. import exceptions
 from ..adapters.base import Adapter
 from ..adapters.memory import MemoryAdapter
-from ..engine.eager import continue_in_task, run_eager
+from ..engine.eager import start_task
 from ..engine.options import EngineOptions
 from ..engine.server import EngineCore
 from ..engine.session import CloseReason, EngineSession
@@ -76,6 +76,8 @@ class AsyncServer:
         self.always_connect = always_connect
         self.serializer = serializer
         self.max_attachments = max_attachments
+        #: The orjson fast paths apply (default parser, no custom json module).
+        self._fast_json = serializer == "default" and json is None
         #: A connection in no namespace for this long is closed (Node's ``connectTimeout``); checked
         #: whenever a PING is due, so it takes effect within one ``ping_interval`` after.
         self.connect_timeout = connect_timeout
@@ -132,7 +134,7 @@ class AsyncServer:
         if self.serializer == "msgpack":
             packet = Packet(PacketType.EVENT, namespace, [event, *args], ack_id)
             return [Frame(msgpack_parser.encode(packet), binary=True)]
-        if ack_id is None and self.json._custom is None:
+        if ack_id is None and self._fast_json:
             fast = encode_event_fast(namespace, event, args)
             if fast is not None:
                 return [Frame(b"4" + fast)]
@@ -213,7 +215,7 @@ class AsyncServer:
                 self.logger.exception("ack callback failed")
                 return
             if inspect.iscoroutine(outcome):
-                run_eager(self.eio.loop, outcome, self._log_failure)
+                start_task(self.eio.loop, outcome, self._log_failure)
 
         return on_ack
 
@@ -250,7 +252,7 @@ class AsyncServer:
             raise ValueError("call() needs the sid of one client")
         ns = namespace or "/"
         sock = self._sockets.get(target)
-        if sock is None or sock.namespace != ns or sock.session.closed:
+        if sock is None or sock.namespace != ns or sock.gone or sock.session.closed:
             raise exceptions.DisconnectedError(f"{target} is not connected to {ns}")
         future: asyncio.Future[list[Any]] = self.eio.loop.create_future()
 
@@ -329,9 +331,15 @@ class AsyncServer:
     async def disconnect(self, sid: str, namespace: str | None = None, ignore_queue: bool = False) -> None:
         """Disconnect a client from a namespace; it is told (DISCONNECT) and will not reconnect."""
         sock = self._sockets.get(sid)
-        if sock is None or sock.namespace != (namespace or "/"):
+        if sock is None or sock.namespace != (namespace or "/") or sock.gone:
+            return
+        if not sock.ready:
+            # Its connect handler is still running: the client is refused rather than left waiting.
+            self._forget_socket(sock)
+            self._send_connect_error(sock.conn, sock.namespace, {"message": "Connection rejected by server"})
             return
         sock.deliver(self._encode_packet(Packet(PacketType.DISCONNECT, sock.namespace)))
+        sock.flush_held()
         self._drop_socket(sock, CloseReason.SERVER_DISCONNECT)
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -392,11 +400,13 @@ class AsyncServer:
         ptype = packet.type
         if ptype == PacketType.EVENT:
             sock = conn.sockets.get(packet.namespace)
-            if sock is not None:
+            # Not before the connect handler has accepted the socket (python-socketio drops these
+            # too): a refused client must not get an event handled.
+            if sock is not None and sock.ready:
                 self._handle_event(sock, packet)
         elif ptype == PacketType.ACK:
             sock = conn.sockets.get(packet.namespace)
-            if sock is not None and packet.id is not None:
+            if sock is not None and sock.ready and packet.id is not None:
                 callback = sock.pop_ack(packet.id)
                 if callback is not None:  # unknown or repeated acks are ignored
                     callback(packet.data)
@@ -442,15 +452,19 @@ class AsyncServer:
         self.manager.add(ns, sock)
         if self.always_connect:
             self._send_connect_reply(sock)
-        task = run_eager(
+        # A connect handler counts against max_inflight like an event handler: otherwise CONNECTs
+        # to many namespaces would start any number of them at once.
+        session = conn.session
+        session.run_limited(lambda: self._start_connect_handler(sock, packet.data))
+
+    def _start_connect_handler(self, sock: ServerSocket, auth: Any) -> None:
+        session = sock.session
+        task = start_task(
             self.eio.loop,
-            self._run_connect_handler(sock, packet.data),
+            self._run_connect_handler(sock, auth),
             lambda result, exc: self._connect_decided(sock, result, exc),
         )
         if task is not None:
-            # A connect handler that suspends counts against max_inflight like an event handler:
-            # otherwise CONNECTs to many namespaces would start any number of them at once.
-            session = conn.session
             session.task_started()
             task.add_done_callback(lambda _t: session.task_done())
 
@@ -496,24 +510,40 @@ class AsyncServer:
     def _forget_socket(self, sock: ServerSocket) -> None:
         sock.ready = False
         sock.hold = True
-        sock.conn.sockets.pop(sock.namespace, None)
-        self._sockets.pop(sock.sid, None)
-        self.manager.remove(sock.namespace, sock.sid)
+        sock.gone = True
+        sock.pending.clear()
+        if sock.conn.sockets.get(sock.namespace) is sock:
+            del sock.conn.sockets[sock.namespace]
+        if self._sockets.get(sock.sid) is sock:
+            del self._sockets[sock.sid]
+            self.manager.remove(sock.namespace, sock.sid)
         sock.fail_acks(exceptions.DisconnectedError(f"{sock.sid} disconnected"))
 
     def _drop_socket(self, sock: ServerSocket, reason: str) -> None:
-        """Run the disconnect handler (rooms still intact), then forget the socket everywhere."""
-        if self._sockets.get(sock.sid) is not sock:
+        """Disconnect a socket: its ``disconnect`` handler runs to the end with the socket's session
+        and rooms intact (as in python-socketio), then the socket is forgotten everywhere."""
+        if sock.gone or self._sockets.get(sock.sid) is not sock:
             return
         was_connected = sock.ready
         sock.ready = False
+        sock.hold = True
+        sock.gone = True
+        sock.pending.clear()
+        sock.fail_acks(exceptions.DisconnectedError(f"{sock.sid} disconnected"))
+        # The namespace is free at once, so the client can connect to it again while the handler runs.
+        if sock.conn.sockets.get(sock.namespace) is sock:
+            del sock.conn.sockets[sock.namespace]
+        handler = None
+        args: tuple[Any, ...] = ()
         if was_connected:
             handler, args = self._registry.find(sock.namespace, "disconnect", (sock.sid,))
-            if handler is not None:
-                if positional_capacity(handler) >= 2:
-                    args = (*args, reason)
-                self._invoke(sock.session, handler, args, None)
-        self._forget_socket(sock)
+        if handler is None:
+            self._forget_socket(sock)
+            return
+        if positional_capacity(handler) >= len(args) + 1:
+            args = (*args, reason)
+        # Not subject to max_inflight: a closing session drops its backlog, and this must run.
+        self._start(sock.session, handler, args, None, lambda: self._forget_socket(sock))
 
     # -- events -------------------------------------------------------------------------------------
 
@@ -532,36 +562,49 @@ class AsyncServer:
         args: tuple[Any, ...],
         ack: tuple[ServerSocket, int] | None,
     ) -> None:
-        """Call a handler; a coroutine runs eagerly and only becomes a Task if it suspends."""
+        """Run an event handler now, or once a handler slot of this connection is free."""
+        if session.inflight >= session.core.options.max_inflight or session.saturated:
+            session.run_limited(lambda: self._start(session, handler, args, ack))
+        else:
+            self._start(session, handler, args, ack)
+
+    def _start(
+        self,
+        session: EngineSession,
+        handler: Handler,
+        args: tuple[Any, ...],
+        ack: tuple[ServerSocket, int] | None,
+        after: Callable[[], None] | None = None,
+    ) -> None:
+        """Call a handler (a coroutine becomes a Task, eager where Python allows); ack its result."""
         try:
             result = handler(*args)
-            if not inspect.iscoroutine(result):
-                if ack is not None:
-                    self._send_ack(ack[0], ack[1], result)
-                return
-            first = result.send(None)
-        except StopIteration as stop:  # the coroutine finished without suspending: no Task needed
-            if ack is not None:
-                self._send_ack(ack[0], ack[1], stop.value)
-            return
         except Exception as exc:
             self._log_failure(None, exc)
+            result = None
+            ack = None
+        if not inspect.iscoroutine(result):
+            if ack is not None:
+                self._send_ack(ack[0], ack[1], result)
+            if after is not None:
+                after()
             return
-        on_done: Callable[[Any, BaseException | None], None] = self._log_failure
-        if ack is not None:
-            sock, ack_id = ack
 
-            def on_done(value: Any, exc: BaseException | None) -> None:
-                if exc is None:
-                    self._send_ack(sock, ack_id, value)
-                else:
-                    self._log_failure(None, exc)
+        def on_done(value: Any, exc: BaseException | None) -> None:
+            if exc is not None:
+                self._log_failure(None, exc)
+            elif ack is not None:
+                self._send_ack(ack[0], ack[1], value)
+            if after is not None:
+                after()
 
-        task = continue_in_task(self.eio.loop, result, first, on_done)
-        session.task_started()
-        task.add_done_callback(lambda _t: session.task_done())
+        task = start_task(self.eio.loop, result, on_done)
+        if task is not None:
+            session.task_started()
+            task.add_done_callback(lambda _t: session.task_done())
 
     def _send_ack(self, sock: ServerSocket, ack_id: int, value: Any) -> None:
+        """Send a handler's return value as the ack; a value JSON can't carry is logged, not raised."""
         if sock.session.closed:
             return
         if isinstance(value, tuple):
@@ -570,12 +613,17 @@ class AsyncServer:
             data = []
         else:
             data = [value]
-        if self.serializer == "default" and self.json._custom is None:
-            fast = encode_ack_fast(sock.namespace, ack_id, data)
-            if fast is not None:
-                sock.deliver((Frame(b"4" + fast),))
-                return
-        sock.deliver(self._encode_packet(Packet(PacketType.ACK, sock.namespace, data, ack_id)))
+        try:
+            if self._fast_json:
+                fast = encode_ack_fast(sock.namespace, ack_id, data)
+                if fast is not None:
+                    sock.deliver((Frame(b"4" + fast),))
+                    return
+            frames = self._encode_packet(Packet(PacketType.ACK, sock.namespace, data, ack_id))
+        except (TypeError, ValueError, OverflowError) as exc:
+            self.logger.error("cannot send the ack of %s: %s", sock.sid, exc)
+            return
+        sock.deliver(frames)
 
     def _log_failure(self, _result: Any, exc: BaseException | None) -> None:
         if exc is not None and not isinstance(exc, asyncio.CancelledError):

@@ -22,6 +22,7 @@ class ServerSocket:
     __slots__ = (
         "acks",
         "conn",
+        "gone",
         "hold",
         "namespace",
         "next_ack_id",
@@ -41,6 +42,8 @@ class ServerSocket:
         self.ready = False
         #: Packets go to ``pending`` instead of the transport (until the CONNECT reply is out).
         self.hold = True
+        #: Disconnected (its disconnect handler may still be running): nothing more is sent.
+        self.gone = False
         self.pending: list[Frame] = []
         #: Outstanding acks: id -> callback taking the ack's arguments (or an exception).
         #: Outstanding acks; None until the first one (most sockets never wait for an ack).
@@ -55,7 +58,7 @@ class ServerSocket:
             send = self.session.send
             for frame in frames:
                 send(frame)
-        elif not self.session.closed:
+        elif not self.gone and not self.session.closed:
             self.pending.extend(frames)
             if len(self.pending) > self.session.core.options.max_queue_packets:
                 self.session.close(CloseReason.SLOW_CONSUMER)
@@ -81,6 +84,12 @@ class ServerSocket:
             self.hold = False
 
     def _release(self) -> None:
+        if self.gone:
+            return
+        self.flush_held()
+
+    def flush_held(self) -> None:
+        """Send what waited for the CONNECT reply now, in order, and stop holding."""
         self.hold = False
         pending, self.pending = self.pending, []
         send = self.session.send

@@ -263,6 +263,10 @@ class AiohttpEngineTransport:
             logger.debug("upgrade of %s failed: %s", session.sid, exc)
             await ws.close()
             return ws
+        except BaseException:
+            if not session.closed:
+                session.abort_upgrade()  # cancelled (client gone, server stopping): back to polling
+            raise
         if session.closed:
             await ws.close()
             return ws
@@ -273,7 +277,6 @@ class AiohttpEngineTransport:
     async def _read_loop(self, ws: web.WebSocketResponse, session: EngineSession) -> None:
         """Feed WebSocket messages to the session until either side closes."""
         reason = CloseReason.TRANSPORT_CLOSE
-        max_inflight = self.core.options.max_inflight
         on_message = self.core.handler.on_message
         try:
             async for msg in ws:
@@ -286,7 +289,7 @@ class AiohttpEngineTransport:
                             on_message(session, data[1:])
                             if session.closed:
                                 break
-                            if session.inflight >= max_inflight:
+                            if session.saturated:
                                 await session.wait_inflight()
                             continue
                         packet = decode_text(data)
@@ -301,7 +304,7 @@ class AiohttpEngineTransport:
                 session.receive(packet)
                 if session.closed:
                     break
-                if session.inflight >= max_inflight:
+                if session.saturated:
                     await session.wait_inflight()
             else:
                 if ws.exception() is not None:
