@@ -16,7 +16,7 @@ import json
 import shutil
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -108,7 +108,7 @@ def benchmark(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str,
     procs.raise_fd_limit(most_clients + 1000)
     cores = procs.pick_cores()
 
-    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     args.out.mkdir(parents=True, exist_ok=True)
     logs = args.out / "logs" / run_id
     logs.mkdir(parents=True, exist_ok=True)

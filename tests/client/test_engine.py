@@ -55,7 +55,7 @@ class FakeServer:
             return web.Response(text="ok")
         try:
             body = await asyncio.wait_for(self.polls.get(), 0.3)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             body = "6"
         return web.Response(text=body)
 

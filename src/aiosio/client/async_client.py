@@ -453,7 +453,7 @@ class AsyncClient:
             self.logger.info("Connection failed, new attempt in %.02f seconds", delay)
             try:
                 await asyncio.wait_for(self._abort.wait(), delay)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             if self._abort.is_set():
                 self.logger.info("Reconnection aborted")
