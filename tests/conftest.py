@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
+
+from processes import ServerProcess, start_process
 
 
 def free_port() -> int:
@@ -98,3 +101,20 @@ async def serve() -> AsyncIterator[Serve]:
                 await asyncio.wait_for(shutdown(), 5)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(handle.runner.cleanup(), 5)
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[Callable[[list[str]], ServerProcess]]:
+    """``start(cmd)`` runs a server process until it prints its URL; all are killed at teardown."""
+    started: list[ServerProcess] = []
+
+    def run(cmd: list[str]) -> ServerProcess:
+        server = start_process(cmd, tmp_path)
+        started.append(server)
+        return server
+
+    yield run
+    for server in started:
+        if server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait(5)
