@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -10,29 +10,16 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from aiosio.demo.app import create_app
-from processes import AIOSIO, ServerProcess, start_process
-
-
-def _start(args: list[str], workdir: Path, timeout: float = 30.0) -> ServerProcess:
-    return start_process([*AIOSIO, *args], workdir, timeout)
+from processes import AIOSIO, ServerProcess
 
 
 @pytest.fixture
-def aiosio_server(tmp_path: Path) -> Iterator[Callable[[list[str]], ServerProcess]]:
+def aiosio_server(
+    start: Callable[[list[str]], ServerProcess],
+) -> Callable[[list[str]], ServerProcess]:
     """``aiosio_server(["serve", "--port", "0", ...])`` starts ``python -m aiosio.cli.main``
-    in ``tmp_path`` and returns once it printed its URL; every one is killed at teardown."""
-    started: list[ServerProcess] = []
-
-    def start(args: list[str]) -> ServerProcess:
-        server = _start(args, tmp_path)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        if server.proc.poll() is None:
-            server.proc.kill()
-            server.proc.wait(5)
+    and returns once it printed its URL; every one is killed at teardown (the ``start`` fixture)."""
+    return lambda args: start([*AIOSIO, *args])
 
 
 @pytest.fixture

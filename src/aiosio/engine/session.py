@@ -189,12 +189,17 @@ class EngineSession:
         when the backlog itself is full (:attr:`saturated`). Packets that need no handler (ACKs,
         PONGs) are still read and handled meanwhile, so handlers waiting on an ack can finish.
         """
-        if self.inflight >= self.core.options.max_inflight or self._backlog:
+        if self.at_capacity:
             if self._backlog is None:
                 self._backlog = deque()
             self._backlog.append(start)
         else:
             start()
+
+    @property
+    def at_capacity(self) -> bool:
+        """True if a handler started now would have to wait: every slot is taken, or others wait."""
+        return self.inflight >= self.core.options.max_inflight or bool(self._backlog)
 
     @property
     def saturated(self) -> bool:

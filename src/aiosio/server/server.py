@@ -131,9 +131,6 @@ class AsyncServer:
 
     def _encode(self, namespace: str, event: str, args: tuple[Any, ...], ack_id: int | None) -> list[Frame]:
         """Encode an EVENT once into the Engine.IO frames every recipient gets."""
-        if self.serializer == "msgpack":
-            packet = Packet(PacketType.EVENT, namespace, [event, *args], ack_id)
-            return [Frame(msgpack_parser.encode(packet), binary=True)]
         if ack_id is None and self._fast_json:
             fast = encode_event_fast(namespace, event, args)
             if fast is not None:
@@ -187,10 +184,11 @@ class AsyncServer:
         targets = self._rooms(to if to is not None else room)
         exclude = self._rooms(skip_sid)
         if callback is not None:
+            on_ack = self._callback_adapter(callback)
             for member in self.manager.members(ns, targets, exclude):
                 sock = self._sockets.get(member.sid)
                 if sock is not None:
-                    ack_id = sock.add_ack(self._callback_adapter(callback))
+                    ack_id = sock.add_ack(on_ack)
                     sock.deliver(self._encode(ns, event, args, ack_id))
             return
         frames = self._encode(ns, event, args, None)
@@ -563,7 +561,7 @@ class AsyncServer:
         ack: tuple[ServerSocket, int] | None,
     ) -> None:
         """Run an event handler now, or once a handler slot of this connection is free."""
-        if session.inflight >= session.core.options.max_inflight or session.saturated:
+        if session.at_capacity:
             session.run_limited(lambda: self._start(session, handler, args, ack))
         else:
             self._start(session, handler, args, ack)

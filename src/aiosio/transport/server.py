@@ -11,6 +11,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from ..engine.server import EngineCore
 from ..engine.session import CloseReason, EngineSession
+from ..protocol import frames
 from ..protocol.engineio import decode_binary, decode_payload, decode_text
 from ..protocol.errors import ParseError
 from .cors import OriginPolicy
@@ -247,7 +248,7 @@ class AiohttpEngineTransport:
                 msg = await ws.receive()
                 if msg.type != WSMsgType.TEXT or msg.data != "2probe":
                     raise ValueError("expected the probe")
-                await ws.send_str("3probe")
+                wt.write(frames.PONG_PROBE.ws())
                 session.probe_answered()
                 while True:
                     msg = await ws.receive()
