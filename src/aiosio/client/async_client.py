@@ -6,6 +6,11 @@ is lost, a reconnection task waits a jittered exponential backoff and makes atte
 the attempts run out, or ``disconnect()``/``shutdown()``/Ctrl+C stops it; every attempt re-evaluates
 ``url``, ``headers`` and ``auth`` and re-joins every namespace.
 
+Events the server sends before a namespace's CONNECT reply (python-socketio's server sends what its
+connect handler emits first) or while the client's own ``connect`` handler is still running are held
+(bounded, see :mod:`aiosio.client.inbox`) and delivered once it has finished, in order: every handler
+of a connection sees ``connect`` first, and ``disconnect`` only after ``connect`` has finished.
+
 Beyond python-socketio: ``emit()`` while (re)connecting is buffered (bounded) and sent once the namespace
 is joined; acknowledgements awaited on a lost connection fail at once with
 :class:`~aiosio.exceptions.DisconnectedError`; ``emit(..., timeout=...)`` sets an ack deadline and returns
@@ -35,7 +40,9 @@ from .backoff import Backoff
 from .codec import PacketCodec, make_codec
 from .dispatch import Handler, disconnect_args, find_handler
 from .eio_state import normalize_transports
+from .eio_view import EngineIOView
 from .engine import EngineConnection, EngineError, EngineOptions
+from .inbox import DEFAULT_MAX_HELD_BYTES, DEFAULT_MAX_HELD_EVENTS, InboxState, NamespaceInbox
 from .namespace import AsyncClientNamespace
 
 default_logger = logging.getLogger("aiosio.client")
@@ -164,6 +171,15 @@ class AsyncClient:
         python-socketio does.
     :param max_buffered_emits: the most emits kept while disconnected (default 1000); beyond it
         ``emit()`` raises ``BadNamespaceError``.
+    :param max_held_events: the most events one namespace holds while waiting for its CONNECT reply
+        or for its ``connect`` handler to finish (default 10,000); beyond it, or beyond
+        ``max_held_bytes`` (default 16 MiB of received messages), events are dropped with a warning.
+    :param max_held_bytes: see ``max_held_events``.
+
+    Handler order: every handler of a connection starts in the order its packets arrived (``connect``
+    first, and it finishes before any event handler of its namespace starts). A plain function runs to
+    completion when it starts; a coroutine function runs until its first ``await`` and then
+    concurrently with the handlers after it.
     """
 
     reason = DisconnectReason
@@ -188,6 +204,8 @@ class AsyncClient:
         engineio_logger: logging.Logger | bool = False,
         buffer_emits: bool = True,
         max_buffered_emits: int = 1000,
+        max_held_events: int = DEFAULT_MAX_HELD_EVENTS,
+        max_held_bytes: int = DEFAULT_MAX_HELD_BYTES,
     ) -> None:
         # Validates the delays up front rather than on the first reconnection.
         Backoff(reconnection_delay, reconnection_delay_max, randomization_factor)
@@ -199,6 +217,10 @@ class AsyncClient:
         self.handle_sigint = handle_sigint
         self.buffer_emits = buffer_emits
         self.max_buffered_emits = max_buffered_emits
+        if max_held_events < 0 or max_held_bytes < 0:
+            raise ValueError("max_held_events and max_held_bytes cannot be negative")
+        self.max_held_events = max_held_events
+        self.max_held_bytes = max_held_bytes
         self.logger = _make_logger(logger, default_logger)
         self._engine_logger = _make_logger(engineio_logger, engine_logger)
         self._codec: PacketCodec = make_codec(serializer, json)
@@ -242,6 +264,15 @@ class AsyncClient:
         self._abort: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ended: asyncio.Event | None = None
+        # Per joined (or joining) namespace of the current attempt: events waiting for ``connect``.
+        self._inboxes: dict[str, NamespaceInbox] = {}
+        # Bytes of the messages fed to the codec since its last complete packet.
+        self._rx_bytes = 0
+        # Event handlers started as tasks (or plain ones deferred) whose first step has not run yet:
+        # while there are any, plain handlers wait their turn (see _dispatch_event).
+        self._pending_starts = 0
+        #: The Engine.IO connection, with python-engineio ``AsyncClient``'s attribute names.
+        self.eio = EngineIOView(self)
 
     # -- registration -------------------------------------------------------------------------------
 
@@ -386,6 +417,11 @@ class AsyncClient:
         self.sid = engine.sid
         loop = asyncio.get_running_loop()
         self._joins = {ns: loop.create_future() for ns in self.connection_namespaces}
+        self._inboxes = {
+            ns: NamespaceInbox(ns, self.max_held_events, self.max_held_bytes)
+            for ns in self.connection_namespaces
+        }
+        self._rx_bytes = 0
         # python-socketio sends an empty object when there is no auth; servers see {} either way.
         payload = auth if auth is not None else {}
         for ns in self.connection_namespaces:
@@ -437,10 +473,11 @@ class AsyncClient:
         self.namespaces = {}
         self.sid = None
         self._codec.reset()
+        inboxes = self._close_inboxes()
         self._fail_acks(lambda p: p.sent, "the connection attempt failed")
         await engine.close()
         for ns in joined:
-            await self._trigger_event("disconnect", ns, self.reason.CLIENT_DISCONNECT)
+            await self._trigger_disconnect(inboxes.get(ns), ns, self.reason.CLIENT_DISCONNECT)
 
     async def _reconnect_loop(self) -> bool:
         """Attempt connections with backoff until one works (True) or reconnection stops (False)."""
@@ -508,11 +545,12 @@ class AsyncClient:
         self.connected = False
         self.sid = None
         self._codec.reset()
+        inboxes = self._close_inboxes()
         self._fail_acks(lambda p: True, "the client disconnected")
         if engine is not None:
             await engine.close()
         for ns in joined:
-            await self._trigger_event("disconnect", ns, self.reason.CLIENT_DISCONNECT)
+            await self._trigger_disconnect(inboxes.get(ns), ns, self.reason.CLIENT_DISCONNECT)
         await self._finish()
 
     async def shutdown(self) -> None:
@@ -531,6 +569,7 @@ class AsyncClient:
         self._fail_acks(lambda p: True, "the client is disconnected")
         self._buffer.clear()
         self._joins = {}
+        self._close_inboxes()
         sigint.unregister(self)
         if self._ended is not None:
             self._ended.set()
@@ -552,6 +591,7 @@ class AsyncClient:
         self.sid = None
         self.connected = False
         self._codec.reset()
+        inboxes = self._close_inboxes()
         self._fail_acks(lambda p: p.sent, f"the connection was lost ({reason})")
         for future in self._joins.values():
             if not future.done():
@@ -559,19 +599,24 @@ class AsyncClient:
         if self._attempting:
             # The attempt waiting on the joins above reports the failure and cleans up.
             for ns in joined:
-                self._spawn(self._trigger_event("disconnect", ns, reason))
+                self._spawn(self._trigger_disconnect(inboxes.get(ns), ns, reason))
             return
         reconnect = self.reconnection and self._state is _State.CONNECTED
         self._state = _State.RECONNECTING if reconnect else _State.DISCONNECTING
-        self._reconnect_task = self._spawn(self._after_loss(engine, joined, reason, reconnect))
+        self._reconnect_task = self._spawn(self._after_loss(engine, joined, inboxes, reason, reconnect))
 
     async def _after_loss(
-        self, engine: EngineConnection, joined: list[str], reason: str, reconnect: bool
+        self,
+        engine: EngineConnection,
+        joined: list[str],
+        inboxes: dict[str, NamespaceInbox],
+        reason: str,
+        reconnect: bool,
     ) -> None:
         try:
             await engine.aclose()
             for ns in joined:
-                await self._trigger_event("disconnect", ns, reason)
+                await self._trigger_disconnect(inboxes.get(ns), ns, reason)
             if reconnect and await self._reconnect_loop():
                 return
             await self._finish()
@@ -580,14 +625,19 @@ class AsyncClient:
                 self._reconnect_task = None
 
     def _on_message(self, engine: EngineConnection, data: str | bytes) -> None:
+        self._rx_bytes += len(data)
         packet = self._codec.feed(data)  # ParseError ends the connection ('parse error')
         if packet is None:
             return
+        size, self._rx_bytes = self._rx_bytes, 0
         ptype = packet.type
         ns = packet.namespace
         if ptype == PacketType.EVENT:
-            if ns in self.namespaces:
+            inbox = self._inboxes.get(ns)
+            if inbox is not None and inbox.is_open:
                 self._dispatch_event(engine, ns, packet.id, packet.data)
+            elif inbox is not None and inbox.holds:
+                self._hold(inbox, packet, size)
             else:
                 self.logger.info("Ignoring event for namespace %s, which is not joined", ns)
         elif ptype == PacketType.ACK:
@@ -601,14 +651,79 @@ class AsyncClient:
         else:  # pragma: no cover - the decoders turn BINARY_* into EVENT/ACK
             raise ParseError(f"unexpected packet type {ptype.name}")
 
+    def _hold(self, inbox: NamespaceInbox, packet: Packet, size: int) -> None:
+        if inbox.hold(packet, size):
+            return
+        if inbox.dropped == 1:
+            self.logger.warning(
+                "Dropping events for namespace %s: more than %d events or %d bytes arrived before its "
+                "connect handler finished (max_held_events, max_held_bytes)",
+                inbox.namespace,
+                inbox.max_events,
+                inbox.max_bytes,
+            )
+
+    def _close_inboxes(self) -> dict[str, NamespaceInbox]:
+        """Close every inbox of the current attempt; return them (disconnect handlers wait on them)."""
+        inboxes, self._inboxes = self._inboxes, {}
+        for inbox in inboxes.values():
+            self._close_inbox(inbox)
+        return inboxes
+
+    def _close_inbox(self, inbox: NamespaceInbox) -> None:
+        if inbox.state is InboxState.CONNECTING:
+            # The connect handler is running: what arrived after CONNECT is still delivered after it.
+            inbox.closing = True
+            return
+        if inbox.state is InboxState.WAITING and (inbox.held or inbox.dropped):
+            self.logger.info(
+                "Discarding %d events received for namespace %s, which was never joined",
+                len(inbox.held) + inbox.dropped,
+                inbox.namespace,
+            )
+        inbox.take()
+        inbox.state = InboxState.CLOSED
+
     def _on_connect(self, ns: str, data: Any) -> None:
+        inbox = self._inboxes.get(ns)
         if ns not in self.connection_namespaces or ns in self.namespaces:
+            return
+        if inbox is None or inbox.state is not InboxState.WAITING:
             return
         sid = data.get("sid") if isinstance(data, dict) else None
         self.namespaces[ns] = sid if isinstance(sid, str) else self.sid
         self.logger.info("Namespace %s is connected", ns)
         self._flush_buffer(ns)
-        self._trigger_soon("connect", ns, then=self._join_done(ns, True))
+        inbox.state = InboxState.CONNECTING
+        engine = self._engine
+        assert engine is not None
+        joined = self._join_done(ns, True)
+        inbox.connect_task = self._trigger_soon(
+            "connect", ns, then=lambda: self._connect_finished(engine, inbox, joined)
+        )
+
+    def _connect_finished(
+        self, engine: EngineConnection, inbox: NamespaceInbox, joined: Callable[[], None]
+    ) -> None:
+        """The connect handler is done: dispatch what was held, in order, then let events flow."""
+        ns = inbox.namespace
+        packets = inbox.take()
+        inbox.state = InboxState.CLOSED if inbox.closing else InboxState.OPEN
+        if inbox.dropped:
+            self.logger.warning(
+                "%d events for namespace %s were dropped while it was connecting", inbox.dropped, ns
+            )
+            inbox.dropped = 0
+        for packet in packets:
+            self._dispatch_event(engine, ns, packet.id, packet.data)
+        inbox.settle()
+        joined()
+
+    async def _trigger_disconnect(self, inbox: NamespaceInbox | None, ns: str, reason: str) -> None:
+        """Run the disconnect handler of ``ns``, once its connect handler (if running) has finished."""
+        if inbox is not None:
+            await inbox.wait_settled()
+        await self._trigger_event("disconnect", ns, reason)
 
     def _on_connect_error(self, ns: str, data: Any) -> None:
         if ns not in self.connection_namespaces:
@@ -617,6 +732,9 @@ class AsyncClient:
         self.namespaces.pop(ns, None)
         if ns not in self.failed_namespaces:
             self.failed_namespaces.append(ns)
+        inbox = self._inboxes.get(ns)
+        if inbox is not None:
+            self._close_inbox(inbox)
         if not self._attempting:
             # Final: nothing will join this namespace again. (A failed attempt is retried instead.)
             refused = exceptions.ConnectionError(f"namespace {ns} refused the connection")
@@ -630,6 +748,9 @@ class AsyncClient:
             return
         del self.namespaces[ns]
         self._server_left.add(ns)
+        inbox = self._inboxes.get(ns)
+        if inbox is not None:
+            self._close_inbox(inbox)
         self.logger.info("Namespace %s was disconnected by the server", ns)
         why = f"the server disconnected namespace {ns}"
         if self._attempting:
@@ -637,7 +758,11 @@ class AsyncClient:
             self._fail_acks(lambda p: p.sent and p.namespace == ns, why)
         else:
             self._drop_namespace_work(ns, exceptions.DisconnectedError(why))
-        self._trigger_soon("disconnect", ns, self.reason.SERVER_DISCONNECT)
+        if inbox is not None and inbox.connect_task is not None:
+            # Its connect handler is still running: the disconnect handler runs after it.
+            self._spawn(self._trigger_disconnect(inbox, ns, self.reason.SERVER_DISCONNECT))
+        else:
+            self._trigger_soon("disconnect", ns, self.reason.SERVER_DISCONNECT)
         if not self._attempting:
             self._close_if_unused()
 
@@ -675,6 +800,26 @@ class AsyncClient:
                 self._fail_ack(ack_id, error)
 
     def _dispatch_event(self, engine: EngineConnection, ns: str, ack_id: int | None, data: list[Any]) -> None:
+        """Start the handler of an event, keeping handlers' start order that of arrival.
+
+        A coroutine handler's task takes its first step on a later loop turn; while any has yet to,
+        a plain handler is deferred with ``call_soon``, which the loop runs after those steps (its
+        ready queue is first in, first out).
+        """
+        if self._pending_starts:
+            self._pending_starts += 1
+            asyncio.get_running_loop().call_soon(self._deferred_event, engine, ns, ack_id, data)
+            return
+        self._run_event(engine, ns, ack_id, data)
+
+    def _deferred_event(self, engine: EngineConnection, ns: str, ack_id: int | None, data: list[Any]) -> None:
+        self._pending_starts -= 1
+        self._run_event(engine, ns, ack_id, data)
+
+    def _started(self) -> None:
+        self._pending_starts -= 1
+
+    def _run_event(self, engine: EngineConnection, ns: str, ack_id: int | None, data: list[Any]) -> None:
         event = data[0]
         try:
             result = self._invoke(event, ns, tuple(data[1:]))
@@ -683,6 +828,9 @@ class AsyncClient:
             return
         if inspect.isawaitable(result):
             self._spawn(self._finish_event(engine, ns, ack_id, event, result))
+            # Scheduled after the task's first step: until then later plain handlers wait.
+            self._pending_starts += 1
+            asyncio.get_running_loop().call_soon(self._started)
         else:
             self._send_ack(engine, ns, ack_id, result)
 
@@ -759,8 +907,9 @@ class AsyncClient:
 
     def _trigger_soon(
         self, event: str, namespace: str, *args: Any, then: Callable[[], None] | None = None
-    ) -> None:
-        """Run a lifecycle handler now if it is plain, else start it as a task; then call ``then``."""
+    ) -> asyncio.Task[None] | None:
+        """Run a lifecycle handler now if it is plain, else start it as a task (returned); then call
+        ``then``."""
         try:
             result = self._invoke(event, namespace, args)
         except Exception:
@@ -769,7 +918,7 @@ class AsyncClient:
         if not inspect.isawaitable(result):
             if then is not None:
                 then()
-            return
+            return None
 
         async def finish(pending: Awaitable[Any]) -> None:
             try:
@@ -780,7 +929,7 @@ class AsyncClient:
                 if then is not None:
                     then()
 
-        self._spawn(finish(result))
+        return self._spawn(finish(result))
 
     # -- outgoing -----------------------------------------------------------------------------------
 
