@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestServer
 
 import aiosio
 from aiosio.demo.bundle import add_client_routes, find_client_bundle
-from aiosio.demo.store import MAX_NAME_LENGTH, TUTORIAL_TODOS
+from aiosio.demo.store import MAX_TITLE_LENGTH, TUTORIAL_TODOS
 
 JSON = {"Content-Type": "application/json"}
 REPO = Path(__file__).resolve().parents[2]
@@ -65,12 +65,24 @@ async def peer(server: TestServer) -> AsyncIterator[Peer]:
 # -- JSON API --------------------------------------------------------------------------------------
 
 
+# The aiohttp tutorial's list, as its server answered / and /todos: string ids, titles.
+TUTORIAL_SHAPE = [
+    {"id": "1", "title": "Go to the garden"},
+    {"id": "2", "title": "Buy groceries"},
+    {"id": "3", "title": "Read a book"},
+]
+
+
 async def test_list_and_root_negotiation(demo_server: TestServer, http: aiohttp.ClientSession) -> None:
     url = base_url(demo_server)
     async with http.get(f"{url}/todos") as r:
         assert r.status == 200
         assert r.content_type == "application/json"
-        assert await r.json() == list(TUTORIAL_TODOS)
+        todos = await r.json()
+        assert todos == list(TUTORIAL_TODOS)
+        # The tutorial's fields, exactly; `completed` is the demo's one extra field.
+        assert [{k: t[k] for k in ("id", "title")} for t in todos] == TUTORIAL_SHAPE
+        assert all(set(t) == {"id", "title", "completed"} for t in todos)
     async with http.get(f"{url}/", headers={"Accept": "application/json"}) as r:
         assert r.content_type == "application/json"
         assert await r.json() == list(TUTORIAL_TODOS)
@@ -89,22 +101,22 @@ async def test_list_and_root_negotiation(demo_server: TestServer, http: aiohttp.
 
 async def test_create_update_delete(demo_server: TestServer, http: aiohttp.ClientSession) -> None:
     url = base_url(demo_server)
-    async with http.post(f"{url}/todos", json={"name": "  Buy milk "}) as r:
+    async with http.post(f"{url}/todos", json={"title": "  Buy milk "}) as r:
         assert r.status == 201
         todo = await r.json()
-        assert todo == {"id": 4, "name": "Buy milk", "completed": False}
+        assert todo == {"id": "4", "title": "Buy milk", "completed": False}
         assert r.headers["Location"] == "/todos/4"
     async with http.get(f"{url}/todos/4") as r:
         assert await r.json() == todo
     async with http.patch(f"{url}/todos/4", json={"completed": True}) as r:
         assert r.status == 200
-        assert await r.json() == {"id": 4, "name": "Buy milk", "completed": True}
-    async with http.patch(f"{url}/todos/4", json={"name": "Buy oat milk", "completed": False}) as r:
-        assert await r.json() == {"id": 4, "name": "Buy oat milk", "completed": False}
+        assert await r.json() == {"id": "4", "title": "Buy milk", "completed": True}
+    async with http.patch(f"{url}/todos/4", json={"title": "Buy oat milk", "completed": False}) as r:
+        assert await r.json() == {"id": "4", "title": "Buy oat milk", "completed": False}
     async with http.delete(f"{url}/todos/4") as r:
         assert r.status == 204
     async with http.get(f"{url}/todos") as r:
-        assert [t["id"] for t in await r.json()] == [1, 2, 3]
+        assert [t["id"] for t in await r.json()] == ["1", "2", "3"]
 
 
 @pytest.mark.parametrize(
@@ -113,15 +125,17 @@ async def test_create_update_delete(demo_server: TestServer, http: aiohttp.Clien
         (b"{not json", JSON, 400, "not valid JSON"),
         (b"\xff\xfe", JSON, 400, "not valid JSON"),
         (b"[1, 2]", JSON, 400, "JSON object"),
-        (b"{}", JSON, 400, "'name' is required"),
-        (b'{"name": ""}', JSON, 400, "must not be empty"),
-        (b'{"name": 3}', JSON, 400, "must be a string"),
-        (json.dumps({"name": "x" * (MAX_NAME_LENGTH + 1)}).encode(), JSON, 400, "at most"),
-        (b'{"name": "a", "completed": "no"}', JSON, 400, "true or false"),
-        (b'{"name": "a", "priority": 1}', JSON, 400, "unknown field"),
-        (b'{"name": "a"}', {"Content-Type": "text/plain"}, 415, "application/json"),
-        (b'{"name": "a"}', {}, 415, "application/json"),
-        (json.dumps({"name": "a" * 20000}).encode(), JSON, 413, "too large"),
+        (b"{}", JSON, 400, "'title' is required"),
+        (b'{"title": ""}', JSON, 400, "must not be empty"),
+        (b'{"title": 3}', JSON, 400, "must be a string"),
+        (json.dumps({"title": "x" * (MAX_TITLE_LENGTH + 1)}).encode(), JSON, 400, "at most"),
+        (b'{"title": "a", "completed": "no"}', JSON, 400, "true or false"),
+        (b'{"title": "a", "priority": 1}', JSON, 400, "unknown field"),
+        # The old 0.1 field name is reported, not silently ignored.
+        (b'{"name": "a"}', JSON, 400, "unknown field(s): 'name'"),
+        (b'{"title": "a"}', {"Content-Type": "text/plain"}, 415, "application/json"),
+        (b'{"title": "a"}', {}, 415, "application/json"),
+        (json.dumps({"title": "a" * 20000}).encode(), JSON, 413, "too large"),
     ],
 )
 async def test_create_rejects_bad_input(
@@ -153,7 +167,8 @@ async def test_update_and_delete_errors(demo_server: TestServer, http: aiohttp.C
         ("DELETE", "/todos/99", None, 404, "no todo"),
         ("DELETE", "/todos/-1", None, 404, "no todo"),
         ("GET", "/todos/0", None, 404, "no todo"),
-        ("PUT", "/todos/1", {"name": "x"}, 405, "method not allowed"),
+        ("PATCH", "/todos/1", {"name": "x"}, 400, "unknown field"),
+        ("PUT", "/todos/1", {"title": "x"}, 405, "method not allowed"),
         ("GET", "/todos/1/extra", None, 404, "not found"),
     ]
     for method, path, body, status, fragment in cases:
@@ -235,7 +250,7 @@ async def test_every_change_is_pushed(demo_server: TestServer, http: aiohttp.Cli
         state = await watcher.call("sync")
         assert state["todos"] == list(TUTORIAL_TODOS)
         assert state["rooms"] == ["general", "random", "help"]
-        async with http.post(f"{url}/todos", json={"name": "Pushed"}) as r:
+        async with http.post(f"{url}/todos", json={"title": "Pushed"}) as r:
             created = await r.json()
         assert await watcher.next("todo_added") == created
         async with http.patch(f"{url}/todos/{created['id']}", json={"completed": True}) as r:
@@ -245,11 +260,11 @@ async def test_every_change_is_pushed(demo_server: TestServer, http: aiohttp.Cli
             assert r.status == 204
         assert await watcher.next("todo_deleted") == {"id": created["id"]}
         # A rejected change pushes nothing.
-        async with http.post(f"{url}/todos", json={"name": ""}) as r:
+        async with http.post(f"{url}/todos", json={"title": ""}) as r:
             assert r.status == 400
-        async with http.post(f"{url}/todos", json={"name": "after"}) as r:
+        async with http.post(f"{url}/todos", json={"title": "after"}) as r:
             assert r.status == 201
-        assert (await watcher.next("todo_added"))["name"] == "after"
+        assert (await watcher.next("todo_added"))["title"] == "after"
 
 
 async def test_chat_rooms_presence_and_relay(

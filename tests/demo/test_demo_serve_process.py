@@ -21,7 +21,7 @@ async def test_todos_survive_a_restart(db_path: Path, aiosio_server: Callable[[l
     assert first.url.startswith("http://127.0.0.1:")
     assert str(db_path) in first.output()
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"{first.url}/todos", json={"name": "Survive a restart"}) as r:
+        async with http.post(f"{first.url}/todos", json={"title": "Survive a restart"}) as r:
             assert r.status == 201
             added = await r.json()
         async with http.patch(f"{first.url}/todos/1", json={"completed": True}) as r:
@@ -37,7 +37,7 @@ async def test_todos_survive_a_restart(db_path: Path, aiosio_server: Callable[[l
         after = await r.json()
     assert after == before
     assert added in after
-    assert [t["id"] for t in after] == [1, 3, added["id"]]
+    assert [t["id"] for t in after] == ["1", "3", added["id"]]
     assert after[0]["completed"] is True
     assert second.stop(signal.SIGINT) == 0
 

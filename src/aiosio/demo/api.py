@@ -3,8 +3,8 @@
 =========================  ==============================================================
 ``GET /todos``             the list (also ``GET /`` with ``Accept: application/json``)
 ``GET /todos/{id}``        one todo
-``POST /todos``            ``{"name": str, "completed"?: bool}`` -> ``201`` + the new todo
-``PATCH /todos/{id}``      ``{"name"?: str, "completed"?: bool}`` -> ``200`` + the todo
+``POST /todos``            ``{"title": str, "completed"?: bool}`` -> ``201`` + the new todo
+``PATCH /todos/{id}``      ``{"title"?: str, "completed"?: bool}`` -> ``200`` + the todo
 ``DELETE /todos/{id}``     ``204``
 =========================  ==============================================================
 
@@ -173,8 +173,8 @@ class TodoApi:
     async def create_todo(self, request: web.Request) -> web.Response:
         """``POST /todos``: add a todo; ``201`` with the todo and its ``Location``."""
         try:
-            name, completed = validate_new_todo(await self._read_json(request))
-            todo = await asyncio.to_thread(self.store.add, name, completed)
+            title, completed = validate_new_todo(await self._read_json(request))
+            todo = await asyncio.to_thread(self.store.add, title, completed)
         except _HttpError as exc:
             return error_response(exc.status, str(exc))
         except ValidationError as exc:
@@ -185,7 +185,7 @@ class TodoApi:
         return web.json_response(todo, status=201, headers={"Location": f"/todos/{todo['id']}"})
 
     async def update_todo(self, request: web.Request) -> web.Response:
-        """``PATCH /todos/{id}``: rename and/or (un)complete a todo."""
+        """``PATCH /todos/{id}``: retitle and/or (un)complete a todo."""
         try:
             todo_id = self._todo_id(request)
             changes = validate_changes(await self._read_json(request))
@@ -207,5 +207,5 @@ class TodoApi:
                 raise _HttpError(404, f"no todo with id {todo_id}")
         except _HttpError as exc:
             return error_response(exc.status, str(exc))
-        await self._announce("todo_deleted", {"id": todo_id})
+        await self._announce("todo_deleted", {"id": str(todo_id)})
         return web.Response(status=204)

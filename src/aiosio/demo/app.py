@@ -1,4 +1,4 @@
-"""Assembles the demo: the page, the todo API, the Socket.IO chat/feed and the client bundle."""
+"""Assembles the demo: the page, the todo API, the Socket.IO chat/feed/prices and the client bundle."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from .api import TodoApi, json_errors, prefers_json
 from .bundle import add_client_routes
 from .realtime import Realtime
 from .store import TodoStore, default_db_path
+from .ticker import PriceTicker
 
-__all__ = ["REALTIME_KEY", "SIO_KEY", "STATIC_DIR", "STORE_KEY", "create_app"]
+__all__ = ["REALTIME_KEY", "SIO_KEY", "STATIC_DIR", "STORE_KEY", "TICKER_KEY", "create_app"]
 
 #: The page, its script and its stylesheet.
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -24,6 +25,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 SIO_KEY = web.AppKey("aiosio_demo_sio", object)
 STORE_KEY = web.AppKey("aiosio_demo_store", TodoStore)
 REALTIME_KEY = web.AppKey("aiosio_demo_realtime", Realtime)
+TICKER_KEY = web.AppKey("aiosio_demo_ticker", PriceTicker)
 
 # The page loads nothing but its own files: no inline script, no third-party origin. This also
 # keeps any user text that slipped past escaping from running as script.
@@ -66,19 +68,33 @@ def create_app(
 
     ``db_path`` is the SQLite file for the todos (default: :func:`~.store.default_db_path`;
     ``":memory:"`` keeps nothing). ``sio`` is the Socket.IO server to use (default: a new
-    ``aiosio.AsyncServer()``, which accepts same-origin pages only). The application disconnects
-    every client and shuts the server down when it shuts down.
+    ``aiosio.AsyncServer()``, which accepts same-origin pages only). The price ticker starts
+    with the application; when the application shuts down it stops the ticker, disconnects
+    every client and shuts the server down.
     """
     store = TodoStore(default_db_path() if db_path is None else db_path)
     if sio is None:
         sio = aiosio.AsyncServer()
-    realtime = Realtime(sio, store)
+    ticker = PriceTicker(sio)
+    realtime = Realtime(sio, store, ticker)
     realtime.register()
 
     app = web.Application(middlewares=[json_errors])
     app[SIO_KEY] = sio
     app[STORE_KEY] = store
     app[REALTIME_KEY] = realtime
+    app[TICKER_KEY] = ticker
+
+    async def start_ticker(app: web.Application) -> None:
+        ticker.start()
+
+    async def stop_ticker(app: web.Application) -> None:
+        await ticker.stop()
+
+    app.on_startup.append(start_ticker)
+    # Before the Socket.IO server's own shutdown (added by attach() below): no tick is sent
+    # into connections that are closing, and the task is gone before the loop closes.
+    app.on_shutdown.append(stop_ticker)
 
     app.router.add_get("/", _index)
     TodoApi(store, realtime.todo_changed).add_routes(app.router)

@@ -1,10 +1,13 @@
 """Serving the official ``socket.io-client`` browser bundle, like Node's ``serveClient``.
 
-The bundle (``socket.io.min.js`` from the npm package ``socket.io-client``, pinned in the
-repository's ``package.json``) is copied into ``aiosio/demo/static/vendor/`` by ``scripts/setup``
-and shipped in the wheel and sdist as package data, so ``pip install aiosio`` gives a demo page
-that works without internet access. In a development checkout where ``scripts/setup`` has not
-been run yet, the copy in ``node_modules`` is used instead.
+The bundle (``socket.io.min.js`` from the npm package ``socket.io-client``, the version pinned by
+the repository's ``package-lock.json``) is third-party code and never committed. Building a wheel
+or an sdist (``pip install .``) puts it into ``aiosio/demo/static/vendor/`` first (the build hook
+``hatch_build.py`` runs ``npm ci`` if needed, or fails with the command that fixes it), so an
+installed aiosio serves a demo page that works without internet access. In a development
+checkout (an editable install), the copy in ``node_modules`` is used when ``vendor/`` has none.
+If it is missing anyway, :func:`add_client_routes` logs :data:`MISSING_BUNDLE` as an error and
+the page shows a banner: a page that cannot connect is never silent.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-__all__ = ["BUNDLE_NAMES", "VENDOR_DIR", "add_client_routes", "find_client_bundle"]
+__all__ = ["BUNDLE_NAMES", "MISSING_BUNDLE", "VENDOR_DIR", "add_client_routes", "find_client_bundle"]
 
 logger = logging.getLogger("aiosio.demo")
 
@@ -26,6 +29,14 @@ BUNDLE_NAMES = ("socket.io.min.js", "socket.io.msgpack.min.js")
 VENDOR_DIR = Path(__file__).resolve().parent / "static" / "vendor"
 
 _NODE_DIST = Path("node_modules") / "socket.io-client" / "dist"
+
+#: What the log says when the default bundle is missing: what breaks and the command that fixes it.
+MISSING_BUNDLE = (
+    "the socket.io-client browser bundle (socket.io.min.js) is missing, so the demo page cannot "
+    "connect (no live updates, chat or prices). Fix: in a source checkout run `npm ci`, then "
+    "restart; for an installed aiosio, reinstall it from a checkout with `pip install .` "
+    "(its build runs `npm ci`)"
+)
 
 
 def find_client_bundle(name: str = "socket.io.min.js") -> Path | None:
@@ -52,7 +63,8 @@ def _bundle_handler(path: Path | None, name: str) -> Handler:
             # A readable reason instead of a bare 404: the page shows it in its error banner.
             return web.Response(
                 status=404,
-                text=f"// {name} is not installed: run scripts/setup (or reinstall aiosio)\n",
+                text=f"// {name} is not installed: run `npm ci` in the aiosio checkout (or reinstall "
+                "aiosio with `pip install .` from one), then restart the server\n",
                 content_type="application/javascript",
             )
         # FileResponse answers conditional requests (ETag / Last-Modified) with 304.
@@ -74,7 +86,8 @@ def add_client_routes(app: web.Application, socketio_path: str = "socket.io") ->
     prefix to the shortest), so these exact paths win over whatever the Socket.IO server
     registers under the same prefix. Call this before ``sio.attach(app)`` anyway: between
     routes on the same path, the first one added wins. Returns whether the default bundle was
-    found (a warning is logged if not).
+    found (if not, :data:`MISSING_BUNDLE` is logged as an error and the route answers 404 with
+    the fix).
     """
     prefix = "/" + socketio_path.strip("/")
     found = True
@@ -82,9 +95,6 @@ def add_client_routes(app: web.Application, socketio_path: str = "socket.io") ->
         path = find_client_bundle(name)
         if path is None and name == "socket.io.min.js":
             found = False
-            logger.warning(
-                "the socket.io-client browser bundle is missing; the demo page cannot connect "
-                "(run scripts/setup in a checkout, or reinstall aiosio)"
-            )
+            logger.error(MISSING_BUNDLE)
         app.router.add_get(f"{prefix}/{name}", _bundle_handler(path, name))
     return found

@@ -1,4 +1,4 @@
-"""The demo's Socket.IO side: the chat and the todo change feed.
+"""The demo's Socket.IO side: the chat, the todo change feed and the live prices.
 
 Events a page (or ``aiosio client``) can send, each answered through its acknowledgement:
 
@@ -11,10 +11,14 @@ Events a page (or ``aiosio client``) can send, each answered through its acknowl
 ``message``
     the tutorial's event: a plain string, or ``{"text": str, "name"?: str, "room"?: str}``. The
     server logs the socket id and the message as the tutorial does and relays it to the room.
+``join_prices`` / ``leave_prices``
+    no arguments -> ``{"ok": true, "room": "prices", ...}``; enter or leave the ``prices`` room
+    (the join's ack carries the current prices, see :mod:`.ticker`).
 
 Events the server sends: ``message`` (``{"id", "room", "name", "text", "ts", "from"}``),
-``presence`` (``{"room", "users": [{"id", "name"}]}``) to a room whenever its members change, and
-``todo_added`` / ``todo_updated`` (a todo) and ``todo_deleted`` (``{"id"}``) to everyone.
+``presence`` (``{"room", "users": [{"id", "name"}]}``) to a room whenever its members change,
+``todo_added`` / ``todo_updated`` (a todo) and ``todo_deleted`` (``{"id"}``) to everyone, ``tick``
+to the ``prices`` room and ``stats`` to everyone (see :mod:`.ticker`).
 
 Everything a client sends is validated here (types, lengths, room names, a message rate limit):
 the browser is never trusted. Clients are identified to each other by a random public id, never
@@ -35,6 +39,7 @@ from typing import Any
 import aiosio
 
 from .store import TodoStore
+from .ticker import PriceTicker
 
 __all__ = [
     "MAX_CHAT_NAME_LENGTH",
@@ -100,10 +105,12 @@ class Realtime:
     starts with empty rooms, which every page re-joins on reconnect.
     """
 
-    def __init__(self, sio: aiosio.AsyncServer, store: TodoStore) -> None:
-        """Handle events of ``sio`` (call :meth:`register`) and read todos from ``store``."""
+    def __init__(self, sio: aiosio.AsyncServer, store: TodoStore, ticker: PriceTicker | None = None) -> None:
+        """Handle events of ``sio`` (call :meth:`register`), read todos from ``store``, and let
+        clients watch ``ticker`` (default: a new :class:`~.ticker.PriceTicker`, not started)."""
         self.sio = sio
         self.store = store
+        self.ticker = ticker if ticker is not None else PriceTicker(sio)
         self._clients: dict[str, _Client] = {}
         self._history: dict[str, deque[dict[str, Any]]] = {
             room: deque(maxlen=HISTORY_LENGTH) for room in ROOMS
@@ -117,6 +124,8 @@ class Realtime:
         self.sio.on("sync", self._on_sync)
         self.sio.on("join", self._on_join)
         self.sio.on("message", self._on_message)
+        self.sio.on("join_prices", self._on_join_prices)
+        self.sio.on("leave_prices", self._on_leave_prices)
 
     # -- todo change feed --------------------------------------------------------------------
 
@@ -139,10 +148,12 @@ class Realtime:
 
     async def _on_connect(self, sid: str, environ: Any, auth: Any = None) -> None:
         self._clients[sid] = _Client(public_id=secrets.token_hex(4))
+        self.ticker.connected(sid)
         logger.info("connected: %s", sid)
 
     async def _on_disconnect(self, sid: str, *reason: Any) -> None:
         client = self._clients.pop(sid, None)
+        self.ticker.disconnected(sid)
         logger.info("disconnected: %s", sid)
         if client is not None and client.room is not None:
             await self._send_presence(client.room)
@@ -221,6 +232,16 @@ class Realtime:
         self._history[room].append(message)
         await self.sio.emit("message", message, to=room)
         return {"ok": True, "id": message["id"]}
+
+    async def _on_join_prices(self, sid: str, *args: Any) -> dict[str, Any]:
+        if sid not in self._clients:
+            return {"ok": False, "error": "not connected"}
+        return await self.ticker.join(sid)
+
+    async def _on_leave_prices(self, sid: str, *args: Any) -> dict[str, Any]:
+        if sid not in self._clients:
+            return {"ok": False, "error": "not connected"}
+        return await self.ticker.leave(sid)
 
     # -- helpers ----------------------------------------------------------------------------
 

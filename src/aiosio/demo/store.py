@@ -1,8 +1,11 @@
 """The demo's todo list: validation and a small SQLite store.
 
-A todo is a JSON object with three fields, the shape of the aiohttp tutorial's list::
+A todo is a JSON object in the shape of the aiohttp tutorial's list, ``id`` a string and
+``title`` its text, plus a ``completed`` flag the tutorial did not have::
 
-    {"id": 1, "name": "Start learning aiohttp", "completed": false}
+    {"id": "1", "title": "Go to the garden", "completed": false}
+
+Ids are decimal strings, as in the tutorial; SQLite keeps them as integers.
 
 The store is deliberately synchronous (``sqlite3`` is tiny and fast for a list this size); the HTTP
 handlers call it through :func:`asyncio.to_thread` so a slow disk never blocks the event loop.
@@ -19,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 __all__ = [
-    "MAX_NAME_LENGTH",
+    "MAX_TITLE_LENGTH",
     "MAX_TODOS",
     "TUTORIAL_TODOS",
     "StoreFullError",
@@ -33,36 +36,38 @@ __all__ = [
     "validate_new_todo",
 ]
 
-#: Longest accepted todo name, in characters (after surrounding whitespace is stripped).
-MAX_NAME_LENGTH = 200
+#: Longest accepted todo title, in characters (after surrounding whitespace is stripped).
+MAX_TITLE_LENGTH = 200
 #: Upper bound on the list's size, so a runaway script cannot fill the disk.
 MAX_TODOS = 1000
 
 # Bumped when the schema changes; stored in SQLite's user_version so a fresh file is recognisable
 # (user_version 0) and seeded exactly once, even if the user later deletes every todo.
-_SCHEMA_VERSION = 1
+# Version 1 (aiosio 0.1) called the text column `name`; version 2 calls it `title`.
+_SCHEMA_VERSION = 2
 
 
 class Todo(TypedDict):
     """One todo item, exactly as it appears in the JSON API and in Socket.IO events."""
 
-    id: int
-    name: str
+    id: str
+    title: str
     completed: bool
 
 
 class TodoChanges(TypedDict, total=False):
     """A validated partial update (the body of ``PATCH /todos/{id}``)."""
 
-    name: str
+    title: str
     completed: bool
 
 
-#: The three todos a new database starts with (the tutorial's list).
+#: The three todos a new database starts with: the aiohttp tutorial's list, ids and titles as
+#: the tutorial has them (``completed`` is the demo's addition).
 TUTORIAL_TODOS: tuple[Todo, ...] = (
-    {"id": 1, "name": "Start learning aiohttp", "completed": False},
-    {"id": 2, "name": "Serve the todos as JSON", "completed": False},
-    {"id": 3, "name": "Push every change with Socket.IO", "completed": False},
+    {"id": "1", "title": "Go to the garden", "completed": False},
+    {"id": "2", "title": "Buy groceries", "completed": False},
+    {"id": "3", "title": "Read a book", "completed": False},
 )
 
 
@@ -92,18 +97,18 @@ def default_db_path() -> Path:
     return base / "aiosio" / "demo.sqlite3"
 
 
-def _check_name(value: Any) -> str:
+def _check_title(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValidationError("'name' must be a string")
-    name = value.strip()
-    if not name:
-        raise ValidationError("'name' must not be empty")
-    if len(name) > MAX_NAME_LENGTH:
-        raise ValidationError(f"'name' must be at most {MAX_NAME_LENGTH} characters")
-    # A todo name is one line of text; control characters would only break the page's layout.
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
-        raise ValidationError("'name' must not contain control characters")
-    return name
+        raise ValidationError("'title' must be a string")
+    title = value.strip()
+    if not title:
+        raise ValidationError("'title' must not be empty")
+    if len(title) > MAX_TITLE_LENGTH:
+        raise ValidationError(f"'title' must be at most {MAX_TITLE_LENGTH} characters")
+    # A todo title is one line of text; control characters would only break the page's layout.
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in title):
+        raise ValidationError("'title' must not contain control characters")
+    return title
 
 
 def _check_completed(value: Any) -> bool:
@@ -123,28 +128,28 @@ def _check_fields(body: Any, allowed: frozenset[str]) -> Mapping[str, Any]:
 
 
 def validate_new_todo(body: Any) -> tuple[str, bool]:
-    """Validate the JSON body of ``POST /todos``; return ``(name, completed)``.
+    """Validate the JSON body of ``POST /todos``; return ``(title, completed)``.
 
-    ``name`` is required (a non-empty string of at most :data:`MAX_NAME_LENGTH` characters,
+    ``title`` is required (a non-empty string of at most :data:`MAX_TITLE_LENGTH` characters,
     surrounding whitespace stripped); ``completed`` is optional (a boolean, default ``false``).
     Any other field is an error, so typos such as ``"complete"`` are reported, not ignored.
     """
-    fields = _check_fields(body, frozenset({"name", "completed"}))
-    if "name" not in fields:
-        raise ValidationError("'name' is required")
-    return _check_name(fields["name"]), _check_completed(fields.get("completed", False))
+    fields = _check_fields(body, frozenset({"title", "completed"}))
+    if "title" not in fields:
+        raise ValidationError("'title' is required")
+    return _check_title(fields["title"]), _check_completed(fields.get("completed", False))
 
 
 def validate_changes(body: Any) -> TodoChanges:
-    """Validate the JSON body of ``PATCH /todos/{id}``: ``name`` and/or ``completed``."""
-    fields = _check_fields(body, frozenset({"name", "completed"}))
+    """Validate the JSON body of ``PATCH /todos/{id}``: ``title`` and/or ``completed``."""
+    fields = _check_fields(body, frozenset({"title", "completed"}))
     changes: TodoChanges = {}
-    if "name" in fields:
-        changes["name"] = _check_name(fields["name"])
+    if "title" in fields:
+        changes["title"] = _check_title(fields["title"])
     if "completed" in fields:
         changes["completed"] = _check_completed(fields["completed"])
     if not changes:
-        raise ValidationError("nothing to change: send 'name' and/or 'completed'")
+        raise ValidationError("nothing to change: send 'title' and/or 'completed'")
     return changes
 
 
@@ -158,7 +163,7 @@ def parse_todo_id(text: str) -> int | None:
 
 
 def _row_to_todo(row: tuple[int, str, int]) -> Todo:
-    return {"id": row[0], "name": row[1], "completed": bool(row[2])}
+    return {"id": str(row[0]), "title": row[1], "completed": bool(row[2])}
 
 
 class TodoStore:
@@ -183,8 +188,6 @@ class TodoStore:
     def _migrate(self) -> None:
         with self._lock:
             cur = self._conn.cursor()
-            # IMMEDIATE takes the write lock up front: two demos started on the same new file
-            # cannot both seed it.
             cur.execute("BEGIN IMMEDIATE")
             try:
                 (version,) = cur.execute("PRAGMA user_version").fetchone()
@@ -194,16 +197,20 @@ class TodoStore:
                     cur.execute(
                         "CREATE TABLE IF NOT EXISTS todos ("
                         " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-                        " name TEXT NOT NULL,"
+                        " title TEXT NOT NULL,"
                         " completed INTEGER NOT NULL DEFAULT 0)"
                     )
                     cur.executemany(
-                        "INSERT INTO todos (id, name, completed) VALUES (?, ?, ?)",
-                        [(t["id"], t["name"], int(t["completed"])) for t in TUTORIAL_TODOS],
+                        "INSERT INTO todos (id, title, completed) VALUES (?, ?, ?)",
+                        [(int(t["id"]), t["title"], int(t["completed"])) for t in TUTORIAL_TODOS],
                     )
-                    cur.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+                elif version == 1:
+                    # A list kept by aiosio 0.1: same rows, the text column renamed.
+                    cur.execute("ALTER TABLE todos RENAME COLUMN name TO title")
                 elif version > _SCHEMA_VERSION:
                     raise RuntimeError(f"{self.path} was written by a newer aiosio (schema {version})")
+                if version != _SCHEMA_VERSION:
+                    cur.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
@@ -212,18 +219,18 @@ class TodoStore:
     def list_todos(self) -> list[Todo]:
         """All todos, oldest first."""
         with self._lock:
-            rows = self._conn.execute("SELECT id, name, completed FROM todos ORDER BY id")
+            rows = self._conn.execute("SELECT id, title, completed FROM todos ORDER BY id")
             return [_row_to_todo(r) for r in rows.fetchall()]
 
     def get(self, todo_id: int) -> Todo | None:
-        """The todo with this id, or ``None``."""
+        """The todo with this id (see :func:`parse_todo_id`), or ``None``."""
         with self._lock:
             row = self._conn.execute(
-                "SELECT id, name, completed FROM todos WHERE id = ?", (todo_id,)
+                "SELECT id, title, completed FROM todos WHERE id = ?", (todo_id,)
             ).fetchone()
         return _row_to_todo(row) if row else None
 
-    def add(self, name: str, completed: bool = False) -> Todo:
+    def add(self, title: str, completed: bool = False) -> Todo:
         """Append a todo (already validated) and return it with its new id.
 
         Raises :class:`StoreFullError` when the list holds :data:`MAX_TODOS` todos.
@@ -235,14 +242,14 @@ class TodoStore:
                 (count,) = cur.execute("SELECT COUNT(*) FROM todos").fetchone()
                 if count >= MAX_TODOS:
                     raise StoreFullError(f"the list is full ({MAX_TODOS} todos)")
-                cur.execute("INSERT INTO todos (name, completed) VALUES (?, ?)", (name, int(completed)))
+                cur.execute("INSERT INTO todos (title, completed) VALUES (?, ?)", (title, int(completed)))
                 todo_id = cur.lastrowid
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
         assert todo_id is not None
-        return {"id": todo_id, "name": name, "completed": completed}
+        return {"id": str(todo_id), "title": title, "completed": completed}
 
     def update(self, todo_id: int, changes: TodoChanges) -> Todo | None:
         """Apply validated ``changes``; return the updated todo, or ``None`` if there is none."""
@@ -250,14 +257,16 @@ class TodoStore:
             cur = self._conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
-                if "name" in changes:
-                    cur.execute("UPDATE todos SET name = ? WHERE id = ?", (changes["name"], todo_id))
+                if "title" in changes:
+                    cur.execute("UPDATE todos SET title = ? WHERE id = ?", (changes["title"], todo_id))
                 if "completed" in changes:
                     cur.execute(
                         "UPDATE todos SET completed = ? WHERE id = ?",
                         (int(changes["completed"]), todo_id),
                     )
-                row = cur.execute("SELECT id, name, completed FROM todos WHERE id = ?", (todo_id,)).fetchone()
+                row = cur.execute(
+                    "SELECT id, title, completed FROM todos WHERE id = ?", (todo_id,)
+                ).fetchone()
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")

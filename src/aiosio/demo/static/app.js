@@ -1,4 +1,5 @@
-// The aiosio demo page: todos kept in sync over Socket.IO, and a chat with rooms and presence.
+// The aiosio demo page: todos kept in sync over Socket.IO, a chat with rooms and presence, and
+// live prices pushed by the server to the "prices" room.
 // Plain browser JavaScript, no build step. User text is only ever written with textContent,
 // never innerHTML, so names and messages cannot inject markup.
 (() => {
@@ -36,12 +37,12 @@
 
   // ---------------------------------------------------------------------------------- todos
 
-  const todos = new Map(); // id -> {id, name, completed}
+  const todos = new Map(); // id (a string, as in the tutorial) -> {id, title, completed}
   const todoList = $("#todo-list");
   const todoError = $("#todo-error");
 
   function renderTodos() {
-    const items = [...todos.values()].sort((a, b) => a.id - b.id);
+    const items = [...todos.values()].sort((a, b) => Number(a.id) - Number(b.id));
     const nodes = items.map((todo) => {
       const li = el("li", todo.completed ? "todo done" : "todo");
       li.dataset.id = String(todo.id);
@@ -51,11 +52,11 @@
       box.checked = todo.completed;
       box.setAttribute("aria-label", "Completed");
       box.addEventListener("change", () => updateTodo(todo.id, { completed: box.checked }));
-      label.append(box, el("span", "name", todo.name));
+      label.append(box, el("span", "name", todo.title));
       const del = el("button", "delete", "×");
       del.type = "button";
       del.title = "Delete";
-      del.setAttribute("aria-label", `Delete “${todo.name}”`);
+      del.setAttribute("aria-label", `Delete “${todo.title}”`);
       del.addEventListener("click", () => deleteTodo(todo.id));
       li.append(label, del);
       return li;
@@ -90,9 +91,9 @@
     return data;
   }
 
-  async function addTodo(name) {
+  async function addTodo(title) {
     try {
-      upsertTodo(await api("POST", "/todos", { name }));
+      upsertTodo(await api("POST", "/todos", { title }));
       showError(todoError, "");
       return true;
     } catch (err) {
@@ -126,8 +127,8 @@
   $("#todo-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const input = $("#todo-name");
-    const name = input.value.trim();
-    if (name && (await addTodo(name))) input.value = "";
+    const title = input.value.trim();
+    if (title && (await addTodo(title))) input.value = "";
   });
 
   // The list is fetched over HTTP straight away, so it shows even while the socket connects.
@@ -233,13 +234,98 @@
     }
   });
 
+  // --------------------------------------------------------------------------------- prices
+
+  const pricesPane = $("#prices");
+  const priceRows = $("#price-rows");
+  const pricesToggle = $("#prices-toggle");
+  const pricesState = $("#prices-state");
+  const quotes = new Map(); // symbol -> {open, price, row, priceEl, changeEl}
+  let wantPrices = storageGet("aiosio-demo-prices") !== "off"; // in the room unless the user left
+  let watching = false;
+  let pricesCall = 0; // the latest join/leave request: an older ack never overrides it
+
+  $("#prices-cli").textContent = `aiosio client ${window.location.origin} --emit join_prices --listen`;
+
+  function renderQuote(quote, price) {
+    if (price > quote.price) quote.row.dataset.tick = "up";
+    else if (price < quote.price) quote.row.dataset.tick = "down";
+    quote.price = price;
+    quote.priceEl.textContent = price.toFixed(2);
+    const change = ((price - quote.open) / quote.open) * 100;
+    quote.changeEl.textContent = `${change >= 0 ? "+" : "−"}${Math.abs(change).toFixed(2)}%`;
+    quote.row.dataset.trend = change > 0 ? "up" : change < 0 ? "down" : "flat";
+  }
+
+  function setPriceTable(snapshot) {
+    quotes.clear();
+    const rows = snapshot.symbols.map((symbol) => {
+      const row = el("tr");
+      row.dataset.symbol = symbol;
+      const priceEl = el("td", "price");
+      const changeEl = el("td", "change");
+      row.append(el("th", "symbol", symbol), priceEl, changeEl);
+      const quote = { open: snapshot.open[symbol], price: snapshot.prices[symbol], row, priceEl, changeEl };
+      quotes.set(symbol, quote);
+      renderQuote(quote, quote.price);
+      return row;
+    });
+    priceRows.replaceChildren(...rows);
+  }
+
+  function setWatching(on, text) {
+    watching = on;
+    pricesPane.dataset.watching = on ? "yes" : "no";
+    pricesToggle.textContent = wantPrices ? "Leave" : "Join";
+    pricesToggle.setAttribute("aria-pressed", String(wantPrices));
+    pricesState.textContent = text;
+  }
+
+  function showStats(stats) {
+    $("#stat-clients").textContent = stats ? String(stats.clients) : "–";
+    $("#stat-watchers").textContent = stats ? String(stats.watchers) : "–";
+    $("#stat-ticks").textContent = stats ? stats.ticks_per_sec.toFixed(1) : "–";
+    $("#stat-msgs").textContent = stats ? stats.msgs_per_sec.toFixed(1) : "–";
+  }
+
+  // Join or leave the "prices" room, as the user last asked.
+  async function syncPrices() {
+    if (!socket || !socket.connected) return;
+    const call = ++pricesCall;
+    let ack;
+    try {
+      ack = await socket.timeout(5000).emitWithAck(wantPrices ? "join_prices" : "leave_prices");
+    } catch (err) {
+      if (call === pricesCall) setWatching(false, "the server did not answer; retrying on reconnect");
+      return;
+    }
+    if (call !== pricesCall) return;
+    if (!ack.ok) {
+      setWatching(false, ack.error);
+    } else if (wantPrices) {
+      setPriceTable(ack);
+      setWatching(true, `live: in the “${ack.room}” room, ${Math.round(1 / ack.interval)} ticks per second`);
+    } else {
+      setWatching(false, `paused: left the “${ack.room}” room, so the server sends this page no ticks`);
+    }
+  }
+
+  pricesToggle.addEventListener("click", () => {
+    wantPrices = !wantPrices;
+    storageSet("aiosio-demo-prices", wantPrices ? "on" : "off");
+    syncPrices();
+  });
+  setWatching(false, "connecting…");
+
   // --------------------------------------------------------------------------------- socket
 
   if (typeof window.io !== "function") {
     setStatus("error", "no Socket.IO client");
-    bannerEl.textContent = "The Socket.IO client (/socket.io/socket.io.min.js) did not load: " +
-      "run scripts/setup in a checkout, or reinstall aiosio. Todos still work without live updates.";
+    bannerEl.textContent = "The Socket.IO client (/socket.io/socket.io.min.js) did not load, so this " +
+      "page cannot connect: no live updates, chat or prices. The server's log says how to fix it " +
+      "(in a checkout: npm ci, then restart aiosio serve). Todos still work over plain HTTP.";
     bannerEl.hidden = false;
+    setWatching(false, "unavailable: the Socket.IO client did not load");
     return;
   }
 
@@ -259,11 +345,15 @@
       showError(todoError, "could not load the list from the server");
     }
     join();
+    syncPrices();
   });
 
   socket.on("disconnect", (reason) => {
     setStatus("disconnected", "disconnected, reconnecting…");
     joinedRoom = null;
+    pricesCall++; // an ack still on its way belongs to the old connection
+    setWatching(false, "disconnected: rejoins the room on reconnect");
+    showStats(null);
     // After a server-side disconnect (the server shutting down or restarting) socket.io-client
     // does not reconnect by itself; from socket.connect() on, its retry and backoff take over.
     if (reason === "io server disconnect") setTimeout(() => socket.connect(), 500);
@@ -287,4 +377,13 @@
   socket.on("presence", ({ room, users }) => {
     if (room === joinedRoom) renderOnline(users);
   });
+  socket.on("tick", ({ seq, prices }) => {
+    if (!watching) return;
+    for (const [symbol, price] of Object.entries(prices)) {
+      const quote = quotes.get(symbol);
+      if (quote) renderQuote(quote, price);
+    }
+    pricesPane.dataset.seq = String(seq);
+  });
+  socket.on("stats", showStats);
 })();

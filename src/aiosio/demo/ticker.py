@@ -1,0 +1,167 @@
+"""The demo's live prices: a background task broadcasting ticks to the ``prices`` room.
+
+Pages (or ``aiosio client --emit join_prices --listen``) join the room to receive ``tick`` events
+and leave it to stop them. Every second, everyone connected gets a ``stats`` event: how many
+clients are connected, how many watch the prices, and how many ticks and tick messages the server
+sent per second. Both are volatile emits: a client that cannot take one right now misses it, as
+a ticker should (the next tick is newer anyway), instead of queueing stale prices.
+
+The task costs nothing while nobody is connected (it waits on an event, with no timer), and
+sends only the stats line while nobody is in the room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import aiosio
+
+from .prices import PriceModel, RateMeter
+
+__all__ = ["PRICES_ROOM", "STATS_INTERVAL", "TICK_INTERVAL", "PriceTicker"]
+
+logger = logging.getLogger("aiosio.demo")
+
+#: The room whose members receive ``tick`` events.
+PRICES_ROOM = "prices"
+#: Seconds between two ticks (5 per second).
+TICK_INTERVAL = 0.2
+#: Seconds between two ``stats`` events.
+STATS_INTERVAL = 1.0
+
+
+class PriceTicker:
+    """Broadcasts :class:`~.prices.PriceModel` steps to :data:`PRICES_ROOM` while it has members.
+
+    :meth:`start` and :meth:`stop` belong to the application's start-up and shutdown (see
+    :func:`~.app.create_app`); :meth:`connected`, :meth:`disconnected`, :meth:`join` and
+    :meth:`leave` are called by the Socket.IO handlers in :mod:`.realtime`.
+    """
+
+    def __init__(
+        self,
+        sio: aiosio.AsyncServer,
+        model: PriceModel | None = None,
+        *,
+        tick_interval: float = TICK_INTERVAL,
+        stats_interval: float = STATS_INTERVAL,
+    ) -> None:
+        """Tick ``model`` (default: a new :class:`~.prices.PriceModel`) through ``sio``."""
+        self.sio = sio
+        self.model = model if model is not None else PriceModel()
+        self.tick_interval = tick_interval
+        self.stats_interval = stats_interval
+        #: Connected clients (sids of the default namespace) and those in the room.
+        self.clients: set[str] = set()
+        self.watchers: set[str] = set()
+        #: Ticks broadcast so far (each one to every watcher).
+        self.ticks = 0
+        self._seq = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """Whether the background task is running."""
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        """Start the background task (in the running event loop); a second call does nothing."""
+        if not self.running:
+            self._task = asyncio.create_task(self._run(), name="aiosio-demo-ticker")
+
+    async def stop(self) -> None:
+        """Stop the background task and wait until it has finished."""
+        task, self._task = self._task, None
+        if task is None or task.done():
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    # -- membership -------------------------------------------------------------------------
+
+    def connected(self, sid: str) -> None:
+        """A client connected: wake the task so that stats flow again."""
+        self.clients.add(sid)
+        self._wake.set()
+
+    def disconnected(self, sid: str) -> None:
+        """A client left (the server removes it from its rooms by itself)."""
+        self.clients.discard(sid)
+        self.watchers.discard(sid)
+
+    async def join(self, sid: str) -> dict[str, Any]:
+        """Put ``sid`` in the room; the acknowledgement carries the current prices."""
+        await self.sio.enter_room(sid, PRICES_ROOM)
+        self.watchers.add(sid)
+        self._wake.set()
+        return {"ok": True, "room": PRICES_ROOM, "interval": self.tick_interval, **self.model.snapshot()}
+
+    async def leave(self, sid: str) -> dict[str, Any]:
+        """Take ``sid`` out of the room: no more ticks for it."""
+        self.watchers.discard(sid)
+        await self.sio.leave_room(sid, PRICES_ROOM)
+        return {"ok": True, "room": PRICES_ROOM}
+
+    # -- the task ---------------------------------------------------------------------------
+
+    async def _sleep_until(self, deadline: float) -> None:
+        # Wakes early when someone joins, so a new watcher's first tick is not a second away.
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(deadline):
+                await self._wake.wait()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        ticks, messages = RateMeter(loop.time()), RateMeter(loop.time())
+        next_tick = next_stats = loop.time()
+        while True:
+            if not self.clients:
+                # Nobody connected: no timers at all until someone is.
+                self._wake.clear()
+                await self._wake.wait()
+                next_tick = next_stats = loop.time()
+                ticks.rate(next_tick)  # start new periods: the idle time is not a rate
+                messages.rate(next_tick)
+            now = loop.time()
+            try:
+                if self.watchers and now >= next_tick:
+                    count = await self._tick()
+                    ticks.add()
+                    messages.add(count)
+                    # Keep the cadence, but never try to catch up on ticks missed while busy.
+                    next_tick = max(next_tick + self.tick_interval, now)
+                if now >= next_stats:
+                    await self._stats(ticks.rate(now), messages.rate(now))
+                    next_stats = max(next_stats + self.stats_interval, now)
+            except Exception:
+                logger.exception("the price ticker failed; retrying")
+                next_tick = next_stats = now + self.stats_interval
+            deadline = min(next_tick, next_stats) if self.watchers else next_stats
+            await self._sleep_until(deadline)
+
+    async def _tick(self) -> int:
+        """Broadcast one tick; return how many clients it was sent to."""
+        changes = self.model.step()
+        self._seq += 1
+        self.ticks += 1
+        payload = {"seq": self._seq, "ts": int(time.time() * 1000), "prices": changes}
+        await self.sio.emit("tick", payload, to=PRICES_ROOM, volatile=True)
+        return len(self.watchers)
+
+    async def _stats(self, ticks_per_sec: float, msgs_per_sec: float) -> None:
+        payload = {
+            "clients": len(self.clients),
+            "watchers": len(self.watchers),
+            "ticks_per_sec": ticks_per_sec,
+            "msgs_per_sec": msgs_per_sec,
+        }
+        await self.sio.emit("stats", payload, volatile=True)
