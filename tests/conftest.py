@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import signal
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,7 +13,39 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from peers import peers_required, require_chromium, require_module, require_node
 from processes import ServerProcess, start_process
+
+#: Every test fails when a server it ran logged an error (see tests/server_errors.py).
+pytest_plugins = ["server_errors"]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """``interop`` tests need Node and the npm peers, ``e2e`` tests Chromium and Playwright: a
+    missing one skips the test locally and fails it on CI (tests/peers.py)."""
+    if item.get_closest_marker("interop") is not None:
+        require_node()
+    if item.get_closest_marker("e2e") is not None:
+        require_chromium()
+        require_module("playwright.sync_api")
+
+
+_SKIPPED: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Remember every skipped test (for :func:`pytest_sessionfinish`)."""
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _SKIPPED.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """When peers are required (CI), a run with a skipped test fails: CI must not pass by skipping."""
+    if _SKIPPED and peers_required() and exitstatus == pytest.ExitCode.OK:
+        shown = "\n  ".join(_SKIPPED[:20])
+        count = len(_SKIPPED)
+        print(f"\nerror: {count} test(s) skipped while peers are required (docs/testing.md):\n  {shown}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def free_port() -> int:
@@ -57,7 +89,8 @@ async def serve() -> AsyncIterator[Serve]:
 
     *sio* is an ``aiosio.AsyncServer`` or ``aiosio.engineio.AsyncServer``; keyword arguments go
     to its ``attach()``. Servers are shut down (``shutdown()``) and their runners cleaned up
-    when the test ends.
+    when the test ends; an error (or a hang over 5 s) doing so fails the test, and so does any
+    error the server logged (tests/server_errors.py).
     """
     handles: list[ServerHandle] = []
 
@@ -94,18 +127,30 @@ async def serve() -> AsyncIterator[Serve]:
 
     yield _serve
 
+    errors: list[BaseException] = []
     for handle in reversed(handles):
         shutdown = getattr(handle.server, "shutdown", None)
-        if shutdown is not None:
-            with contextlib.suppress(Exception):
+        try:
+            if shutdown is not None:
                 await asyncio.wait_for(shutdown(), 5)
-        with contextlib.suppress(Exception):
+        except Exception as exc:  # every server is still cleaned up; the first error is raised
+            errors.append(exc)
+        try:
             await asyncio.wait_for(handle.runner.cleanup(), 5)
+        except Exception as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
 
 
 @pytest.fixture
-def start(tmp_path: Path) -> Iterator[Callable[[list[str]], ServerProcess]]:
-    """``start(cmd)`` runs a server process until it prints its URL; all are killed at teardown."""
+def start(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[list[str]], ServerProcess]]:
+    """``start(cmd)`` runs a server process until it prints its URL.
+
+    At teardown each one still running gets SIGTERM (SIGKILL if it has not exited 10 s later),
+    then its stderr is checked: a traceback or an ERROR line fails the test
+    (tests/server_errors.py), as does a server that had to be killed.
+    """
     started: list[ServerProcess] = []
 
     def run(cmd: list[str]) -> ServerProcess:
@@ -114,7 +159,14 @@ def start(tmp_path: Path) -> Iterator[Callable[[list[str]], ServerProcess]]:
         return server
 
     yield run
-    for server in started:
+    from server_errors import report_process_output  # loaded as a plugin first (assert rewriting)
+
+    stuck: list[str] = []
+    for index, server in enumerate(started):
         if server.proc.poll() is None:
-            server.proc.kill()
-            server.proc.wait(5)
+            try:
+                server.stop(signal.SIGTERM, timeout=10)
+            except AssertionError as exc:
+                stuck.append(str(exc))
+        report_process_output(request.node, server.err, f"server process {index} ({server.url})")
+    assert not stuck, stuck

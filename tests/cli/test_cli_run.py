@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 
 import aiosio
+from peers import missing, require_module
 
 HERE = Path(__file__).resolve().parent
 TUTORIAL = HERE.parents[1] / "examples" / "tutorial"
@@ -150,7 +151,7 @@ async def test_sigterm_shuts_down_gracefully(fixture_server: Any) -> None:
 
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop", "auto"])
 def test_event_loop_choice(start: Start, loop: str) -> None:
-    pytest.importorskip("uvloop")
+    require_module("uvloop")  # a dev dependency: required on CI (tests/peers.py)
     server = start(
         [*AIOSIO, "run", "cli_fixture_app:sio", "--app-dir", str(HERE), "--port", "0",
          "--loop", loop, "--log-level", "debug"]
@@ -190,7 +191,7 @@ def test_version_and_help(aiosio_cli: Run) -> None:
 def test_console_script_is_installed() -> None:
     script = Path(sys.executable).with_name("aiosio")
     if not script.exists():
-        pytest.skip("aiosio is not installed as a console script in this environment")
+        missing(f"aiosio is not installed as a console script next to {sys.executable} (pip install -e .)")
     result = subprocess.run(
         [str(script), "--version"], capture_output=True, text=True, timeout=30, env=os.environ
     )

@@ -1,17 +1,22 @@
-"""Peers for the client tests: aiosio's own server (in-process) and the Node reference server.
+"""Peers for the client tests: aiosio's own server and python-socketio's (both in-process, on
+aiohttp), and the Node reference server.
 
-Both expose the same events (see ``node/server.js``), require ``auth={"token": "secret"}``, and can be
+All expose the same events (see ``node/server.js``), require ``auth={"token": "secret"}``, and can be
 stopped and started again on the same port. Every test is parametrized over the three transport
 modes through the ``mode`` fixture.
+
+python-socketio's server differs in one way the client must handle: it runs its connect handler
+before it sends the CONNECT reply, so what that handler emits reaches the client first. With
+``auth={"token": "secret", "greet": G}`` every peer greets from its connect handler (see
+``node/server.js``): ``greeting(G)``, ``greeting(G, b"\x01\x02")`` and ``greeting_ack(G)`` with an
+acknowledgement callback that stores ``["ack", G, *answer]``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,22 +28,18 @@ import pytest
 from aiohttp import web
 
 import aiosio
+from peers import require_node
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
 NODE_SERVER = HERE / "node" / "server.js"
 AUTH = {"token": "secret"}
 
-#: The two kinds of server; the Node one is marked ``interop`` (it needs ``npm ci``).
-PEERS = ["aiosio", pytest.param("node", marks=pytest.mark.interop)]
+#: The kinds of server; the Node one is marked ``interop`` (it needs ``npm ci``).
+PEERS = ["aiosio", "python-socketio", pytest.param("node", marks=pytest.mark.interop)]
 
 #: Transport mode -> the ``transports`` argument of ``connect()``.
 MODES = {"polling": ["polling"], "websocket": ["websocket"], "upgrade": None}
-
-
-def node_available() -> bool:
-    """True if node and the npm peers are installed."""
-    return shutil.which("node") is not None and (ROOT / "node_modules" / "socket.io").is_dir()
 
 
 class NodePeer:
@@ -127,11 +128,11 @@ def refused_error() -> type[Exception]:
 
 
 class PyPeer:
-    """aiosio.AsyncServer on aiohttp in this process, with the Node peer's events."""
+    """aiosio.AsyncServer (or, with ``kind="python-socketio"``, python-socketio's) on aiohttp in this
+    process, with the Node peer's events."""
 
-    kind = "aiosio"
-
-    def __init__(self, msgpack: bool = False, **server_options: Any):
+    def __init__(self, msgpack: bool = False, kind: str = "aiosio", **server_options: Any):
+        self.kind = kind
         self.msgpack = msgpack
         self.server_options = server_options
         self.port = 0
@@ -144,15 +145,32 @@ class PyPeer:
         return f"http://127.0.0.1:{self.port}"
 
     def _make_server(self) -> Any:
-        sio = aiosio.AsyncServer(serializer="msgpack" if self.msgpack else "default", **self.server_options)
-        refused = refused_error()
+        serializer = "msgpack" if self.msgpack else "default"
+        refused: type[Exception]
+        if self.kind == "python-socketio":
+            import socketio
+
+            sio = socketio.AsyncServer(async_mode="aiohttp", serializer=serializer, **self.server_options)
+            refused = socketio.exceptions.ConnectionRefusedError
+        else:
+            sio = aiosio.AsyncServer(serializer=serializer, **self.server_options)
+            refused = refused_error()
         stored = self.stored
 
         for ns in ("/", "/chat"):
 
-            async def connect(sid: str, environ: Any, auth: Any = None) -> None:
+            async def connect(sid: str, environ: Any, auth: Any = None, _ns: str = ns) -> None:
                 if not isinstance(auth, dict) or auth.get("token") != "secret":
                     raise refused("not authorized", {"reason": "bad token"})
+                if "greet" in auth:
+                    greet = auth["greet"]
+
+                    def store_ack(*answer: Any) -> None:
+                        stored.append(["ack", greet, *answer])
+
+                    await sio.emit("greeting", greet, to=sid, namespace=_ns)
+                    await sio.emit("greeting", (greet, b"\x01\x02"), to=sid, namespace=_ns)
+                    await sio.emit("greeting_ack", greet, to=sid, namespace=_ns, callback=store_ack)
 
             async def echo(sid: str, *args: Any) -> Any:
                 return args
@@ -204,13 +222,15 @@ class PyPeer:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
+        # Errors here are raised (they fail the test), as in the shared ``serve`` fixture.
         sio, self.sio = self.sio, None
-        if sio is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(sio.shutdown(), 5)
         runner, self.runner = self.runner, None
-        if runner is not None:
-            await runner.cleanup()
+        try:
+            if sio is not None:
+                await asyncio.wait_for(sio.shutdown(), 5)
+        finally:
+            if runner is not None:
+                await runner.cleanup()
 
 
 @pytest.fixture(params=list(MODES))
@@ -228,8 +248,7 @@ def transports(mode: str) -> list[str] | None:
 @pytest.fixture(scope="module")
 def node_peer_shared() -> Iterator[NodePeer]:
     """One Node server for a whole module (its state is shared: tests use unique values)."""
-    if not node_available():
-        pytest.skip("node and the npm peers are not installed (npm ci)")
+    require_node()
     peer = NodePeer()
     peer.start_sync()
     try:
@@ -241,8 +260,7 @@ def node_peer_shared() -> Iterator[NodePeer]:
 @pytest.fixture(scope="module")
 def node_peer_msgpack_shared() -> Iterator[NodePeer]:
     """A Node server using socket.io-msgpack-parser, shared by a module."""
-    if not node_available():
-        pytest.skip("node and the npm peers are not installed (npm ci)")
+    require_node()
     peer = NodePeer(msgpack=True)
     peer.start_sync()
     try:
@@ -257,7 +275,7 @@ async def peer(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
     if request.param == "node":
         yield request.getfixturevalue("node_peer_shared")
         return
-    py = PyPeer()
+    py = PyPeer(kind=request.param)
     await py.start()
     try:
         yield py
@@ -271,7 +289,7 @@ async def msgpack_peer(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
     if request.param == "node":
         yield request.getfixturevalue("node_peer_msgpack_shared")
         return
-    py = PyPeer(msgpack=True)
+    py = PyPeer(msgpack=True, kind=request.param)
     await py.start()
     try:
         yield py
@@ -283,11 +301,10 @@ async def msgpack_peer(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
 async def own_peer(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
     """A server of each kind for this test alone (it may stop and restart it)."""
     if request.param == "node":
-        if not node_available():
-            pytest.skip("node and the npm peers are not installed (npm ci)")
+        require_node()
         node = NodePeer()
     else:
-        node = PyPeer()  # type: ignore[assignment]
+        node = PyPeer(kind=request.param)  # type: ignore[assignment]
     await node.start()
     try:
         yield node

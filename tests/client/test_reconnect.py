@@ -12,7 +12,7 @@ import pytest
 from aiosio import exceptions
 from aiosio.client import AsyncClient
 
-from .conftest import AUTH, NodePeer, node_available, until
+from .conftest import AUTH, NodePeer, until
 from .test_peers import check_transport, make_client
 
 pytestmark = pytest.mark.timeout(90)
@@ -175,7 +175,6 @@ async def test_refused_reconnection_keeps_trying_with_fresh_auth(own_peer: Any) 
 
 
 @pytest.mark.interop
-@pytest.mark.skipif(not node_available(), reason="node and the npm peers are not installed")
 async def test_server_closes_engine_connection(mode: str, transports: Any) -> None:
     peer = NodePeer()
     await peer.start()
@@ -195,7 +194,6 @@ async def test_server_closes_engine_connection(mode: str, transports: Any) -> No
 
 
 @pytest.mark.interop
-@pytest.mark.skipif(not node_available(), reason="node and the npm peers are not installed")
 async def test_ping_timeout(mode: str, transports: Any) -> None:
     peer = NodePeer(ping_interval=300, ping_timeout=200)
     await peer.start()

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
+from peers import require_chromium, require_module
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 AIOSIO = [sys.executable, "-m", "aiosio.cli.main"]
 
 
-CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium stalls on a closed network.
 CHROMIUM_ARGS = [
     "--headless",
@@ -31,12 +32,15 @@ ARTIFACTS = REPO / "artifacts"
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    """Headless Debian Chromium driven by Playwright (skipped if it is not installed)."""
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian chromium at /usr/bin/chromium (scripts/setup --test installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    """Headless Debian Chromium driven by Playwright.
+
+    Chromium is found as ``scripts/setup --test`` finds it (tests/peers.py: ``$AIOSIO_CHROMIUM`` or
+    ``chromium`` on ``PATH``); without it, or without Playwright, the test skips (fails on CI).
+    """
+    chromium = require_chromium()
+    sync_api = require_module("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        instance = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
             yield instance
         finally:

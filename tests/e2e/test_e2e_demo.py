@@ -15,7 +15,10 @@ from typing import Any
 
 import pytest
 
-sync_api = pytest.importorskip("playwright.sync_api")
+from peers import require_module
+
+# Playwright is a dev dependency: without it this module skips locally, and fails to import on CI.
+sync_api = require_module("playwright.sync_api")
 expect = sync_api.expect
 
 pytestmark = pytest.mark.e2e

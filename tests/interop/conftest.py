@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from node_driver import MODES, NodeDriver, node_missing_reason
+from node_driver import MODES, NodeDriver
+
+from peers import require_node
 
 
 @pytest.fixture
 async def node() -> AsyncIterator[NodeDriver]:
-    """A running Node driver (skips the test if node or the npm peers are missing)."""
-    reason = node_missing_reason()
-    if reason is not None:
-        pytest.skip(reason)
+    """A running Node driver (a missing node or npm peer skips the test, fails it on CI: tests/peers.py)."""
+    require_node()
     driver = await NodeDriver.start(watchdog=60)
     try:
         yield driver

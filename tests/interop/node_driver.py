@@ -13,14 +13,11 @@ import base64
 import contextlib
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-NODE_MODULES = REPO_ROOT / "node_modules"
 DRIVER_JS = Path(__file__).resolve().parent / "node" / "driver.js"
-REQUIRED_PACKAGES = ("socket.io-client", "socket.io-msgpack-parser")
 
 #: Transport modes the interop scenarios run in: client options for the driver's ``connect``.
 MODES: dict[str, dict[str, Any]] = {
@@ -28,16 +25,6 @@ MODES: dict[str, dict[str, Any]] = {
     "polling": {"transports": ["polling"]},
     "upgrade": {},  # socket.io-client default: polling first, then upgrade to websocket
 }
-
-
-def node_missing_reason() -> str | None:
-    """Why the interop tests cannot run here (``None`` when node and node_modules are usable)."""
-    if shutil.which("node") is None:
-        return "interop tests need the `node` executable on PATH"
-    for pkg in REQUIRED_PACKAGES:
-        if not (NODE_MODULES / pkg / "package.json").is_file():
-            return f"interop tests need {NODE_MODULES / pkg} (run `npm ci` at the repository root)"
-    return None
 
 
 def to_wire(value: Any) -> Any:
