@@ -1,0 +1,25 @@
+"""The simple-client greeter (the shape of python-socketio's async simple-client ``fiddle_client.py``).
+
+``async with AsyncSimpleClient()``: connect with an auth token and return the first event received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import ModuleType
+from typing import Any
+
+import aiosio as socketio
+
+
+async def first_event(url: str, lib: ModuleType = socketio, **connect_kwargs: Any) -> list[Any]:
+    """Connect, receive one event, disconnect (on leaving the ``async with``)."""
+    async with lib.AsyncSimpleClient() as sio:
+        await sio.connect(url, auth={"token": "open-sesame"}, **connect_kwargs)
+        event: list[Any] = await sio.receive()
+        print(event)
+        return event
+
+
+if __name__ == "__main__":
+    asyncio.run(first_event("http://localhost:5000"))

@@ -1,0 +1,116 @@
+"""Fixtures for the example tests: app servers in-process, the npm client driver, the Node server.
+
+The apps under ``apps/`` run on aiosio (``import aiosio as socketio``) and, as the reference, on
+python-socketio (``lib`` fixture). Pages are driven with the npm socket.io-client through
+``tests/interop/node_driver.py``; client apps run in-process against each kind of server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import socketio as python_socketio
+from aiohttp import web
+
+import aiosio
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent / "interop"))
+
+from node_driver import NodeDriver  # noqa: E402
+
+from peers import require_node  # noqa: E402
+from processes import ServerProcess, start_process  # noqa: E402
+
+#: The two libraries a server app runs on: aiosio, and python-socketio as the reference.
+LIBS: dict[str, ModuleType] = {"aiosio": aiosio, "python-socketio": python_socketio}
+NODE_SERVER = HERE / "node_example_server.js"
+WAIT = 5.0  # seconds: bound on any single expected event
+
+
+@dataclass
+class RunningApp:
+    """An example app serving on 127.0.0.1."""
+
+    sio: Any
+    app: web.Application
+    url: str
+
+
+RunApp = Callable[[tuple[Any, web.Application]], Awaitable[RunningApp]]
+
+
+@pytest.fixture(params=list(LIBS))
+def lib(request: pytest.FixtureRequest) -> ModuleType:
+    """The library a server app runs on (python-socketio is the reference the test must also pass on)."""
+    return LIBS[str(request.param)]
+
+
+@pytest.fixture
+async def run_app() -> AsyncIterator[RunApp]:
+    """``await run_app(build())`` serves an app on a random port; stopped at teardown."""
+    runners: list[tuple[Any, web.AppRunner]] = []
+
+    async def _run(built: tuple[Any, web.Application]) -> RunningApp:
+        sio, app = built
+        runner = web.AppRunner(app, shutdown_timeout=1.0, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append((sio, runner))
+        return RunningApp(sio, app, f"http://127.0.0.1:{runner.addresses[0][1]}")
+
+    yield _run
+    for sio, runner in reversed(runners):
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(sio.shutdown(), 5)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(runner.cleanup(), 5)
+
+
+@pytest.fixture
+async def node() -> AsyncIterator[NodeDriver]:
+    """The npm socket.io-client (as a page would load it), driven from the test."""
+    require_node()
+    driver = await NodeDriver.start(watchdog=30)
+    try:
+        yield driver
+    finally:
+        await driver.close()
+
+
+@pytest.fixture(scope="module")
+def node_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """``node_example_server.js``: the Node socket.io server doing what the greeter and ping-pong apps do."""
+    require_node()
+    server = start_process(["node", str(NODE_SERVER)], tmp_path_factory.mktemp("node-server"), timeout=15)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def node_log(server: ServerProcess) -> list[dict[str, Any]]:
+    """The JSON lines the Node server printed (one per connect / disconnect)."""
+    return [json.loads(line) for line in server.out.read_text().splitlines() if line.startswith("{")]
+
+
+async def until(predicate: Callable[[], Any], timeout: float = WAIT, what: str = "condition") -> None:
+    """Wait until ``predicate()`` is true, failing after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"{what} not met within {timeout}s")
+        await asyncio.sleep(0.01)
+
+
