@@ -25,24 +25,11 @@ import pytest
 from aiohttp import WSMsgType, web
 
 import aiosio
+from server_errors import bad_log_records, unexpected
 
 #: The longest any single wait in this suite may take, in seconds.
 STEP = 5.0
 PATH = "/socket.io/"
-
-
-def bad_log_records(records: list[logging.LogRecord], tolerated: frozenset[str] = frozenset()) -> list[str]:
-    """Records that mean something went wrong: any traceback, or anything at ERROR and above.
-
-    ``tolerated`` names loggers to ignore: only ``aiohttp.server``, in tests whose request aiohttp's
-    own HTTP parser refuses (it logs those with a traceback before any of the server's code runs).
-    """
-    return [
-        f"{r.name} {r.levelname}: {r.getMessage()}"
-        for r in records
-        if r.name not in tolerated
-        and (r.exc_info or r.levelno >= logging.ERROR or "Traceback" in r.getMessage())
-    ]
 
 
 class WSClient:
@@ -177,9 +164,11 @@ class PollClient:
 class Harness:
     """One running server, what its handlers saw, and ways to talk to it."""
 
-    def __init__(self, sio: aiosio.AsyncServer, caplog: pytest.LogCaptureFixture) -> None:
+    def __init__(self, sio: aiosio.AsyncServer, caplog: pytest.LogCaptureFixture, node: pytest.Item) -> None:
         self.sio = sio
         self.caplog = caplog
+        #: The running test: its ``allow_server_errors`` marker says which errors it provokes.
+        self.node = node
         self.port = 0
         self.runner: web.AppRunner | None = None
         self.http: aiohttp.ClientSession | None = None
@@ -188,8 +177,6 @@ class Harness:
         #: (sid, event, args) for every event any handler received, reserved names included.
         self.handled: list[tuple[str, str, tuple[Any, ...]]] = []
         self._closers: list[Callable[[], Awaitable[Any]]] = []
-        #: Loggers whose errors this test expects (see :func:`bad_log_records`).
-        self.tolerated: frozenset[str] = frozenset()
         self._install_handlers()
 
     def _install_handlers(self) -> None:
@@ -355,7 +342,10 @@ class Harness:
         return [(event, args) for s, event, args in self.handled if s == sid]
 
     def assert_no_tracebacks(self) -> None:
-        bad = bad_log_records(self.caplog.records, self.tolerated)
+        """Nothing was logged at ERROR or with a traceback so far, except what the test's
+        ``allow_server_errors`` marker allows (the same rule tests/server_errors.py applies at
+        teardown, checked here mid-test)."""
+        bad = unexpected(self.node, bad_log_records(self.caplog.records))
         assert not bad, bad
 
     async def assert_unharmed(self, *bystanders: WSClient) -> None:
@@ -407,13 +397,19 @@ MakeServer = Callable[..., Awaitable[Harness]]
 
 
 @pytest.fixture
-async def make_server(caplog: pytest.LogCaptureFixture) -> AsyncIterator[MakeServer]:
-    """Start servers with ``await make_server(**AsyncServer kwargs)``; all are stopped afterwards."""
+async def make_server(
+    caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest
+) -> AsyncIterator[MakeServer]:
+    """Start servers with ``await make_server(**AsyncServer kwargs)``; all are stopped afterwards.
+
+    Whatever they log at ERROR or with a traceback, up to and including their shutdown, fails the
+    test (tests/server_errors.py, for every test).
+    """
     caplog.set_level(logging.WARNING)
     started: list[Harness] = []
 
     async def factory(**kwargs: Any) -> Harness:
-        harness = Harness(aiosio.AsyncServer(**kwargs), caplog)
+        harness = Harness(aiosio.AsyncServer(**kwargs), caplog, request.node)
         started.append(harness)
         await harness.start()
         return harness
@@ -421,10 +417,6 @@ async def make_server(caplog: pytest.LogCaptureFixture) -> AsyncIterator[MakeSer
     yield factory
     for harness in started:
         await harness.stop()
-    records = caplog.get_records("setup") + caplog.get_records("call") + caplog.records
-    tolerated = frozenset().union(*(h.tolerated for h in started))
-    bad = bad_log_records(records, tolerated)
-    assert not bad, bad
 
 
 @pytest.fixture
