@@ -21,7 +21,7 @@ def make(lib: ModuleType = socketio) -> tuple[Any, list[tuple[Any, ...]]]:
 
     @sio.event
     async def connect() -> None:
-        log.append(("connect", sio.sid))
+        log.append(("connect", sio.get_sid()))
         print("connected", sio.sid)
 
     @sio.event
@@ -37,9 +37,9 @@ def make(lib: ModuleType = socketio) -> tuple[Any, list[tuple[Any, ...]]]:
     return sio, log
 
 
-async def run(sio: Any, url: str, **connect_kwargs: Any) -> None:
+async def run(sio: Any, url: str, token: str = "open-sesame", **connect_kwargs: Any) -> None:
     """Connect with the token and wait until disconnected."""
-    await sio.connect(url, auth={"token": "open-sesame"}, **connect_kwargs)
+    await sio.connect(url, auth={"token": token}, **connect_kwargs)
     await sio.wait()
 
 

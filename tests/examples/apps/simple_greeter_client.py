@@ -12,10 +12,12 @@ from typing import Any
 import aiosio as socketio
 
 
-async def first_event(url: str, lib: ModuleType = socketio, **connect_kwargs: Any) -> list[Any]:
+async def first_event(
+    url: str, lib: ModuleType = socketio, token: str = "open-sesame", **connect_kwargs: Any
+) -> list[Any]:
     """Connect, receive one event, disconnect (on leaving the ``async with``)."""
     async with lib.AsyncSimpleClient() as sio:
-        await sio.connect(url, auth={"token": "open-sesame"}, **connect_kwargs)
+        await sio.connect(url, auth={"token": token}, **connect_kwargs)
         event: list[Any] = await sio.receive()
         print(event)
         return event
