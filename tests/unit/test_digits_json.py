@@ -135,7 +135,7 @@ def test_json_dumps_accepts_non_string_keys():
     assert DEFAULT_JSON.dumps({1: "a"}) == b'{"1":"a"}'
 
 
-@pytest.mark.parametrize("value", [b"x", bytearray(b"x"), memoryview(b"x"), object(), 2**64])
+@pytest.mark.parametrize("value", [b"x", bytearray(b"x"), memoryview(b"x"), object(), {1}])
 def test_json_dumps_raises_type_error_for_values_json_cannot_carry(value):
     with pytest.raises(TypeError) as info:
         DEFAULT_JSON.dumps(["x", value])
@@ -150,12 +150,12 @@ def test_json_refuses_nan_and_infinity(text):
         DEFAULT_JSON.loads(text)
 
 
-def test_json_accepts_nesting_of_exactly_1024_levels():
-    assert DEFAULT_JSON.loads(nested_lists(1024)) is not None
+def test_json_accepts_nesting_of_exactly_512_levels():
+    assert DEFAULT_JSON.loads(nested_lists(512)) is not None
 
 
-@pytest.mark.parametrize("depth", [1025, 100_000])
-def test_json_refuses_nesting_deeper_than_1024_without_recursion_error(depth):
+@pytest.mark.parametrize("depth", [513, 1024, 1025, 100_000])
+def test_json_refuses_nesting_deeper_than_512_without_recursion_error(depth):
     with pytest.raises(ParseError):
         DEFAULT_JSON.loads(nested_lists(depth))
     with pytest.raises(ParseError):

@@ -1,17 +1,32 @@
 """JSON for the wire: orjson by default, or a user's ``json``-compatible module.
 
-orjson is strict where Python's :mod:`json` is not: it rejects ``NaN``/``Infinity``, invalid UTF-8 and
-nesting deeper than 1024 levels, so none of those reach application handlers. A custom module (the
-``json=`` argument of python-socketio) must offer ``dumps(obj) -> str`` and ``loads(str)``.
+orjson is strict where Python's :mod:`json` is not: it rejects ``NaN``/``Infinity`` and invalid UTF-8,
+so none of those reach application handlers. It has two gaps, covered by the exact codec
+(:mod:`.exactjson`) at no cost to ordinary data: it writes no integer beyond 64 bits and no more than
+254 levels of nesting, and it reads integers beyond 64 bits as floats. Input and output share one set
+of limits (:mod:`.nesting`): at most 512 levels, at most 4300 digits per integer.
+
+A custom module (the ``json=`` argument of python-socketio) must offer ``dumps(obj) -> str`` and
+``loads(str)``; it is used as it is.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import orjson
 
+from . import exactjson
 from .errors import ParseError
+from .nesting import MAX_DEPTH, depth_exceeds
+
+#: Text shorter than this cannot be nested more than :data:`MAX_DEPTH` levels (each level takes
+#: two brackets), so only longer text is checked.
+_DEEP_MIN_LEN = 2 * MAX_DEPTH + 2
+#: Text shorter than this can hold neither an integer orjson rounds nor too deep a nesting.
+_SHORT = min(exactjson.MIN_ROUNDED_LEN, _DEEP_MIN_LEN)
+_DIGIT_MAP = exactjson.DIGIT_MAP
+_RUN19 = exactjson.RUN19
 
 
 class JSONModule(Protocol):
@@ -44,21 +59,44 @@ class JSONCodec:
             try:
                 return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
             except orjson.JSONEncodeError as exc:
-                raise TypeError(str(exc)) from exc
+                if not exactjson.orjson_limit(exc):
+                    raise TypeError(str(exc)) from exc
+            return exactjson.dumps(obj)
         return self._custom.dumps(obj).encode()
 
     def loads(self, data: str | bytes | memoryview) -> Any:
         """Decode JSON text; any malformed input raises :class:`ParseError`."""
         if self._custom is None:
             try:
-                return orjson.loads(data)
+                obj = orjson.loads(data)
             except orjson.JSONDecodeError as exc:
+                if exactjson.rounded_refusal(exc):
+                    return exactjson.loads(bytes(data) if type(data) is memoryview else data, checked=False)
                 raise ParseError(f"invalid JSON: {exc}") from None
+            if len(data) < _SHORT:
+                return obj
+            # Checks in C on the raw text (~0.2 us); the exact codec runs only for text holding a long
+            # run of digits or more brackets than the nesting limit allows.
+            raw = data.encode() if type(data) is str else data if type(data) is bytes else bytes(data)
+            if raw.translate(_DIGIT_MAP).find(_RUN19) >= 0 and exactjson.may_be_rounded(raw):
+                obj = exactjson.loads(raw) if not _too_deep(raw, obj) else _deep_error()
+            elif len(raw) >= _DEEP_MIN_LEN and _too_deep(raw, obj):
+                _deep_error()
+            return obj
         try:
             text = data if isinstance(data, str) else bytes(data).decode()
             return self._custom.loads(text)
         except (ValueError, RecursionError) as exc:
             raise ParseError(f"invalid JSON: {exc}") from None
+
+
+def _deep_error() -> NoReturn:
+    raise ParseError(f"invalid JSON: nested deeper than {MAX_DEPTH} levels")
+
+
+def _too_deep(raw: bytes, obj: Any) -> bool:
+    # Counting brackets (in C) clears nearly all text; only text with that many is walked.
+    return raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and depth_exceeds(obj)
 
 
 #: The shared default codec (orjson).

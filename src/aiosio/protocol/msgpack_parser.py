@@ -9,6 +9,11 @@ The one extension accepted is how the npm peer's msgpack library (notepack.io) w
 ``auth`` sends its CONNECT as ``{type: 0, nsp: "/", data: undefined}``, so refusing it would refuse
 every such client. (notepack.io writes a one-byte ``ArrayBuffer`` holding 0 the same way; only
 ``Buffer`` and browser ``ArrayBuffer`` values travel as ``bin``.)
+
+Nesting is bounded by the msgpack library itself, the same both ways: a packet's data may hold up to
+:data:`MAX_DEPTH` levels of arrays and maps (its unpacker takes 1024 containers per message, the
+packet's own map included; its packer the same). msgpack has no integers beyond 64 bits (-2**63 to
+2**64-1): sending a larger one raises a :class:`TypeError` saying so.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from .errors import ParseError
 from .socketio import Packet, PacketType, validate
 
 _TYPES = {int(t): t for t in PacketType}
-_MAX_DEPTH = 1024
+#: Levels of arrays and maps a packet's data may hold, both ways (the msgpack library's limit).
+MAX_DEPTH = 1023
 #: notepack.io's JavaScript ``undefined``: fixext 1, type 0, data ``00``.
 _UNDEFINED_EXT = (0, b"\x00")
 #: Longer than any extension accepted; this also refuses msgpack's built-in Timestamp (type -1, 4 to 12
@@ -46,20 +52,16 @@ def encode(packet: Packet) -> bytes:
         obj["data"] = packet.data
     if packet.id is not None:
         obj["id"] = packet.id
-    return msgpack.packb(obj, use_bin_type=True)  # type: ignore[no-any-return]
-
-
-def _depth_ok(value: Any) -> bool:
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > _MAX_DEPTH:
-            return False
-        if isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
-        elif isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-    return True
+    try:
+        wire: bytes = msgpack.packb(obj, use_bin_type=True)
+    except OverflowError:
+        raise TypeError(
+            "msgpack cannot carry integers beyond 64 bits (-2**63 to 2**64-1): "
+            "send them as strings, or use the default parser"
+        ) from None
+    except ValueError as exc:  # the packer's nesting limit
+        raise TypeError(f"data nested deeper than {MAX_DEPTH} levels cannot be sent ({exc})") from None
+    return wire
 
 
 def decode(message: str | bytes) -> Packet:
@@ -78,7 +80,7 @@ def decode(message: str | bytes) -> Packet:
     except ParseError:
         raise
     except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
-        raise ParseError(f"invalid msgpack: {exc}") from None
+        raise ParseError(f"invalid msgpack: {exc or type(exc).__name__}") from None
     except Exception as exc:  # msgpack raises assorted errors for truncated input
         raise ParseError(f"invalid msgpack: {type(exc).__name__}") from None
     if not isinstance(obj, dict):
@@ -92,10 +94,8 @@ def decode(message: str | bytes) -> Packet:
     ack_id = obj.get("id")
     if ack_id is not None and (type(ack_id) is not int or not 0 <= ack_id <= MAX_SAFE_INTEGER):
         raise ParseError("invalid ack id")
-    data = obj.get("data")
-    if not _depth_ok(data):
-        raise ParseError("nesting too deep")
-    packet = Packet(_TYPES[ptype], nsp, data, ack_id)
+    # Deeper nesting never gets here: the unpacker refuses it (StackError, above).
+    packet = Packet(_TYPES[ptype], nsp, obj.get("data"), ack_id)
     if packet.type in (PacketType.BINARY_EVENT, PacketType.BINARY_ACK):
         packet.type = PacketType.EVENT if packet.type == PacketType.BINARY_EVENT else PacketType.ACK
     validate(packet)
