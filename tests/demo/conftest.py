@@ -13,6 +13,13 @@ from aiosio.demo.app import create_app
 from processes import AIOSIO, ServerProcess
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``install`` marker (the slow ``pip install .`` tests)."""
+    config.addinivalue_line(
+        "markers", "install: builds and installs aiosio from a copy of the checkout (slower: pip and npm)"
+    )
+
+
 @pytest.fixture
 def aiosio_server(
     start: Callable[[list[str]], ServerProcess],

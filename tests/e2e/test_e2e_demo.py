@@ -160,3 +160,72 @@ def test_page_reconnects_after_a_server_restart(
     expect(todo(page, "Added after the restart")).to_have_count(1)
     page.screenshot(path=str(artifacts / "e2e-demo-reconnected.png"), full_page=True)
     assert restarted.stop() == 0
+
+
+def prices(page: Any) -> dict[str, str]:
+    """The prices table as shown: symbol -> price text."""
+    rows = page.locator("#price-rows tr")
+    return {
+        rows.nth(i).locator(".symbol").inner_text(): rows.nth(i).locator(".price").inner_text()
+        for i in range(rows.count())
+    }
+
+
+def test_prices_pane_updates_live(
+    start: Start, pages: Callable[[], Any], artifacts: Path, tmp_path: Path
+) -> None:
+    server = start([*AIOSIO, "serve", "--port", "0", "--db", str(tmp_path / "todos.sqlite3")])
+    alice, bob = pages(), pages()
+    open_demo(alice, server.url, "alice")
+    open_demo(bob, server.url, "bob")
+    pane = alice.locator("#prices")
+
+    # Pages join the prices room when they connect: six symbols, ticking.
+    expect(pane).to_have_attribute("data-watching", "yes")
+    expect(alice.locator("#price-rows tr")).to_have_count(6)
+    expect(alice.locator("#prices-state")).to_contain_text("live")
+    expect(alice.locator("#prices-toggle")).to_have_text("Leave")
+    expect(pane).to_have_attribute("data-seq", re.compile(r"^\d+$"))
+    before_seq = int(pane.get_attribute("data-seq"))
+    before = prices(alice)
+    expect(pane).not_to_have_attribute("data-seq", str(before_seq))
+    alice.wait_for_function(
+        "([seq]) => Number(document.querySelector('#prices').dataset.seq) >= seq + 5", arg=[before_seq]
+    )
+    assert prices(alice) != before  # a few ticks later, some price moved
+    expect(alice.locator("#price-rows tr[data-tick]").first).to_be_visible()
+
+    # The stats line: two clients, both in the room, ticks and messages flowing.
+    expect(alice.locator("#stat-clients")).to_have_text("2")
+    expect(alice.locator("#stat-watchers")).to_have_text("2")
+    # A rate shown ("5.0"), not the placeholder, and not zero.
+    for stat in ("#stat-ticks", "#stat-msgs"):
+        expect(alice.locator(stat)).to_have_text(re.compile(r"^[1-9]\d*\.\d$"))
+    alice.screenshot(path=str(artifacts / "e2e-demo-prices.png"), full_page=True)
+
+    # Leave: no more ticks on this page, the other one goes on; the count follows.
+    alice.click("#prices-toggle")
+    expect(pane).to_have_attribute("data-watching", "no")
+    expect(alice.locator("#prices-toggle")).to_have_text("Join")
+    expect(alice.locator("#prices-state")).to_contain_text("paused")
+    expect(bob.locator("#stat-watchers")).to_have_text("1")
+    frozen_seq, frozen = pane.get_attribute("data-seq"), prices(alice)
+    bob_seq = int(bob.locator("#prices").get_attribute("data-seq"))
+    bob.wait_for_function(
+        "([seq]) => Number(document.querySelector('#prices').dataset.seq) >= seq + 5", arg=[bob_seq]
+    )
+    assert pane.get_attribute("data-seq") == frozen_seq
+    assert prices(alice) == frozen
+    alice.screenshot(path=str(artifacts / "e2e-demo-prices-left.png"), full_page=True)
+
+    # Join again: live once more, and the choice survives a reload.
+    alice.click("#prices-toggle")
+    expect(pane).to_have_attribute("data-watching", "yes")
+    expect(pane).not_to_have_attribute("data-seq", frozen_seq or "")
+    alice.click("#prices-toggle")
+    expect(alice.locator("#prices-toggle")).to_have_text("Join")
+    alice.reload()
+    expect(alice.locator("#status")).to_have_attribute("data-state", "connected")
+    expect(alice.locator("#prices-state")).to_contain_text("paused")
+    expect(bob.locator("#stat-watchers")).to_have_text("1")
+    assert server.stop() == 0

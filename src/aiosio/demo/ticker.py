@@ -34,6 +34,13 @@ TICK_INTERVAL = 0.2
 STATS_INTERVAL = 1.0
 
 
+def _next(due: float, interval: float, now: float) -> float:
+    """The time after ``due`` to act again: the steady cadence, but never a burst to catch up
+    on times missed (while the room was empty, or the loop was busy)."""
+    due += interval
+    return due if due > now else now + interval
+
+
 class PriceTicker:
     """Broadcasts :class:`~.prices.PriceModel` steps to :data:`PRICES_ROOM` while it has members.
 
@@ -137,11 +144,10 @@ class PriceTicker:
                     count = await self._tick()
                     ticks.add()
                     messages.add(count)
-                    # Keep the cadence, but never try to catch up on ticks missed while busy.
-                    next_tick = max(next_tick + self.tick_interval, now)
+                    next_tick = _next(next_tick, self.tick_interval, now)
                 if now >= next_stats:
                     await self._stats(ticks.rate(now), messages.rate(now))
-                    next_stats = max(next_stats + self.stats_interval, now)
+                    next_stats = _next(next_stats, self.stats_interval, now)
             except Exception:
                 logger.exception("the price ticker failed; retrying")
                 next_tick = next_stats = now + self.stats_interval
