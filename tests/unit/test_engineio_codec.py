@@ -199,10 +199,25 @@ def test_empty_part_in_polling_payload_is_refused(body):
         decode_payload(body)
 
 
-def test_polling_payload_packet_count_is_bounded():
+def test_polling_payload_packet_count_is_bounded_only_if_asked():
     assert len(decode_payload(b"6\x1e6\x1e6", max_packets=3)) == 3
-    with pytest.raises(ParseError, match="too many"):
+    with pytest.raises(ParseError, match=r"too many packets in one payload \(4 > max_payload_packets=3\)"):
         decode_payload(b"6\x1e6\x1e6\x1e6", max_packets=3)
+
+
+def test_polling_payload_of_12000_events_is_decoded_whole_in_order():
+    # What the npm client sends when an app emits 12,000 small events on long-polling.
+    body = "\x1e".join(f'42["n",{i}]' for i in range(12_000)).encode()
+    packets = decode_payload(body)
+    assert len(packets) == 12_000
+    assert [p.data for p in packets] == [f'2["n",{i}]' for i in range(12_000)]
+    assert all(p.type is PacketType.MESSAGE for p in packets)
+
+
+def test_polling_payload_count_is_bounded_by_its_size():
+    # The smallest packets (a NOOP, one byte, and a separator) in a 1 MB body: all of them.
+    body = b"\x1e".join([b"6"] * 500_000)
+    assert len(decode_payload(body)) == 500_000
 
 
 def test_json_with_record_separator_stays_one_polling_packet():

@@ -33,6 +33,9 @@ class EngineOptions:
     volatile_threshold: int = 64 * 1024
     #: Engine.IO messages from one connection being handled at once before reading pauses.
     max_inflight: int = 100
+    #: Packets allowed in one long-polling POST; None: only ``max_http_buffer_size`` bounds them.
+    #: A POST past it closes the session (``parse error``, with a WARNING line naming the count).
+    max_payload_packets: int | None = None
 
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any]) -> EngineOptions:
@@ -56,6 +59,7 @@ class EngineOptions:
             "max_queue_bytes",
             "volatile_threshold",
             "max_inflight",
+            "max_payload_packets",
         ):
             if name in kwargs:
                 setattr(opts, name, kwargs.pop(name))
@@ -69,4 +73,6 @@ class EngineOptions:
             opts.transports = tuple(transports)
         if opts.ping_interval <= 0 or opts.ping_timeout <= 0:
             raise ValueError("ping_interval and ping_timeout must be positive")
+        if opts.max_payload_packets is not None and opts.max_payload_packets < 1:
+            raise ValueError("max_payload_packets must be positive (or None)")
         return opts

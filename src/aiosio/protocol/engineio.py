@@ -58,19 +58,25 @@ def decode_binary(data: bytes) -> Packet:
     return Packet(PacketType.MESSAGE, bytes(data))
 
 
-def decode_payload(body: bytes, max_packets: int = 10_000) -> list[Packet]:
+def decode_payload(body: bytes, max_packets: int | None = None) -> list[Packet]:
     """Decode a long-polling request body into its packets.
 
     The body must be UTF-8 text. A part starting with ``b`` is a base64 binary MESSAGE; any other
-    part is a text packet. ``max_packets`` bounds the work one request can cause.
+    part is a text packet. The body's size bounds the work (every packet takes at least two bytes);
+    ``max_packets``, if given, also bounds the count, and a payload past it raises
+    :class:`ParseError` naming both numbers. Clients batch every packet that fits ``maxPayload`` into
+    one request (the npm client sends 12,000 small events as one POST), so a count limit must stay
+    far above what they batch.
     """
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise ParseError("payload is not valid UTF-8") from None
     parts = text.split(RECORD_SEPARATOR)
-    if len(parts) > max_packets:
-        raise ParseError(f"too many packets in one payload (> {max_packets})")
+    if max_packets is not None and len(parts) > max_packets:
+        raise ParseError(
+            f"too many packets in one payload ({len(parts)} > max_payload_packets={max_packets})"
+        )
     packets = []
     for part in parts:
         if part[:1] == "b":

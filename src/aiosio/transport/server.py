@@ -189,7 +189,7 @@ class AiohttpEngineTransport:
                 headers=self.origins.headers(request),
             )
         try:
-            packets = decode_payload(body)
+            packets = decode_payload(body, self.core.options.max_payload_packets)
         except ParseError as exc:
             session.protocol_error(str(exc))
             return self._error(request, BAD_REQUEST)
