@@ -38,7 +38,10 @@ socket.on("connect", () => {
   });
 });
 socket.on("disconnect", (reason) => console.log(JSON.stringify({ disconnect: reason })));
-socket.on("connect_error", (err) => { console.log(JSON.stringify({ error: err.message })); process.exit(1); });
+socket.on("connect_error", (err) => {
+  console.log(JSON.stringify({ error: err.message }));
+  process.exit(1);
+});
 setTimeout(() => { console.log(JSON.stringify({ error: "watchdog" })); process.exit(2); }, 30000);
 """
 

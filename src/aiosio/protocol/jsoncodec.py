@@ -77,10 +77,13 @@ class JSONCodec:
                 return obj
             # Checks in C on the raw text (~0.2 us); the exact codec runs only for text holding a long
             # run of digits or more brackets than the nesting limit allows.
-            if isinstance(data, str):
-                raw = data.encode()
-            else:
-                raw = data if type(data) is bytes else bytes(data)
+            raw = (
+                data.encode()
+                if isinstance(data, str)
+                else bytes(data)
+                if isinstance(data, memoryview)
+                else data
+            )
             if raw.translate(_DIGIT_MAP).find(_RUN19) >= 0 and exactjson.may_be_rounded(raw):
                 obj = exactjson.loads(raw) if not _too_deep(raw, obj) else _deep_error()
             elif len(raw) >= _DEEP_MIN_LEN and _too_deep(raw, obj):
