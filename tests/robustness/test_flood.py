@@ -143,13 +143,13 @@ async def test_abandoned_polling_handshakes_leave_nothing_behind(make_server):
 
         await asyncio.gather(*(abandon(i) for i in range(total)))
     assert len(h.connects) == joined
-    await h.until(lambda: not h.sio.eio.sessions, timeout=10)
+    await h.until(lambda: not h.sio.eio.sockets, timeout=10)
     assert h.sio._sockets == {}
     assert sorted(reason for _, reason in h.disconnects) == ["ping timeout"] * joined
     me = asyncio.current_task()
     await h.until(lambda: not (set(asyncio.all_tasks()) - baseline_tasks - {me}))
     assert _live_timers(loop) <= baseline_timers
-    assert not h.sio.eio._tasks
+    assert not h.sio.eio.core._tasks
     await h.assert_unharmed()
 
 

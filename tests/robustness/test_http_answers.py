@@ -83,7 +83,7 @@ async def test_bad_eio_version_is_400_code_5(server, query):
     status, body = await server.request("GET", f"/socket.io/?{query}")
     assert status == 400
     assert _code(body) == 5
-    assert server.sio.eio.sessions.keys() == {bystander.eio_sid}
+    assert server.sio.eio.sockets.keys() == {bystander.eio_sid}
     await server.assert_unharmed(bystander)
 
 
@@ -125,7 +125,7 @@ async def test_post_handshake_is_400_code_2(server):
     status, body = await server.request("POST", server.url("transport=polling"), data=b"40")
     assert status == 400
     assert _code(body) == 2
-    assert server.sio.eio.sessions == {}
+    assert server.sio.eio.sockets == {}
     server.assert_no_tracebacks()
 
 

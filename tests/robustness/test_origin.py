@@ -20,7 +20,7 @@ async def test_foreign_origin_refused_on_polling_handshake(server):
     status, body = await server.request("GET", server.url(), headers={"Origin": FOREIGN})
     assert status == 403
     assert orjson.loads(body)["code"] == 4
-    assert server.sio.eio.sessions.keys() == {bystander.eio_sid}
+    assert server.sio.eio.sockets.keys() == {bystander.eio_sid}
     await server.assert_unharmed(bystander)
 
 
@@ -39,7 +39,7 @@ async def test_foreign_origin_refused_on_websocket_handshake(server):
     with pytest.raises(aiohttp.WSServerHandshakeError) as info:
         await server.http.ws_connect(server.url("transport=websocket"), headers={"Origin": FOREIGN})
     assert info.value.status == 403
-    assert server.sio.eio.sessions.keys() == {bystander.eio_sid}
+    assert server.sio.eio.sockets.keys() == {bystander.eio_sid}
     await server.assert_unharmed(bystander)
 
 
@@ -103,7 +103,7 @@ async def test_origin_with_tab_is_refused_even_with_star(make_server, transport)
     ).encode()
     status, _ = await h.raw(request)
     assert status == 403
-    assert h.sio.eio.sessions.keys() == {bystander.eio_sid}
+    assert h.sio.eio.sockets.keys() == {bystander.eio_sid}
     await h.assert_unharmed(bystander)
 
 
@@ -118,7 +118,7 @@ async def test_origin_with_control_character_is_refused(make_server, char):
     ).encode()
     status, _ = await h.raw(request)
     assert status in (400, 403)
-    assert h.sio.eio.sessions.keys() == {bystander.eio_sid}
+    assert h.sio.eio.sockets.keys() == {bystander.eio_sid}
     await h.assert_unharmed(bystander)
 
 

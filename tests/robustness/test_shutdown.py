@@ -30,9 +30,9 @@ async def test_shutdown_closes_websocket_and_polling_clients(server):
     assert {sid for sid, _ in server.disconnects} == joined
     assert all(reason == "server shutting down" for _, reason in server.disconnects)
     assert len(server.disconnects) == len(joined), "a disconnect handler ran twice"
-    assert server.sio.eio.sessions == {}
+    assert server.sio.eio.sockets == {}
     assert server.sio._sockets == {}
-    assert not server.sio.eio._tasks
+    assert not server.sio.eio.core._tasks
     for client in poll_clients:
         await client.assert_dead()
     # Nothing the server started for these connections is still running once they are gone.
@@ -46,7 +46,7 @@ async def test_new_connections_refused_after_shutdown(server):
     await server.sio.shutdown()
     status, _ = await server.request("GET", server.url())
     assert status == 403
-    assert server.sio.eio.sessions == {}
+    assert server.sio.eio.sockets == {}
     server.assert_no_tracebacks()
 
 

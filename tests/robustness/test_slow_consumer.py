@@ -57,7 +57,7 @@ async def test_stalled_websocket_reader_is_closed_while_healthy_one_gets_everyth
         reader.cancel()
     assert h.reasons(slow_sid) == ["slow consumer"]
     assert received == list(range(sent))
-    assert set(h.sio.eio.sessions) == {healthy.eio_sid}
+    assert set(h.sio.eio.sockets) == {healthy.eio_sid}
     await h.assert_unharmed(healthy)
 
 

@@ -55,7 +55,7 @@ async def test_rooms_of_unknown_sid(gone):
     await h.sio.leave_room(sid, "r")
     await h.sio.enter_room(sid, "r")
     assert h.sio.rooms(sid) == []
-    assert h.sio.manager.room_members("/", "r") == []
+    assert list(h.sio.manager.get_participants("/", "r")) == []
     await h.sio.close_room("r")
     await h.assert_unharmed(bystander)
 

@@ -17,6 +17,11 @@ class Member(Protocol):
 
     sid: str
 
+    @property
+    def eio_sid(self) -> str:
+        """The Engine.IO session id of the connection this socket belongs to."""
+        ...
+
     def deliver(self, frames: Sequence[Frame]) -> None:
         """Send these frames (one Socket.IO packet) to this socket, in order."""
         ...

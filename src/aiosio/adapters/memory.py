@@ -108,6 +108,32 @@ class MemoryAdapter:
         ns = self._namespaces.get(namespace)
         return list(ns.room(room)) if ns else []
 
+    # -- read-only views, for the python-socketio ``AsyncManager`` API --------------------------
+
+    def namespace_names(self) -> list[str]:
+        """The namespaces that have sockets (or rooms) now."""
+        return list(self._namespaces)
+
+    def participants(self, namespace: str, room: str | None) -> Mapping[str, Member]:
+        """sid -> socket for a room (a named room or a sid room), or every socket when None.
+
+        A live view where possible: do not change rooms while iterating it.
+        """
+        ns = self._namespaces.get(namespace)
+        if ns is None:
+            return {}
+        return ns.sockets if room is None else ns.room(room)
+
+    def room_names(self, namespace: str) -> list[str]:
+        """The named rooms of a namespace (sid rooms not included)."""
+        ns = self._namespaces.get(namespace)
+        return list(ns.rooms) if ns else []
+
+    def is_sid_room(self, namespace: str, room: str) -> bool:
+        """True if ``room`` is the sid of a socket of the namespace."""
+        ns = self._namespaces.get(namespace)
+        return ns is not None and room in ns.sockets
+
     def members(
         self, namespace: str, rooms: Sequence[str] | None, exclude: Sequence[str] | None
     ) -> Iterable[Member]:

@@ -50,7 +50,9 @@ class HandlerRegistry:
 
         ``handlers[ns][event]``, then ``handlers[ns]['*']`` (gets the event name first), then
         ``handlers['*'][event]`` (gets the namespace first), then ``handlers['*']['*']`` (both), and
-        finally a class-based namespace handler's ``on_<event>`` method.
+        finally a class-based namespace handler (``namespace_handlers[ns]``, then ``['*']``, which
+        gets the namespace first): its ``on_<event>`` method, or its ``trigger_event`` with the event
+        name first when the class overrides ``trigger_event``.
         """
         handlers = self.handlers
         by_ns = handlers.get(namespace)
@@ -70,12 +72,15 @@ class HandlerRegistry:
         ns_handler = self.namespace_handlers.get(namespace)
         if ns_handler is None:
             ns_handler = self.namespace_handlers.get("*")
-            if ns_handler is not None:
-                method = ns_handler.handler_for(event)
-                return (method, (namespace, *args)) if method is not None else (None, args)
-        if ns_handler is not None:
-            return ns_handler.handler_for(event), args
-        return None, args
+            if ns_handler is None:
+                return None, args
+            args = (namespace, *args)
+        if ns_handler.custom_dispatch:
+            # The class overrides trigger_event (per-namespace middleware): every event goes
+            # through it, as python-socketio does, including those with no on_<event> method.
+            return ns_handler.trigger_event, (event, *args)
+        method = ns_handler.handler_for(event)
+        return (method, args) if method is not None else (None, args)
 
     def knows_namespace(self, namespace: str) -> bool:
         """True if a handler of any kind is registered for ``namespace``."""

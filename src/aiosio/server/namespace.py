@@ -2,26 +2,44 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .handlers import positional_capacity
+
 if TYPE_CHECKING:
     from .server import AsyncServer
+
+#: Lifecycle events whose handlers may take fewer arguments than they are given (legacy
+#: ``on_connect(sid, environ)`` without ``auth``, ``on_disconnect(sid)`` without ``reason``).
+_TRIMMED_EVENTS = frozenset({"connect", "disconnect"})
 
 
 class AsyncNamespace:
     """Handlers for one namespace as ``on_<event>`` methods; register with ``register_namespace``.
 
-    The return value of an event method is the acknowledgement, as with function handlers. The
-    helpers below act on this namespace unless told otherwise.
+    The return value of an event method is the acknowledgement, as with function handlers. Override
+    :meth:`trigger_event` to see every event of the namespace first (middleware, a catch-all); the
+    server then calls it for every event, as python-socketio does. The helpers below wrap the
+    server's methods with the same arguments and defaults, acting on this namespace unless told
+    otherwise.
     """
 
     def __init__(self, namespace: str | None = None) -> None:
         self.namespace = namespace or "/"
         self.server: AsyncServer | None = None
 
+    #: True when the class overrides :meth:`trigger_event` (set on registration; checked once).
+    custom_dispatch = False
+
     def _set_server(self, server: AsyncServer) -> None:
         self.server = server
+        self.custom_dispatch = type(self).trigger_event is not AsyncNamespace.trigger_event
+
+    def is_asyncio_based(self) -> bool:
+        """Always True."""
+        return True
 
     def _srv(self) -> AsyncServer:
         if self.server is None:
@@ -30,16 +48,24 @@ class AsyncNamespace:
 
     def handler_for(self, event: str) -> Callable[..., Any] | None:
         """The bound ``on_<event>`` method, if defined."""
-        method = getattr(self, "on_" + event, None)
+        method = getattr(self, "on_" + (event or ""), None)
         return method if callable(method) else None
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
-        """Call ``on_<event>(*args)`` if defined (python-socketio's dispatch hook)."""
+        """Call ``on_<event>(*args)`` if defined and return its result (python-socketio's hook).
+
+        ``on_connect`` and ``on_disconnect`` may take fewer arguments than given (no ``auth``, no
+        ``reason``). An override may call ``await super().trigger_event(event, *args)``.
+        """
         handler = self.handler_for(event)
         if handler is None:
             return None
+        if event in _TRIMMED_EVENTS:
+            capacity = positional_capacity(handler)
+            if capacity < len(args):
+                args = args[:capacity]
         result = handler(*args)
-        if hasattr(result, "__await__"):
+        if inspect.isawaitable(result):
             result = await result
         return result
 
@@ -53,6 +79,7 @@ class AsyncNamespace:
         namespace: str | None = None,
         callback: Callable[..., Any] | None = None,
         ignore_queue: bool = False,
+        volatile: bool = False,
     ) -> None:
         """Emit to clients of this namespace (see :meth:`AsyncServer.emit`)."""
         await self._srv().emit(
@@ -64,6 +91,7 @@ class AsyncNamespace:
             namespace=namespace or self.namespace,
             callback=callback,
             ignore_queue=ignore_queue,
+            volatile=volatile,
         )
 
     async def send(
@@ -94,12 +122,22 @@ class AsyncNamespace:
         to: str | None = None,
         sid: str | None = None,
         namespace: str | None = None,
-        timeout: float | None = 60,
+        timeout: float | None = None,
         ignore_queue: bool = False,
     ) -> Any:
-        """Emit to one client and wait for its acknowledgement (see :meth:`AsyncServer.call`)."""
+        """Emit to one client and wait for its acknowledgement (see :meth:`AsyncServer.call`).
+
+        As in python-socketio, the default ``timeout`` here is None (wait while the client is
+        connected), where ``AsyncServer.call`` waits 60 seconds.
+        """
         return await self._srv().call(
-            event, data, to=to, sid=sid, namespace=namespace or self.namespace, timeout=timeout
+            event,
+            data,
+            to=to,
+            sid=sid,
+            namespace=namespace or self.namespace,
+            timeout=timeout,
+            ignore_queue=ignore_queue,
         )
 
     async def enter_room(self, sid: str, room: str, namespace: str | None = None) -> None:

@@ -22,8 +22,10 @@ class ServerSocket:
     __slots__ = (
         "acks",
         "conn",
+        "connecting",
         "gone",
         "hold",
+        "left",
         "namespace",
         "next_ack_id",
         "pending",
@@ -44,13 +46,22 @@ class ServerSocket:
         self.hold = True
         #: Disconnected (its disconnect handler may still be running): nothing more is sent.
         self.gone = False
+        #: The ``connect`` handler is running: a disconnect meanwhile waits for its verdict.
+        self.connecting = False
+        #: Why the client left (or was disconnected) while the ``connect`` handler ran.
+        self.left: str | None = None
         self.pending: list[Frame] = []
-        #: Outstanding acks: id -> callback taking the ack's arguments (or an exception).
-        #: Outstanding acks; None until the first one (most sockets never wait for an ack).
+        #: Outstanding acks: id -> callback taking the ack's arguments (or an exception); None until
+        #: the first one (most sockets never wait for an ack).
         self.acks: dict[int, Callable[[list[Any] | BaseException], None]] | None = None
         self.next_ack_id = 0
         #: The user session of ``get_session``/``save_session``.
         self.user: dict[Any, Any] | None = None
+
+    @property
+    def eio_sid(self) -> str:
+        """The Engine.IO session id of this socket's connection."""
+        return self.session.sid
 
     def deliver(self, frames: Sequence[Frame]) -> None:
         """Send one encoded packet to this socket (held back until the CONNECT reply is out)."""
@@ -119,7 +130,7 @@ class ServerSocket:
 class Connection:
     """Socket.IO state of one Engine.IO session: its decoder and its namespaces."""
 
-    __slots__ = ("_environ", "decoder", "opened_at", "session", "sockets")
+    __slots__ = ("_environ", "decoder", "eio_session", "opened_at", "session", "sockets")
 
     def __init__(self, session: EngineSession, decoder: Decoder | None) -> None:
         self.session = session
@@ -129,6 +140,8 @@ class Connection:
         #: When the Engine.IO session opened (loop time), for the namespace connect timeout.
         self.opened_at = session.core.loop.time()
         self._environ: dict[str, Any] | None = None
+        #: The Engine.IO-level user session (``sio.eio.get_session``), made on first use.
+        self.eio_session: dict[Any, Any] | None = None
 
     @property
     def environ(self) -> dict[str, Any]:
