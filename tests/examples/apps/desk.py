@@ -42,7 +42,8 @@ def add_chat(sio: Any, record: Record) -> None:
     """The ``/chat`` namespace, decorator-based."""
 
     @sio.event(namespace="/chat")
-    async def connect(sid: str, environ: dict[str, Any]) -> None:
+    async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
+        # A client that sends auth gets the three-argument call only (as in python-socketio).
         pass
 
     @sio.on("post", namespace="/chat")
@@ -159,7 +160,7 @@ def build(lib: ModuleType = socketio, logger: logging.Logger | None = None) -> t
     class Locked(lib.AsyncNamespace):  # type: ignore[name-defined,misc]
         """Refuses every client with the built-in exception (python-socketio treats it as a refusal)."""
 
-        def on_connect(self, sid: str, environ: dict[str, Any]) -> None:
+        def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
             raise ConnectionRefusedError("closed for lunch")
 
     sio.register_namespace(Admin("/admin"))
