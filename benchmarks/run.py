@@ -4,9 +4,12 @@ Every selected target runs every selected scenario `--runs` times, each time on 
 pinned to one core with the Node load generator pinned to another. Runs are interleaved (run 1
 of every target, then run 2, ...) so that a burst of background load hits all targets alike.
 Results go to benchmarks/results/<run id>.jsonl; the report (medians, ratios to aiosio) is
-printed and written to benchmarks/results/latest.md.
+printed and written to benchmarks/results/latest.md. The README's table is rendered from the
+committed benchmarks/results/published.jsonl: `--publish <run id>.jsonl` makes a run the published
+one and re-renders the table, `--readme` re-renders it from the published file.
 
     .venv/bin/python benchmarks/run.py [--quick] [--targets a,b] [--scenarios x,y] [--runs N]
+    .venv/bin/python benchmarks/run.py --publish benchmarks/results/<run id>.jsonl
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from harness import machine, procs
+from harness import machine, procs, readme
 from harness.report import render
 from harness.scenarios import ALL_SCENARIOS, Scenario, select
 from harness.targets import DEFAULT_TARGETS, Target, all_targets
@@ -40,6 +43,14 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="1 run, 0.5 s warm-up, 2 s windows")
     p.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     p.add_argument("--report", type=Path, help="only re-render the report of a results .jsonl")
+    p.add_argument(
+        "--publish",
+        type=Path,
+        help="make a results .jsonl results/published.jsonl; re-render README.md's table",
+    )
+    p.add_argument(
+        "--readme", action="store_true", help="re-render README.md's table from results/published.jsonl"
+    )
     return p.parse_args()
 
 
@@ -161,6 +172,16 @@ def load(jsonl: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 def main() -> None:
     """Run the benchmark (or re-render a report), then print and save the report."""
     args = parse_args()
+    if args.publish or args.readme:
+        if args.publish:
+            readme.publish(args.publish)
+        records, meta = load(readme.PUBLISHED)
+        targets = [t for t in all_targets() if t.name in {r["target"] for r in records}]
+        scenarios = [s for s in ALL_SCENARIOS if s.name in {r["scenario"] for r in records}]
+        block = readme.render_block(records, meta, targets, scenarios)
+        readme.update_readme(block)
+        print(block)
+        return
     if args.report:
         records, meta = load(args.report)
     else:
@@ -174,6 +195,8 @@ def main() -> None:
     if not args.report:
         (args.out / "latest.md").write_text(report)
         (args.out / f"{records[0]['run_id']}.md").write_text(report)
+        jsonl = args.out / f"{records[0]['run_id']}.jsonl"
+        print(f"to make this run the README's table: benchmarks/run.py --publish {jsonl}", file=sys.stderr)
 
 
 if __name__ == "__main__":

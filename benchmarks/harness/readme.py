@@ -1,0 +1,79 @@
+"""The README's benchmark table, rendered from the committed results file it is published from.
+
+``run.py --publish <run>.jsonl`` copies a run's results (and its ``.meta.json``) to
+``benchmarks/results/published.jsonl`` / ``published.meta.json``, which are committed, and renders the
+table between the README's ``<!-- benchmark-table -->`` markers from that copy; ``run.py --readme``
+re-renders it from the committed copy alone. Either way the table can be reproduced from the repository.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from harness.report import reduce, summary_table
+from harness.scenarios import Scenario
+from harness.targets import Target
+
+RESULTS = Path(__file__).resolve().parent.parent / "results"
+PUBLISHED = RESULTS / "published.jsonl"
+PUBLISHED_META = RESULTS / "published.meta.json"
+README = Path(__file__).resolve().parents[2] / "README.md"
+START, END = "<!-- benchmark-table -->", "<!-- /benchmark-table -->"
+
+
+def publish(jsonl: Path) -> None:
+    """Copy a run's results and metadata to the committed ``published.*`` files."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(jsonl, PUBLISHED)
+    meta = jsonl.with_suffix(".meta.json")
+    if meta.exists():
+        shutil.copyfile(meta, PUBLISHED_META)
+    else:
+        PUBLISHED_META.unlink(missing_ok=True)
+
+
+def handler_tasks(python: str) -> str:
+    """How that Python starts coroutine handlers (engine/eager.py)."""
+    try:
+        major, minor = (int(part) for part in python.split(".")[:2])
+    except ValueError:
+        return "coroutine handlers run in their own Task"
+    if (major, minor) >= (3, 12):
+        return "coroutine handlers start as eager Tasks (one that never suspends costs no loop round trip)"
+    return "every coroutine handler is a Task scheduled through the event loop: eager start needs 3.12"
+
+
+def render_block(
+    records: list[dict[str, Any]], meta: dict[str, Any], targets: list[Target], scenarios: list[Scenario]
+) -> str:
+    """The Markdown that goes between the README's markers."""
+    machine: dict[str, str] = meta.get("machine", {})
+    config: dict[str, str] = meta.get("config", {})
+    runs = max((int(r.get("run", 1)) for r in records), default=0)
+    python = machine.get("Python", "unknown")
+    head = (
+        f"Medians of {runs} run(s), rendered by `benchmarks/run.py --readme` from "
+        f"`benchmarks/results/published.jsonl` ({config.get('Run', 'run id unknown')}). "
+        f"{machine.get('CPU', 'CPU unknown')}; {config.get('Pinning', '')}. "
+        f"Python {python} ({handler_tasks(python)}), aiohttp {machine.get('aiohttp', '?')}, "
+        f"python-socketio {machine.get('python-socketio', '?')}, Node {machine.get('Node', '?')} with "
+        f"socket.io {machine.get('npm socket.io', '?')}. Ratios are to aiosio on asyncio; † the load "
+        "generator saturated its core: a lower bound."
+    )
+    table = summary_table(reduce(records), targets, scenarios)
+    return "\n".join([head, "", *table])
+
+
+def replace_block(text: str, block: str) -> str:
+    """``text`` with everything between the markers replaced by ``block``."""
+    start, end = text.find(START), text.find(END)
+    if start < 0 or end < start:
+        raise SystemExit(f"README.md has no {START} ... {END} block")
+    return text[: start + len(START)] + "\n" + block + "\n" + text[end:]
+
+
+def update_readme(block: str, readme: Path = README) -> None:
+    """Write ``block`` into the README between the markers."""
+    readme.write_text(replace_block(readme.read_text(), block))
