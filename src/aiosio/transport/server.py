@@ -77,7 +77,7 @@ class AiohttpEngineTransport:
                 # The read loop runs in this frame, not under the handshake's: one coroutine frame
                 # less kept alive for every idle connection.
                 ws, opened = await self._websocket_handshake(request)
-                if opened is not None:
+                if opened is not None and isinstance(ws, web.WebSocketResponse):
                     await self._read_loop(ws, opened)
                 return ws
             return await self._polling_handshake(request)
@@ -210,12 +210,26 @@ class AiohttpEngineTransport:
             heartbeat=None,
         )
 
+    async def _prepare(self, ws: web.WebSocketResponse, request: web.Request) -> bool:
+        """Send the 101 answer; False if the client hung up (or reset the connection) meanwhile.
+
+        That is a hang-up like any other, logged at DEBUG; the caller then returns a fresh response,
+        which aiohttp fails to write and drops quietly (a half-prepared WebSocket would raise).
+        """
+        try:
+            await ws.prepare(request)
+        except ConnectionError as exc:
+            logger.debug("WebSocket handshake from %s failed: %s", request.remote, exc)
+            return False
+        return True
+
     async def _websocket_handshake(
         self, request: web.Request
-    ) -> tuple[web.WebSocketResponse, EngineSession | None]:
+    ) -> tuple[web.StreamResponse, EngineSession | None]:
         """Open a session directly on WebSocket; the session is None if it was refused or lost."""
         ws = self._websocket()
-        await ws.prepare(request)
+        if not await self._prepare(ws, request):
+            return web.Response(status=400), None
         wt = request.transport
         if wt is None:
             return ws, None
@@ -231,7 +245,8 @@ class AiohttpEngineTransport:
         if not self.core.options.allow_upgrades or session.closed:
             return self._error(request, BAD_REQUEST)
         ws = self._websocket()
-        await ws.prepare(request)
+        if not await self._prepare(ws, request):
+            return web.Response(status=400)  # never reaches the client: it is gone
         if session.transport != "polling" or session.upgrading:
             # A second WebSocket for a sid that has (or is getting) one: accepted, then closed, as
             # the reference server does; the session stays with the first. WebSocket clients often
