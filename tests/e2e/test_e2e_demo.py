@@ -229,3 +229,26 @@ def test_prices_pane_updates_live(
     expect(alice.locator("#prices-state")).to_contain_text("paused")
     expect(bob.locator("#stat-watchers")).to_have_text("1")
     assert server.stop() == 0
+
+
+def test_page_says_so_when_the_client_bundle_is_missing(
+    start: Start, pages: Callable[[], Any], artifacts: Path, tmp_path: Path
+) -> None:
+    server = start([*AIOSIO, "serve", "--port", "0", "--db", str(tmp_path / "todos.sqlite3")])
+    page = pages()
+    # As a server without the bundle answers (see aiosio.demo.bundle): a 404 with the fix.
+    page.route(
+        "**/socket.io/socket.io.min.js",
+        lambda route: route.fulfill(status=404, content_type="application/javascript", body="// missing\n"),
+    )
+    page.goto(server.url)
+    expect(page.locator("#status")).to_have_attribute("data-state", "error")
+    banner = page.locator("#banner")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("cannot connect")
+    expect(banner).to_contain_text("npm ci")
+    expect(page.locator("#prices-state")).to_contain_text("unavailable")
+    expect(page.locator("#prices-toggle")).to_be_disabled()
+    expect(page.locator("#todo-list li")).to_have_count(3)  # the todos still load over HTTP
+    page.screenshot(path=str(artifacts / "e2e-demo-no-bundle.png"), full_page=True)
+    assert server.stop() == 0

@@ -131,9 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser(
         "serve",
-        help="run the live todo + chat demo",
-        description="Run the demo: a todo list kept in sync across pages and a chat with "
-        "rooms, at http://127.0.0.1:8080 by default. Needs no internet access.",
+        help="run the live todo + chat + prices demo",
+        description="Run the demo: a todo list kept in sync across pages, a chat with rooms "
+        "and a live stock ticker, at http://127.0.0.1:8080 by default. Needs no internet access.",
     )
     _add_server_options(serve)
     serve.add_argument(

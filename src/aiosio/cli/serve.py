@@ -1,4 +1,4 @@
-"""``aiosio serve``: the live todo + chat demo, with no arguments and no external services."""
+"""``aiosio serve``: the live todo + chat + prices demo, with no arguments and no external services."""
 
 from __future__ import annotations
 

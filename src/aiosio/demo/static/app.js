@@ -326,6 +326,7 @@
       "(in a checkout: npm ci, then restart aiosio serve). Todos still work over plain HTTP.";
     bannerEl.hidden = false;
     setWatching(false, "unavailable: the Socket.IO client did not load");
+    pricesToggle.disabled = true;
     return;
   }
 
