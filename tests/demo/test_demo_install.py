@@ -150,12 +150,17 @@ def test_build_without_npm_fails_with_the_fix(tmp_path: Path) -> None:
 
 
 def test_the_wheel_carries_the_bundle(tmp_path: Path) -> None:
-    """Once the bundle is in place (a checkout after `npm ci`), a wheel ships it; no npm run."""
+    """Once the bundle is in place (a checkout after `npm ci`), a wheel ships it; no npm run.
+    An older copy in vendor/ is replaced by the pinned one."""
     clone = fresh_clone(tmp_path / "clone")
     dist = REPO / "node_modules" / "socket.io-client" / "dist"
     if not (dist / BUNDLE).is_file():
         pytest.skip("needs node_modules (npm ci) in the checkout")
     shutil.copytree(dist, clone / "node_modules" / "socket.io-client" / "dist")
+    # A copy left in vendor/ by an older checkout is replaced by the pinned version.
+    (clone / VENDOR).mkdir(parents=True)
+    for name in (BUNDLE, "socket.io.msgpack.min.js"):
+        (clone / VENDOR / name).write_text("/*!\n * Socket.IO v4.0.0\n */\nstale();\n")
     env = {**os.environ, "PATH": str(tmp_path / "empty")}  # proves npm is not needed then
     result = pip("wheel", "--no-deps", "-w", str(tmp_path / "dist"), ".", env=env, cwd=clone)
     assert result.returncode == 0, result.stdout + result.stderr
