@@ -183,9 +183,10 @@ class AsyncServer:
         """Serve Engine.IO on ``app`` at ``/<engineio_path>/``."""
         self._transport.attach(app, engineio_path)
 
-    async def handle_request(self, request: web.Request) -> web.StreamResponse:
-        """Answer one Engine.IO request (for apps that add the route themselves)."""
-        return await self._transport.handle(request)
+    async def handle_request(self, *args: Any, **kwargs: Any) -> web.StreamResponse:
+        """Answer one Engine.IO request, an aiohttp ``web.Request`` (for apps that add the route
+        themselves instead of calling :meth:`attach`)."""
+        return await self._transport.handle(*args, **kwargs)
 
     def on(self, event: str, handler: Handler | None = None) -> Any:
         """Register a handler for ``connect``, ``message`` or ``disconnect`` (also as a decorator)."""
