@@ -112,5 +112,3 @@ async def until(predicate: Callable[[], Any], timeout: float = WAIT, what: str =
         if loop.time() > deadline:
             raise AssertionError(f"{what} not met within {timeout}s")
         await asyncio.sleep(0.01)
-
-

@@ -15,9 +15,16 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from apps import greeter, greeter_client, pingpong, pingpong_client, simple_greeter_client, simple_pingpong_client
-from conftest import LIBS, WAIT, RunApp, node_log, until
+from apps import (
+    greeter,
+    greeter_client,
+    pingpong,
+    pingpong_client,
+    simple_greeter_client,
+    simple_pingpong_client,
+)
 
+from conftest import LIBS, WAIT, RunApp, node_log, until
 from processes import ServerProcess
 
 pytestmark = [pytest.mark.timeout(30)]
@@ -127,7 +134,9 @@ async def test_simple_greeter_client(client_lib: str, server_kind: str, start_se
     """``receive()`` returns the greeting the server sent from its connect handler."""
     server = await start_server(server_kind, greeter)
     token = f"{client_lib}-{server_kind}-simple"
-    event = await asyncio.wait_for(simple_greeter_client.first_event(server.url, LIBS[client_lib], token), WAIT)
+    event = await asyncio.wait_for(
+        simple_greeter_client.first_event(server.url, LIBS[client_lib], token), WAIT
+    )
     assert event == ["greet", *GREETING]
     assert [entry[2] for entry in server.seen() if entry[0] == "connect" and entry[2] == {"token": token}]
 
@@ -142,3 +151,18 @@ async def test_simple_pingpong_client(client_lib: str, server_kind: str, start_s
     assert len(rtts) == 4
     # The Node server greets every client (it is both example servers in one).
     assert others == ([["greet", *GREETING]] if server_kind == "node" else [])
+
+
+@pytest.mark.parametrize(
+    ("client_lib", "server_lib"),
+    [(c, s) for c in LIBS for s in LIBS],
+    ids=[f"{c}-client-{s}-server" for c in LIBS for s in LIBS],
+)
+async def test_greeter_without_auth(client_lib: str, server_lib: str, run_app: RunApp) -> None:
+    """A Python client that sends no auth: the connect handler gets ``auth=None`` (greeter prints it)."""
+    running = await run_app(greeter.build(LIBS[server_lib]))
+    event = await asyncio.wait_for(
+        simple_greeter_client.first_event(running.url, LIBS[client_lib], token=None), WAIT
+    )
+    assert event == ["greet", *GREETING]
+    assert [entry[2] for entry in running.app[greeter.SEEN] if entry[0] == "connect"] == [None]

@@ -17,8 +17,9 @@ from typing import Any
 import aiohttp
 import pytest
 from apps import desk
-from conftest import LIBS, WAIT, RunApp, RunningApp, until
 from node_driver import NodeDriver
+
+from conftest import LIBS, WAIT, RunApp, RunningApp, until
 
 pytestmark = [pytest.mark.timeout(30)]
 
@@ -295,7 +296,9 @@ async def test_npm_client(server_lib: str, run_app: RunApp, node: NodeDriver) ->
     await node.connect("pat", running.url, auth={"token": desk.TOKEN}, manager="kicked")
     pat_sid = (await node.event("connect", client="pat", timeout=WAIT))["sid"]
     await node.emit("pat", "drop_transport")
-    await until(lambda: ("/", pat_sid, running.sio.reason.SERVER_DISCONNECT) in record.disconnects, what="kick")
+    await until(
+        lambda: ("/", pat_sid, running.sio.reason.SERVER_DISCONNECT) in record.disconnects, what="kick"
+    )
     if server_lib == "aiosio":
         # python-socketio (5.18) closing a WebSocket this way never tells the npm client (not within
         # 30 s); aiosio closes it at once, as its polling transport does.

@@ -1,13 +1,15 @@
-"""The server example apps driven as their pages drive them, with the npm socket.io-client.
+"""The server example apps driven as their pages drive them: the npm socket.io-client, and Python clients.
 
 Each app runs on aiosio and, as the reference the same test must pass on, on python-socketio
 (``lib``). The page itself is fetched like a browser would (HTML, its script, the client bundle);
 then the test performs the page's script step by step with the npm client (one ``client`` per
-browser tab) and checks what the page would log.
+browser tab; for the kitchen page also aiosio's and python-socketio's ``AsyncClient``) and checks
+what the page would log.
 """
 
 from __future__ import annotations
 
+import asyncio
 from types import ModuleType
 from typing import Any
 
@@ -16,7 +18,7 @@ import pytest
 from apps import greeter, kitchen, pingpong
 from node_driver import MODES, NodeDriver
 
-from conftest import WAIT, RunApp, until
+from conftest import LIBS, WAIT, RunApp, RunningApp, until
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(30)]
 
@@ -37,54 +39,152 @@ async def fetch_page(url: str, scripts: list[str]) -> str:
 
 
 class Tab:
-    """One browser tab running ``static/kitchen.js``, its log as the page would show it."""
+    """One browser tab running ``static/kitchen.js``: its actions, and its log as the page shows it.
 
-    def __init__(self, node: NodeDriver, name: str) -> None:
-        self.node = node
-        self.name = name
+    Backed by the npm client (:class:`NodeTab`) or by a Python client (:class:`PyTab`).
+    """
+
+    #: The reason the client reports when the server disconnects it.
+    server_disconnect = ""
+
+    def __init__(self) -> None:
         self.sid = ""
-        self.ticks = 0
 
-    async def open(self, url: str, mode: str = "upgrade") -> None:
+    async def open(self, url: str) -> None:
         """``io()``; on connect the page emits ``shout_back``."""
-        await self.node.connect(self.name, url, **MODES[mode])
-        event = await self.node.event("connect", client=self.name, timeout=WAIT)
-        self.sid = event["sid"]
-        await self.submit("shout_back", text="page connected")
+        raise NotImplementedError
 
     async def submit(self, form: str, **fields: Any) -> None:
         """Submit one of the page's forms."""
-        if form == "hang_up":
-            await self.node.emit(self.name, form)
-        else:
-            await self.node.emit(self.name, form, fields)
+        raise NotImplementedError
+
+    async def feed(self) -> dict[str, Any]:
+        """The next ``feed`` event's argument."""
+        raise NotImplementedError
+
+    async def gone(self) -> str:
+        """Wait for the page's disconnect handler; return the reason."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Close the tab (the client disconnects)."""
+        raise NotImplementedError
 
     async def next_line(self) -> str:
-        """The next ``got: ...`` text the page logs, skipping the background ticks (counted)."""
+        """The next ``got: ...`` text the page logs, skipping the background ticks."""
         while True:
-            event = await self.node.event("event", client=self.name, event="feed", timeout=WAIT)
-            (msg,) = event["args"]
-            if msg["text"] == "tick":
-                assert msg["beats"] >= 1
-                self.ticks += 1
-                continue
-            return str(msg["text"])
+            msg = await self.feed()
+            if msg["text"] != "tick":
+                return str(msg["text"])
+            assert msg["beats"] >= 1
 
     async def wait_tick(self) -> None:
         """Wait for a background tick; no other line may come meanwhile."""
+        msg = await self.feed()
+        assert msg["text"] == "tick", msg
+        assert msg["beats"] >= 1
+
+
+class NodeTab(Tab):
+    """A tab whose socket is an npm socket.io-client socket in the Node driver."""
+
+    server_disconnect = "io server disconnect"
+
+    def __init__(self, node: NodeDriver, name: str) -> None:
+        super().__init__()
+        self.node = node
+        self.name = name
+
+    async def open(self, url: str) -> None:
+        await self.node.connect(self.name, url)
+        self.sid = (await self.node.event("connect", client=self.name, timeout=WAIT))["sid"]
+        await self.submit("shout_back", text="page connected")
+
+    async def submit(self, form: str, **fields: Any) -> None:
+        await self.node.emit(self.name, form, *([fields] if fields or form != "hang_up" else []))
+
+    async def feed(self) -> dict[str, Any]:
         event = await self.node.event("event", client=self.name, event="feed", timeout=WAIT)
-        assert event["args"][0]["text"] == "tick", event
-        assert event["args"][0]["beats"] >= 1
+        (msg,) = event["args"]
+        return dict(msg)
+
+    async def gone(self) -> str:
+        return str((await self.node.event("disconnect", client=self.name, timeout=WAIT))["reason"])
+
+    async def close(self) -> None:
+        await self.node.request("disconnect", client=self.name)
 
 
-async def test_kitchen_page(lib: ModuleType, run_app: RunApp, node: NodeDriver) -> None:
+class PyTab(Tab):
+    """A tab whose socket is a Python ``AsyncClient`` (aiosio's or python-socketio's)."""
+
+    def __init__(self, lib: ModuleType) -> None:
+        super().__init__()
+        self.sio = lib.AsyncClient()
+        self.server_disconnect = self.sio.reason.SERVER_DISCONNECT
+        self.feeds: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.reasons: asyncio.Queue[str] = asyncio.Queue()
+
+        @self.sio.event
+        async def connect() -> None:
+            await self.sio.emit("shout_back", {"text": "page connected"})
+
+        self.sio.on("feed", self.feeds.put_nowait)
+        self.sio.on("disconnect", self.reasons.put_nowait)
+
+    async def open(self, url: str) -> None:
+        await self.sio.connect(url)
+        self.sid = self.sio.get_sid()
+
+    async def submit(self, form: str, **fields: Any) -> None:
+        await self.sio.emit(form, fields if fields or form != "hang_up" else None)
+
+    async def feed(self) -> dict[str, Any]:
+        return await asyncio.wait_for(self.feeds.get(), WAIT)
+
+    async def gone(self) -> str:
+        return await asyncio.wait_for(self.reasons.get(), WAIT)
+
+    async def close(self) -> None:
+        await self.sio.disconnect()
+
+
+#: (server library, who plays the page): the npm client (as the browser does) on both servers,
+#: aiosio's client on both, python-socketio's client on aiosio's.
+KITCHEN = [
+    (server, tab)
+    for server in LIBS
+    for tab in ("npm-client", "aiosio-client", "python-socketio-client")
+    if (server, tab) != ("python-socketio", "python-socketio-client")
+]
+
+
+@pytest.mark.parametrize(
+    ("server_lib", "tab_kind"), KITCHEN, ids=[f"{tab}-{server}-server" for server, tab in KITCHEN]
+)
+async def test_kitchen_page(server_lib: str, run_app: RunApp, node: NodeDriver, tab_kind: str) -> None:
     """Echo, broadcast, rooms (join, leave, send to, close), the ticker and the disconnect button."""
-    running = await run_app(kitchen.build(lib, tick=0.2))
+    running = await run_app(kitchen.build(LIBS[server_lib], tick=0.2))
     html = await fetch_page(running.url, ["/static/kitchen.js"])
     for form in ("shout_back", "shout_all", "enter", "depart", "shout_room", "dissolve", "hang_up"):
         assert f'<form id="{form}">' in html
 
-    a, b = Tab(node, "a"), Tab(node, "b")
+    def tab(name: str) -> Tab:
+        if tab_kind == "npm-client":
+            return NodeTab(node, name)
+        return PyTab(LIBS[tab_kind.removesuffix("-client")])
+
+    a, b = tab("a"), tab("b")
+    try:
+        await kitchen_session(running, a, b)
+    finally:
+        for t in (a, b):
+            if isinstance(t, PyTab):
+                await t.close()
+
+
+async def kitchen_session(running: RunningApp, a: Tab, b: Tab) -> None:
+    """What two tabs of the kitchen page do, and what each should log."""
     await a.open(running.url)
     # The connect handler's greeting comes first, then the echo of what the page sent on connect.
     assert await a.next_line() == "welcome"
@@ -100,7 +200,7 @@ async def test_kitchen_page(lib: ModuleType, run_app: RunApp, node: NodeDriver) 
 
     await a.submit("enter", room="r1")
     assert await a.next_line() == "in r1"
-    assert running.sio.rooms(a.sid) and "r1" in running.sio.rooms(a.sid)
+    assert "r1" in running.sio.rooms(a.sid)
     await a.submit("shout_room", room="r1", text="r1: a alone")
     assert await a.next_line() == "r1: a alone"
     await b.submit("enter", room="r1")
@@ -126,18 +226,19 @@ async def test_kitchen_page(lib: ModuleType, run_app: RunApp, node: NodeDriver) 
     assert await b.next_line() == "b after close"
 
     # The background task's broadcast reaches both tabs (every 0.2 s here, 10 s in the example).
-    for tab in (a, b):
-        await tab.wait_tick()
+    for t in (a, b):
+        await t.wait_tick()
 
     farewells = running.app[kitchen.FAREWELLS]
     await a.submit("hang_up")
-    gone = await node.event("disconnect", client="a", timeout=WAIT)
-    assert gone["reason"] == "io server disconnect"
+    assert await a.gone() == a.server_disconnect
     await until(lambda: len(farewells) == 1, what="disconnect handler for a")
     assert farewells[0] == (a.sid, running.sio.reason.SERVER_DISCONNECT)
-    await node.request("disconnect", client="b")
+    await b.close()
     await until(lambda: len(farewells) == 2, what="disconnect handler for b")
-    assert farewells[1] == (b.sid, running.sio.reason.CLIENT_DISCONNECT)
+    assert farewells[1][0] == b.sid
+    # python-socketio's client sends DISCONNECT then CLOSE back to back; its own server reports either.
+    assert farewells[1][1] in (running.sio.reason.CLIENT_DISCONNECT, "transport close")
 
 
 @pytest.mark.parametrize("auth", [None, {"token": "open-sesame"}], ids=["page", "node-client"])

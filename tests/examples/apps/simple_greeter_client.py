@@ -13,11 +13,11 @@ import aiosio as socketio
 
 
 async def first_event(
-    url: str, lib: ModuleType = socketio, token: str = "open-sesame", **connect_kwargs: Any
+    url: str, lib: ModuleType = socketio, token: str | None = "open-sesame", **connect_kwargs: Any
 ) -> list[Any]:
-    """Connect, receive one event, disconnect (on leaving the ``async with``)."""
+    """Connect (no auth if *token* is None), receive one event, disconnect (leaving the ``async with``)."""
     async with lib.AsyncSimpleClient() as sio:
-        await sio.connect(url, auth={"token": token}, **connect_kwargs)
+        await sio.connect(url, auth=None if token is None else {"token": token}, **connect_kwargs)
         event: list[Any] = await sio.receive()
         print(event)
         return event

@@ -1,4 +1,4 @@
-"""The simple-client round-trip timer (the shape of python-socketio's async simple-client ``latency_client.py``).
+"""The simple-client round-trip timer (the shape of the async simple-client ``latency_client.py``).
 
 Each round emits ``ping_from_client``, then ``receive()``s until the event is exactly
 ``["pong_from_server"]``, times it and pauses with ``asyncio.sleep``. The example loops forever;
