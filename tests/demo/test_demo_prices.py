@@ -148,17 +148,22 @@ async def test_stats_count_clients_watchers_and_rates(demo_server: TestServer) -
     async with watcher(demo_server) as a, watcher(demo_server) as b:
         await a.call("join_prices")
         # Two clients connected, one in the room, ticks flowing: about 5 ticks/s, each to 1 client.
-        stats = await a.stats_where(lambda s: s["watchers"] == 1 and s["ticks_per_sec"] > 0)
+        await a.stats_where(lambda s: s["watchers"] == 1)
+        stats = await a.stats_where(lambda s: s["watchers"] == 1)  # a whole period in the room
         assert set(stats) == {"clients", "watchers", "ticks_per_sec", "msgs_per_sec"}
         assert stats["clients"] == 2
-        assert 1 <= stats["ticks_per_sec"] <= 10
-        assert stats["msgs_per_sec"] == pytest.approx(stats["ticks_per_sec"], abs=1.5)
+        assert 1 <= stats["ticks_per_sec"] <= 1 / TICK_INTERVAL + 0.5  # 5/s, fewer on a busy machine
+        assert stats["msgs_per_sec"] == pytest.approx(stats["ticks_per_sec"], abs=0.5)
         # Stats go to everyone connected, in the room or not.
         assert (await b.stats_where(lambda s: s["watchers"] == 1))["clients"] == 2
 
         await b.call("join_prices")
-        stats = await a.stats_where(lambda s: s["watchers"] == 2 and s["msgs_per_sec"] > s["ticks_per_sec"])
-        assert stats["msgs_per_sec"] == pytest.approx(2 * stats["ticks_per_sec"], abs=2.5)
+        # The first stats after the join may cover ticks to one watcher; the next one is a whole
+        # period with two, so each tick is two messages.
+        await a.stats_where(lambda s: s["watchers"] == 2)
+        stats = await a.stats_where(lambda s: s["watchers"] == 2)
+        assert stats["ticks_per_sec"] > 0
+        assert stats["msgs_per_sec"] == pytest.approx(2 * stats["ticks_per_sec"], abs=0.5)
 
     # Nobody connected any more: the ticker forgot them all.
     ticker = ticker_of(demo_server)
