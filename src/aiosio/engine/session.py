@@ -46,7 +46,8 @@ class EngineSession:
     Outbound packets are :class:`Frame` objects shared between recipients. On WebSocket a frame is
     written straight to the connection's transport (the kernel buffer and asyncio's write buffer are
     the queue, bounded by ``max_queue_bytes``); on long-polling, and while an upgrade is in progress,
-    frames wait in a list bounded by count and bytes until the next GET.
+    packets wait in their polling form (shared bytes, not the frame with its cached forms) in a list
+    bounded by count and by those bytes, which are what the queue really holds, until the next GET.
     """
 
     __slots__ = (
@@ -93,7 +94,8 @@ class EngineSession:
         #: None until first needed: an empty deque costs ~600 bytes, for every idle connection.
         self._backlog: deque[Callable[[], None]] | None = None
         self._probed = False
-        self._queue: list[Frame] = []
+        #: Queued packets in polling form (``Frame.polling()``); ``_queue_bytes`` is their total length.
+        self._queue: list[bytes] = []
         self._queue_bytes = 0
         self._poll: asyncio.Future[None] | None = None
         self._wt: asyncio.WriteTransport | None = None
@@ -119,8 +121,11 @@ class EngineSession:
             return
         if self.closed:
             return
-        self._queue.append(frame)
-        self._queue_bytes += len(frame.payload)
+        # The polling form only: the frame (and the WebSocket form it may have cached for other
+        # recipients) is not kept alive by this queue, so the bytes counted are the bytes held.
+        part = frame.polling()
+        self._queue.append(part)
+        self._queue_bytes += len(part)
         opts = self.core.options
         if len(self._queue) > opts.max_queue_packets or self._queue_bytes > opts.max_queue_bytes:
             self.close(CloseReason.SLOW_CONSUMER)
@@ -264,20 +269,17 @@ class EngineSession:
         """Remove and return as many queued packets as fit the payload budget (at least one)."""
         if self.upgraded or not self._queue:
             return frames.NOOP.polling()
-        parts = [f.polling() for f in self._queue]
-        payload, taken = join_payload(parts, self.core.options.max_http_buffer_size)
-        taken_frames = self._queue[:taken]
-        del self._queue[:taken]
-        self._queue_bytes -= sum(len(f.payload) for f in taken_frames)
+        queue = self._queue
+        payload, taken = join_payload(queue, self.core.options.max_http_buffer_size)
+        self._queue_bytes -= sum(map(len, queue[:taken]))
+        del queue[:taken]
         if self._queue:
             self.core.loop.call_soon(self._rewake)
         return payload
 
     def take_payload_all(self) -> bytes:
         """Everything still queued as one payload (for a closed session's last GET)."""
-        parts = [f.polling() for f in self._queue]
-        self._queue.clear()
-        self._queue_bytes = 0
+        parts, self._queue, self._queue_bytes = self._queue, [], 0
         return b"\x1e".join(parts)
 
     def _rewake(self) -> None:
@@ -316,7 +318,7 @@ class EngineSession:
         self._ws_close = close
         queue, self._queue, self._queue_bytes = self._queue, [], 0
         if queue:
-            wt.write(b"".join(f.ws() for f in queue))
+            wt.write(b"".join(map(frames.ws_from_polling, queue)))
         self._wt = wt
         poll = self._poll
         if poll is not None and not poll.done():
@@ -339,7 +341,7 @@ class EngineSession:
         self._probed = True
         poll = self._poll
         if poll is not None and not poll.done():
-            self._queue.append(frames.NOOP)
+            self._queue.append(frames.NOOP.polling())
             self._queue_bytes += 1
             poll.set_result(None)
 
@@ -394,11 +396,11 @@ class EngineSession:
         else:
             # Polling: a waiting GET carries the CLOSE packet, or a NOOP when the client closed.
             if self._poll is not None:
-                self._queue.append(frames.CLOSE if send_close else frames.NOOP)
+                self._queue.append((frames.CLOSE if send_close else frames.NOOP).polling())
                 if not self._poll.done():
                     self._poll.set_result(None)
             elif send_close and reason in _FAREWELL_REASONS:
-                self._queue.append(frames.CLOSE)
+                self._queue.append(frames.CLOSE.polling())
                 farewell = self.take_payload_all()
                 if len(farewell) > self.core.options.max_http_buffer_size:
                     farewell = frames.CLOSE.polling()  # a slow consumer's backlog is not kept around

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from .engineio import PacketType, polling_form
 from .wsframe import OPCODE_BINARY, OPCODE_TEXT, build_frame
 
@@ -47,6 +49,17 @@ class Frame:
     def __repr__(self) -> str:
         kind = "binary" if self.binary else "text"
         return f"<Frame {kind} {self.payload[:40]!r}>"
+
+
+def ws_from_polling(part: bytes) -> bytes:
+    """The server WebSocket frame for a packet given in its polling form (``b`` + base64 if binary).
+
+    Polling queues keep only that form (see :meth:`Frame.polling`); this turns it back when a
+    session moves to WebSocket with packets still queued.
+    """
+    if part[:1] == b"b":
+        return build_frame(base64.b64decode(part[1:]), OPCODE_BINARY)
+    return build_frame(part, OPCODE_TEXT)
 
 
 #: Packets every connection sends; built once.
