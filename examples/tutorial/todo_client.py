@@ -26,8 +26,9 @@ async def main(url: str) -> int:
             print(f"error: cannot fetch {url}: {exc}", file=sys.stderr)
             return 1
     for todo in todos:
-        mark = "x" if todo["completed"] else " "
-        print(f"[{mark}] {todo['id']}. {todo['name']}")
+        # The tutorial's todos have no "completed" flag; aiosio serve's do.
+        mark = "x" if todo.get("completed") else " "
+        print(f"[{mark}] {todo['id']}. {todo['title']}")
     return 0
 
 

@@ -13,11 +13,12 @@ import os
 
 from aiohttp import web
 
-# Each todo: {"id": int, "name": str, "completed": bool}, the shape `aiosio serve` keeps too.
+# The tutorial's todos: {"id": str, "title": str}. `aiosio serve` starts with the same three and
+# keeps that shape (adding a "completed" flag).
 TODOS = [
-    {"id": 1, "name": "Start learning aiohttp", "completed": False},
-    {"id": 2, "name": "Serve the todos as JSON", "completed": False},
-    {"id": 3, "name": "Push every change with Socket.IO", "completed": False},
+    {"id": "1", "title": "Go to the garden"},
+    {"id": "2", "title": "Buy groceries"},
+    {"id": "3", "title": "Read a book"},
 ]
 
 

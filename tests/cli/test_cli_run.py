@@ -46,9 +46,9 @@ def test_run_an_application_and_fetch_it_with_the_tutorial_client(start: Start) 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "Status: 200",
-        "[ ] 1. Start learning aiohttp",
-        "[ ] 2. Serve the todos as JSON",
-        "[ ] 3. Push every change with Socket.IO",
+        "[ ] 1. Go to the garden",
+        "[ ] 2. Buy groceries",
+        "[ ] 3. Read a book",
     ]
     assert server.stop(signal.SIGINT) == 0
 
@@ -83,7 +83,7 @@ def test_the_tutorials_run_as_plain_scripts(start: Start) -> None:
         timeout=30,
     )
     assert result.returncode == 0, result.stderr
-    assert "Start learning aiohttp" in result.stdout
+    assert "1. Go to the garden" in result.stdout
     assert server.stop(signal.SIGINT) == 0
 
     port = free_port()

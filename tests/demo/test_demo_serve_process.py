@@ -103,3 +103,20 @@ async def test_sigterm_disconnects_clients_cleanly(
     assert loop.time() - started < 8
     assert "shutting down" in server.output()
     await client.disconnect()
+
+
+def test_the_tutorial_client_reads_the_demo(db_path: Path, aiosio_server: Callable[[list[str]], Any]) -> None:
+    # examples/tutorial/README.md says the tutorial's client works against `aiosio serve` unchanged.
+    server = aiosio_server(["serve", "--port", "0", "--db", str(db_path)])
+    client = Path(__file__).resolve().parents[2] / "examples" / "tutorial" / "todo_client.py"
+    result = subprocess.run(
+        [sys.executable, str(client), f"{server.url}/todos"], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "Status: 200",
+        "[ ] 1. Go to the garden",
+        "[ ] 2. Buy groceries",
+        "[ ] 3. Read a book",
+    ]
+    assert server.stop(signal.SIGINT) == 0
