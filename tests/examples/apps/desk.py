@@ -89,8 +89,7 @@ def build(lib: ModuleType = socketio, logger: logging.Logger | None = None) -> t
     @sio.event
     async def rename(sid: str, name: str) -> str:
         session = await sio.get_session(sid)
-        session["user"] = name
-        await sio.save_session(sid, session)
+        await sio.save_session(sid, {**session, "user": name})  # a new dict: only saving keeps it
         return "renamed"
 
     @sio.event
