@@ -241,6 +241,17 @@ async def test_class_namespaces(client_lib: str, server_lib: str, run_app: RunAp
 
 
 @pytest.mark.parametrize(("client_lib", "server_lib"), PAIRS)
+async def test_catch_all_namespace(client_lib: str, server_lib: str, run_app: RunApp, clients: Any) -> None:
+    """A namespace nobody declared is served by the ``namespace="*"`` handlers."""
+    running = await start_desk(run_app, server_lib, open_door=True)
+    sio = clients(LIBS[client_lib])
+    await sio.connect(running.url, auth={"token": desk.TOKEN}, namespaces=["/room-42"])
+    sid = sio.get_sid("/room-42")
+    answer = await sio.call("hello", {"x": 1}, namespace="/room-42", timeout=WAIT)
+    assert answer == ("any", "/room-42", "hello", sorted([sid, "guests of /room-42"]))
+
+
+@pytest.mark.parametrize(("client_lib", "server_lib"), PAIRS)
 async def test_simple_client(client_lib: str, server_lib: str, run_app: RunApp) -> None:
     """``AsyncSimpleClient``: sid, transport, emit, call, receive, receive(timeout=) and disconnect."""
     running = await start_desk(run_app, server_lib)

@@ -8,6 +8,7 @@
 - ``/chat``: decorator-based handlers with ``namespace=``.
 - ``/admin``: a class-based ``AsyncNamespace`` whose ``trigger_event`` override audits every event.
 - ``/locked``: refuses everyone with Python's built-in ``ConnectionRefusedError``.
+- with ``open_door``: catch-all ``connect`` and event handlers for any namespace (``namespace="*"``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 from aiohttp import web
 
 import aiosio as socketio
+
+from .pages import serve_options
 
 ORIGIN = "http://desk.example"
 TOKEN = "letmein"
@@ -55,13 +58,33 @@ def add_chat(sio: Any, record: Record) -> None:
         record.disconnects.append(("/chat", sid, reason))
 
 
-def build(lib: ModuleType = socketio, logger: logging.Logger | None = None) -> tuple[Any, web.Application]:
-    """The desk server and its aiohttp app."""
+def add_open_door(sio: Any) -> None:
+    """Catch-all ``connect`` and event handlers for every namespace (``namespace="*"``).
+
+    Decorator handlers come before class-based namespaces in python-socketio's lookup, so with these
+    installed they serve ``/admin`` and ``/locked`` too.
+    """
+
+    @sio.on("connect", namespace="*")
+    async def any_namespace_connect(namespace: str, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        await sio.enter_room(sid, f"guests of {namespace}", namespace=namespace)
+
+    @sio.on("*", namespace="*")
+    async def any_namespace_event(event: str, namespace: str, sid: str, *args: Any) -> Any:
+        return "any", namespace, event, sorted(sio.rooms(sid, namespace=namespace))
+
+
+def build(
+    lib: ModuleType = socketio, logger: logging.Logger | None = None, open_door: bool = False
+) -> tuple[Any, web.Application]:
+    """The desk server and its aiohttp app (*open_door*: add the catch-all namespace handlers)."""
     sio = lib.AsyncServer(
         async_mode="aiohttp",
         cors_allowed_origins=[ORIGIN],
         logger=logger or False,
         engineio_logger=False,
+        # Catch-all handlers serve connected namespaces; '*' lets any namespace connect.
+        namespaces="*" if open_door else None,
     )
     app = web.Application()
     sio.attach(app)
@@ -132,6 +155,8 @@ def build(lib: ModuleType = socketio, logger: logging.Logger | None = None) -> t
         return "caught", event
 
     add_chat(sio, record)
+    if open_door:
+        add_open_door(sio)
 
     class Admin(lib.AsyncNamespace):  # type: ignore[name-defined,misc]
         """Class-based namespace; ``trigger_event`` is per-namespace middleware."""
@@ -168,4 +193,4 @@ def build(lib: ModuleType = socketio, logger: logging.Logger | None = None) -> t
 
 
 if __name__ == "__main__":
-    web.run_app(build()[1], port=5000)
+    web.run_app(build()[1], **serve_options())

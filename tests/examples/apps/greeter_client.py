@@ -13,6 +13,8 @@ from typing import Any
 
 import aiosio as socketio
 
+from .pages import server_url
+
 
 def make(lib: ModuleType = socketio) -> tuple[Any, list[tuple[Any, ...]]]:
     """A client with the handlers installed, and the list they log to."""
@@ -44,4 +46,4 @@ async def run(sio: Any, url: str, token: str = "open-sesame", **connect_kwargs: 
 
 
 if __name__ == "__main__":
-    asyncio.run(run(make()[0], "http://localhost:5000"))
+    asyncio.run(run(make()[0], server_url()))

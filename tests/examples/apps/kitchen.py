@@ -14,7 +14,7 @@ from aiohttp import web
 
 import aiosio as socketio
 
-from .pages import add_page
+from .pages import add_page, serve_options
 
 #: ``(sid, reason)`` per call of the disconnect handler, in order (for the tests).
 FAREWELLS = web.AppKey("farewells", list[tuple[str, str]])
@@ -92,5 +92,10 @@ def build(lib: ModuleType = socketio, tick: float = 10.0) -> tuple[Any, web.Appl
     return sio, app
 
 
+async def init_app() -> web.Application:
+    """The app, for ``web.run_app`` (its background task starts with it)."""
+    return build()[1]
+
+
 if __name__ == "__main__":
-    web.run_app(build()[1], port=5000)
+    web.run_app(init_app(), **serve_options())

@@ -1,8 +1,10 @@
-"""Routes every example app shares: its page at ``/``, ``/static/*`` and the socket.io client bundle."""
+"""What every example app shares: its page routes, and where it listens or connects when run by hand."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -27,3 +29,13 @@ def add_page(app: web.Application, html: str) -> None:
     app.router.add_get("/", page)
     app.router.add_static("/static", HERE / "static")
     app.router.add_get("/vendor/socket.io.min.js", bundle)
+
+
+def serve_options() -> dict[str, Any]:
+    """``web.run_app`` options for running an app by hand: ``$HOST`` (127.0.0.1), ``$PORT`` (5000)."""
+    return {"host": os.environ.get("HOST", "127.0.0.1"), "port": int(os.environ.get("PORT", "5000"))}
+
+
+def server_url() -> str:
+    """The server a client app talks to when run by hand: ``$URL`` (http://localhost:5000)."""
+    return os.environ.get("URL", "http://localhost:5000")

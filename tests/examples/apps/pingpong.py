@@ -13,7 +13,7 @@ from aiohttp import web
 
 import aiosio as socketio
 
-from .pages import add_page
+from .pages import add_page, serve_options
 
 
 def build(lib: ModuleType = socketio) -> tuple[Any, web.Application]:
@@ -31,4 +31,4 @@ def build(lib: ModuleType = socketio) -> tuple[Any, web.Application]:
 
 
 if __name__ == "__main__":
-    web.run_app(build()[1], port=5000)
+    web.run_app(build()[1], **serve_options())

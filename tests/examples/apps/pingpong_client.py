@@ -8,11 +8,14 @@ disconnects (the example runs until interrupted), which ends ``wait()``.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from types import ModuleType
 from typing import Any
 
 import aiosio as socketio
+
+from .pages import server_url
 
 
 def make(lib: ModuleType = socketio, rounds: int = 3, pause: float = 0.05) -> tuple[Any, list[float]]:
@@ -51,4 +54,4 @@ async def run(sio: Any, url: str, **connect_kwargs: Any) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(run(make(rounds=10**9, pause=1)[0], "http://localhost:5000"))
+    asyncio.run(run(make(rounds=int(os.environ.get("ROUNDS", 10**9)), pause=1)[0], server_url()))

@@ -11,6 +11,8 @@ from typing import Any
 
 import aiosio as socketio
 
+from .pages import server_url
+
 
 async def first_event(
     url: str, lib: ModuleType = socketio, token: str | None = "open-sesame", **connect_kwargs: Any
@@ -24,4 +26,4 @@ async def first_event(
 
 
 if __name__ == "__main__":
-    asyncio.run(first_event("http://localhost:5000"))
+    asyncio.run(first_event(server_url()))

@@ -8,11 +8,14 @@ here *rounds* bounds it.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from types import ModuleType
 from typing import Any
 
 import aiosio as socketio
+
+from .pages import server_url
 
 
 async def measure(
@@ -35,4 +38,8 @@ async def measure(
 
 
 if __name__ == "__main__":
-    asyncio.run(measure("http://localhost:5000", rounds=10**9, pause=1))
+    asyncio.run(
+        measure(
+            server_url(), rounds=int(os.environ.get("ROUNDS", 10**9)), pause=float(os.environ.get("PAUSE", 1))
+        )
+    )
