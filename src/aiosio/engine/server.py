@@ -6,7 +6,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 import orjson
@@ -20,7 +20,12 @@ logger = logging.getLogger("aiosio.engine")
 
 
 class EngineHandler(Protocol):
-    """What the layer above an :class:`EngineCore` implements."""
+    """What the layer above an :class:`EngineCore` implements.
+
+    It may also define ``urgent(session, data) -> bool``: whether a MESSAGE read while the handler
+    backlog is full is handled at once anyway (a Socket.IO ACK, which a running handler may be
+    waiting for) instead of waiting in line behind the events. Without it every message waits.
+    """
 
     async def on_connect(self, session: EngineSession) -> bool:
         """A session was opened (before the client sees the handshake); False refuses it."""
@@ -39,12 +44,18 @@ class EngineHandler(Protocol):
         ...
 
 
+def _never_urgent(_session: EngineSession, _data: str | bytes) -> bool:
+    return False
+
+
 class EngineCore:
     """Owns every live session of one server: creation, lookup, the handshake packet and shutdown."""
 
     def __init__(self, options: EngineOptions, handler: EngineHandler) -> None:
         self.options = options
         self.handler = handler
+        #: The handler's ``urgent`` (see :class:`EngineHandler`), or "never".
+        self.urgent: Callable[[EngineSession, str | bytes], bool] = getattr(handler, "urgent", _never_urgent)
         self.sessions: dict[str, EngineSession] = {}
         self._farewells: dict[str, bytes] = {}
         self._loop: asyncio.AbstractEventLoop | None = None

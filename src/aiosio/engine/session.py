@@ -32,8 +32,11 @@ class CloseReason:
     SERVER_SHUTDOWN = "server shutting down"
 
 
-#: How many handler starts may wait per running-handler slot before reading pauses.
+#: How many handler starts may wait per running-handler slot before messages are held back.
 BACKLOG_FACTOR = 10
+
+#: Bytes counted for each held-back message on top of its length (the str/bytes object, the deque slot).
+HELD_OVERHEAD = 64
 
 #: Server-side closes a polling client between two GETs still hears about on its next GET. After a
 #: protocol or transport error the sid is simply dead (the next request gets 400).
@@ -52,6 +55,8 @@ class EngineSession:
 
     __slots__ = (
         "_backlog",
+        "_held",
+        "_held_bytes",
         "_inflight_waiter",
         "_poll",
         "_probed",
@@ -93,6 +98,9 @@ class EngineSession:
         #: Handler starts waiting for a free slot (at most ``max_inflight`` before reading pauses).
         #: None until first needed: an empty deque costs ~600 bytes, for every idle connection.
         self._backlog: deque[Callable[[], None]] | None = None
+        #: Messages read while the backlog was full, in arrival order (None while there are none).
+        self._held: deque[str | bytes] | None = None
+        self._held_bytes = 0
         self._probed = False
         #: Queued packets in polling form (``Frame.polling()``); ``_queue_bytes`` is their total length.
         self._queue: list[bytes] = []
@@ -148,7 +156,7 @@ class EngineSession:
         """Handle one packet from the client, on whichever transport it came."""
         ptype = packet.type
         if ptype == PacketType.MESSAGE:
-            self.core.handler.on_message(self, packet.data)
+            self.message(packet.data)
         elif ptype == PacketType.PONG:
             # A PONG nobody asked for is dropped: it must not buy the client extra time.
             # The timer is only moved if the next PING is due before it fires (ping_interval <
@@ -170,13 +178,33 @@ class EngineSession:
             # v4 heartbeats go server -> client: a PING (or OPEN/UPGRADE) here is a protocol error.
             self.protocol_error(f"unexpected {ptype.name} packet")
 
+    def message(self, data: str | bytes) -> None:
+        """Hand one MESSAGE to the layer above, or hold it back while the handler backlog is full.
+
+        Held messages are handed on in order as the backlog drains. Messages the layer above calls
+        urgent (Socket.IO ACKs) skip the line, so handlers waiting for their own client's acks
+        keep going while its events wait.
+        """
+        if (self._held is None and not self.backlog_full) or self.core.urgent(self, data):
+            self.core.handler.on_message(self, data)
+        else:
+            if self._held is None:
+                self._held = deque()
+            self._held.append(data)
+            self._held_bytes += len(data) + HELD_OVERHEAD
+
     def check_heartbeat(self) -> bool:
         """Close the session now if its PONG is overdue; True if it is still alive.
 
         The heartbeat timer may not have fired yet when a request arrives right at the deadline;
-        checking on access makes the deadline exact instead of racing the timer.
+        checking on access makes the deadline exact instead of racing the timer. While the server
+        itself has stopped reading (:attr:`saturated`) a PONG cannot be seen, so none is overdue.
         """
-        if not self.closed and self.heartbeat.expired(self.core.loop.time()):
+        if (
+            not self.closed
+            and self._inflight_waiter is None
+            and self.heartbeat.expired(self.core.loop.time())
+        ):
             self.close(CloseReason.PING_TIMEOUT, send_close=False)
         return not self.closed
 
@@ -190,9 +218,10 @@ class EngineSession:
     def run_limited(self, start: Callable[[], None]) -> None:
         """Call ``start`` now, or once fewer than ``max_inflight`` handler tasks run.
 
-        Events wait in a backlog instead of piling up as tasks; the transport stops reading only
-        when the backlog itself is full (:attr:`saturated`). Packets that need no handler (ACKs,
-        PONGs) are still read and handled meanwhile, so handlers waiting on an ack can finish.
+        Events wait in a backlog instead of piling up as tasks. Once the backlog is full, further
+        messages are held back unparsed (:meth:`message`), and the transport stops reading only when
+        those pass ``max_http_buffer_size`` bytes too (:attr:`saturated`). Until then ACKs and PONGs
+        are still read and handled at once, so handlers waiting on an ack can finish.
         """
         if self.at_capacity:
             if self._backlog is None:
@@ -207,15 +236,20 @@ class EngineSession:
         return self.inflight >= self.core.options.max_inflight or bool(self._backlog)
 
     @property
-    def saturated(self) -> bool:
-        """True while the handler backlog is full: the transport should stop reading.
-
-        The backlog holds ten times ``max_inflight`` starts, so handlers that wait for acks from
-        their own client (which need reading to go on) rarely meet a paused reader, while memory
-        stays bounded.
-        """
+    def backlog_full(self) -> bool:
+        """True while the handler backlog holds ten times ``max_inflight`` starts: new messages wait."""
         backlog = self._backlog
         return backlog is not None and len(backlog) >= BACKLOG_FACTOR * self.core.options.max_inflight
+
+    @property
+    def saturated(self) -> bool:
+        """True while the held-back messages pass ``max_http_buffer_size`` bytes: stop reading.
+
+        Memory stays bounded (the backlog by count, held messages by bytes), and until this point
+        ACKs and PONGs are still read, so handlers that wait for acks from their own client rarely
+        meet a paused reader.
+        """
+        return self._held_bytes > self.core.options.max_http_buffer_size
 
     def task_started(self) -> None:
         """The layer above started a handler task for this session."""
@@ -230,12 +264,21 @@ class EngineSession:
             backlog.popleft()()
         if backlog is not None and not backlog:
             self._backlog = None
+        held = self._held
+        if held is not None:
+            on_message = self.core.handler.on_message
+            while held and not self.backlog_full and not self.closed:
+                data = held.popleft()
+                self._held_bytes -= len(data) + HELD_OVERHEAD
+                on_message(self, data)
+            if not held and self._held is held:
+                self._held = None
         waiter = self._inflight_waiter
         if waiter is not None and not self.saturated and not waiter.done():
             waiter.set_result(None)
 
     async def wait_inflight(self) -> None:
-        """Wait while the handler backlog is full (transport backpressure)."""
+        """Wait while the held-back messages are over their bound (transport backpressure)."""
         while self.saturated and not self.closed:
             self._inflight_waiter = self.core.loop.create_future()
             try:
@@ -290,7 +333,7 @@ class EngineSession:
     async def receive_payload(self, packets: list[Packet]) -> None:
         """Handle the packets of one polling POST, stopping if one of them closes the session.
 
-        One POST can carry thousands of packets, so this pauses while the handler backlog is full,
+        One POST can carry thousands of packets, so this pauses while reading is :attr:`saturated`,
         exactly as the WebSocket read loop does between messages.
         """
         for packet in packets:
@@ -359,6 +402,12 @@ class EngineSession:
         if now + 0.001 < heartbeat.deadline:
             self._timer = loop.call_at(heartbeat.deadline, self._on_timer)
             return
+        if heartbeat.awaiting_pong and self._inflight_waiter is not None:
+            # The server stopped reading (handler backlog): the PONG may sit unread behind the
+            # client's events. The client is not to blame; count it as answered.
+            heartbeat.pong(now)
+            self._timer = loop.call_at(heartbeat.deadline, self._on_timer)
+            return
         if heartbeat.expire(now) is HeartbeatAction.TIMED_OUT:
             self.close(CloseReason.PING_TIMEOUT, send_close=False)
             return
@@ -408,6 +457,8 @@ class EngineSession:
             if self._ws_close is not None:  # an upgrade in progress dies with the session
                 self.core.spawn(self._ws_close())
         self._backlog = None
+        self._held = None
+        self._held_bytes = 0
         waiter = self._inflight_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)

@@ -555,6 +555,19 @@ class AsyncServer:
         else:
             session.protocol_error(f"clients may not send {ptype.name}")
 
+    def urgent(self, session: EngineSession, data: str | bytes) -> bool:
+        """True for an ACK: read while this connection's events wait, it is handled at once, as a
+        running handler may be waiting for it (see :meth:`EngineSession.message`)."""
+        conn: Connection | None = session.data
+        if conn is None:
+            return False
+        if conn.decoder is None:
+            try:
+                return msgpack_parser.decode(data).type == PacketType.ACK
+            except ParseError:
+                return False  # reported in turn, when the message is handled
+        return isinstance(data, str) and data[:1] == "3" and conn.decoder.pending is None
+
     def on_disconnect(self, session: EngineSession, reason: str) -> None:
         """The Engine.IO session ended: every namespace of it disconnects with ``reason``."""
         conn: Connection | None = session.data

@@ -293,7 +293,6 @@ class AiohttpEngineTransport:
     async def _read_loop(self, ws: web.WebSocketResponse, session: EngineSession) -> None:
         """Feed WebSocket messages to the session until either side closes."""
         reason = CloseReason.TRANSPORT_CLOSE
-        on_message = self.core.handler.on_message
         try:
             async for msg in ws:
                 mtype = msg.type
@@ -302,7 +301,7 @@ class AiohttpEngineTransport:
                         data = msg.data
                         if data[:1] == "4":
                             # MESSAGE, nearly every frame: straight up, without a Packet object.
-                            on_message(session, data[1:])
+                            session.message(data[1:])
                             if session.closed:
                                 break
                             if session.saturated:
