@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -29,7 +30,7 @@ sys.path.insert(0, str(HERE.parent / "interop"))
 
 from node_driver import NodeDriver  # noqa: E402
 
-from peers import require_node  # noqa: E402
+from peers import require_chromium, require_module, require_node  # noqa: E402
 from processes import ServerProcess, start_process  # noqa: E402
 
 #: The two libraries a server app runs on: aiosio, and python-socketio as the reference.
@@ -105,6 +106,37 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def programs(
+    monkeypatch: pytest.MonkeyPatch, start: Callable[[list[str]], ServerProcess]
+) -> Callable[..., ServerProcess]:
+    """``programs("kitchen", TICK="0.2")`` runs ``python -m apps.kitchen`` on a free port until it listens."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+
+    def run(name: str, **env: str) -> ServerProcess:
+        monkeypatch.setenv("PORT", str(free_port()))
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        return start([sys.executable, "-m", f"apps.{name}"])
+
+    return run
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Headless Chromium driven by Playwright (as tests/e2e launches it); skips (fails on CI) without."""
+    chromium = require_chromium()
+    sync_api = require_module("playwright.sync_api")
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
+    args += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=chromium, args=args)
+        try:
+            yield instance
+        finally:
+            instance.close()
 
 
 def node_log(server: ServerProcess) -> list[dict[str, Any]]:

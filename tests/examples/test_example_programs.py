@@ -15,24 +15,10 @@ from collections.abc import Callable
 import pytest
 from node_driver import NodeDriver
 
-from conftest import HERE, WAIT, free_port, node_log
+from conftest import HERE, WAIT, node_log
 from processes import ServerProcess
 
 pytestmark = [pytest.mark.timeout(40)]
-
-Start = Callable[[list[str]], ServerProcess]
-
-
-@pytest.fixture
-def programs(monkeypatch: pytest.MonkeyPatch, start: Start) -> Callable[[str], ServerProcess]:
-    """``programs("kitchen")`` runs ``python -m apps.kitchen`` on a free port until it listens."""
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
-
-    def run(name: str) -> ServerProcess:
-        monkeypatch.setenv("PORT", str(free_port()))
-        return start([sys.executable, "-m", f"apps.{name}"])
-
-    return run
 
 
 async def run_client(name: str, url: str, **env: str) -> str:

@@ -7,6 +7,7 @@ with ``start_background_task`` broadcasts a tick every ``tick`` seconds, paced w
 
 from __future__ import annotations
 
+import os
 from types import ModuleType
 from typing import Any
 
@@ -93,8 +94,8 @@ def build(lib: ModuleType = socketio, tick: float = 10.0) -> tuple[Any, web.Appl
 
 
 async def init_app() -> web.Application:
-    """The app, for ``web.run_app`` (its background task starts with it)."""
-    return build()[1]
+    """The app, for ``web.run_app`` (its background task starts with it; ``$TICK`` seconds apart)."""
+    return build(tick=float(os.environ.get("TICK", "10")))[1]
 
 
 if __name__ == "__main__":
