@@ -9,46 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
-import socket
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-import socketio as python_socketio
 from aiohttp import web
 
-import aiosio
+sys.path.insert(0, str(Path(__file__).parent.parent / "interop"))
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent / "interop"))
+from example_support import HERE, LIBS, NODE_SERVER, RunApp, RunningApp, free_port
+from node_driver import NodeDriver
 
-from node_driver import NodeDriver  # noqa: E402
-
-from peers import require_chromium, require_module, require_node  # noqa: E402
-from processes import ServerProcess, start_process  # noqa: E402
-
-#: The two libraries a server app runs on: aiosio, and python-socketio as the reference.
-LIBS: dict[str, ModuleType] = {"aiosio": aiosio, "python-socketio": python_socketio}
-NODE_SERVER = HERE / "node_example_server.js"
-WAIT = 5.0  # seconds: bound on any single expected event
-
-
-@dataclass
-class RunningApp:
-    """An example app serving on 127.0.0.1."""
-
-    sio: Any
-    app: web.Application
-    url: str
-
-
-RunApp = Callable[[tuple[Any, web.Application]], Awaitable[RunningApp]]
+from peers import require_chromium, require_module, require_node
+from processes import ServerProcess, start_process
 
 
 @pytest.fixture(params=list(LIBS))
@@ -101,13 +78,6 @@ def node_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc
         server.stop()
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (for apps run as programs)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def programs(
     monkeypatch: pytest.MonkeyPatch, start: Callable[[list[str]], ServerProcess]
@@ -137,18 +107,3 @@ def browser() -> Iterator[Any]:
             yield instance
         finally:
             instance.close()
-
-
-def node_log(server: ServerProcess) -> list[dict[str, Any]]:
-    """The JSON lines the Node server printed (one per connect / disconnect)."""
-    return [json.loads(line) for line in server.out.read_text().splitlines() if line.startswith("{")]
-
-
-async def until(predicate: Callable[[], Any], timeout: float = WAIT, what: str = "condition") -> None:
-    """Wait until ``predicate()`` is true, failing after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} not met within {timeout}s")
-        await asyncio.sleep(0.01)

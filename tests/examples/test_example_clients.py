@@ -23,8 +23,8 @@ from apps import (
     simple_greeter_client,
     simple_pingpong_client,
 )
+from example_support import LIBS, WAIT, RunApp, node_log, until
 
-from conftest import LIBS, WAIT, RunApp, node_log, until
 from processes import ServerProcess
 
 pytestmark = [pytest.mark.timeout(30)]

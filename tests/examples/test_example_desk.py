@@ -17,9 +17,8 @@ from typing import Any
 import aiohttp
 import pytest
 from apps import desk
+from example_support import LIBS, WAIT, RunApp, RunningApp, until
 from node_driver import NodeDriver
-
-from conftest import LIBS, WAIT, RunApp, RunningApp, until
 
 pytestmark = [pytest.mark.timeout(30)]
 

@@ -16,9 +16,8 @@ from typing import Any
 import aiohttp
 import pytest
 from apps import greeter, kitchen, pingpong
+from example_support import LIBS, WAIT, RunApp, RunningApp, until
 from node_driver import MODES, NodeDriver
-
-from conftest import LIBS, WAIT, RunApp, RunningApp, until
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(30)]
 

@@ -13,9 +13,9 @@ import sys
 from collections.abc import Callable
 
 import pytest
+from example_support import HERE, WAIT, node_log
 from node_driver import NodeDriver
 
-from conftest import HERE, WAIT, node_log
 from processes import ServerProcess
 
 pytestmark = [pytest.mark.timeout(40)]
