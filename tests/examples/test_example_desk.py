@@ -60,6 +60,8 @@ async def test_cors_and_logger(server_lib: str, run_app: RunApp) -> None:
     logger = logging.getLogger(f"desk-{server_lib}")
     running = await start_desk(run_app, server_lib, logger=logger)
     assert running.sio.logger is logger
+    chatty = LIBS[server_lib].AsyncServer(async_mode="aiohttp", logger=True, engineio_logger=True)
+    assert chatty.logger.isEnabledFor(logging.INFO)
     handshake = running.url + "/socket.io/?EIO=4&transport=polling"
     async with aiohttp.ClientSession() as http:
         async with http.get(handshake, headers={"Origin": desk.ORIGIN}) as resp:
