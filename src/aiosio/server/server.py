@@ -300,9 +300,13 @@ class AsyncServer:
                 self.logger.exception("ack callback failed")
                 return
             if inspect.iscoroutine(outcome):
-                start_task(self._core.loop, outcome, self._log_failure)
+                start_task(self._core.loop, outcome, self._log_callback_failure)
 
         return on_ack
+
+    def _log_callback_failure(self, _result: Any, exc: BaseException | None) -> None:
+        if exc is not None and not isinstance(exc, asyncio.CancelledError):
+            self.logger.error("ack callback failed", exc_info=exc)
 
     async def send(
         self,
