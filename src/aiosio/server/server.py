@@ -508,7 +508,8 @@ class AsyncServer:
         return True
 
     def on_ping(self, session: EngineSession) -> None:
-        """Close a connection that has stayed out of every namespace past ``connect_timeout``."""
+        """Close a connection that has been in no namespace for ``connect_timeout``: since it opened
+        (it never joined one) or since it left its last one."""
         conn: Connection | None = session.data
         if (
             conn is not None
@@ -729,6 +730,8 @@ class AsyncServer:
         sock.fail_acks(exceptions.DisconnectedError(f"{sock.sid} disconnected"))
         if sock.conn.sockets.get(sock.namespace) is sock:
             del sock.conn.sockets[sock.namespace]
+            if not sock.conn.sockets:  # connect_timeout counts again from now
+                sock.conn.opened_at = self._core.loop.time()
 
     def _leave_pending(self, sock: ServerSocket, reason: str) -> None:
         """The client left while its connect handler runs: the handler's verdict decides the rest."""

@@ -137,7 +137,8 @@ class Connection:
         #: The default parser's decoder (None with the msgpack parser, which needs no state).
         self.decoder = decoder
         self.sockets: dict[str, ServerSocket] = {}
-        #: When the Engine.IO session opened (loop time), for the namespace connect timeout.
+        #: Since when (loop time) the connection has been in no namespace: when it opened, or when
+        #: it left its last one (for the namespace connect timeout; stale while it is in one).
         self.opened_at = session.core.loop.time()
         self._environ: dict[str, Any] | None = None
         #: The Engine.IO-level user session (``sio.eio.get_session``), made on first use.
