@@ -6,6 +6,7 @@ import asyncio
 import re
 import time
 
+import orjson
 import pytest
 
 from aiosio import exceptions
@@ -149,11 +150,16 @@ async def test_handler_ack_is_sent_exactly_once(server, kind):
     await server.assert_unharmed(client)
 
 
-async def test_no_ack_sent_after_client_left_mid_handler(server):
+@pytest.mark.parametrize("rejoin", [False, True], ids=["left", "left-and-rejoined"])
+async def test_no_ack_sent_after_client_left_mid_handler(server, rejoin):
+    """The client leaves "/" (DISCONNECT) while the handler of its acked event still runs, but keeps
+    its Engine.IO connection open, where an ack would show: none comes when the handler returns,
+    not even after the client has joined "/" again (a new socket, whose ack ids are its own)."""
+    gate = asyncio.Event()
     finished = asyncio.Event()
 
     async def slow_answer(sid):
-        await asyncio.sleep(0.1)
+        await gate.wait()
         finished.set()
         return "late"
 
@@ -161,10 +167,18 @@ async def test_no_ack_sent_after_client_left_mid_handler(server):
     bystander = await server.ws()
     client = await server.ws()
     await client.send('425["slow_answer"]')
-    await asyncio.sleep(0.02)
-    await client.close()
+    await server.until(lambda: server.sio._sockets[client.sid].session.inflight == 1)
+    await client.send("41")
+    await server.until(lambda: server.reasons(client.sid))
+    if rejoin:
+        await client.send("40")
+        client.sid = orjson.loads((await client.expect("40{"))[2:])["sid"]
+    gate.set()
     await asyncio.wait_for(finished.wait(), 3)
-    await asyncio.sleep(0.05)
+    assert await _acks_received(client) == [], "an ack was sent for a socket that had left"
+    if rejoin:
+        await client.echo("the new socket works")
+    assert not server.sio.eio.get(client.eio_sid).closed
     await server.assert_unharmed(bystander)
 
 
