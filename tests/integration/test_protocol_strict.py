@@ -27,16 +27,21 @@ pytestmark = pytest.mark.timeout(30)
 PING_INTERVAL = 0.3  # seconds, as the conformance suites configure it
 PING_TIMEOUT = 0.2
 SLOW_PING = 20.0  # for tests where a ping timeout must not be what closes the session
+#: For tests whose client answers PINGs: client and server share one event loop, and a stall of it
+#: (a busy CI machine) must not make an answering client miss a 0.2 s PONG deadline.
+STALL_SAFE_TIMEOUT = 1.0
 WAIT = 5.0
 FOREIGN = "http://evil.example"
 T = TypeVar("T")
 
 
-async def eio_echo(serve: Any, ping_interval: float = PING_INTERVAL, **kwargs: Any) -> Any:
+async def eio_echo(
+    serve: Any, ping_interval: float = PING_INTERVAL, ping_timeout: float = PING_TIMEOUT, **kwargs: Any
+) -> Any:
     """Run an Engine.IO server on ``/engine.io/`` that echoes every message to its sender."""
     eio = aiosio.engineio.AsyncServer(
         ping_interval=ping_interval,
-        ping_timeout=PING_TIMEOUT,
+        ping_timeout=ping_timeout,
         max_http_buffer_size=1_000_000,
         cors_allowed_origins="*",
         **kwargs,
@@ -292,7 +297,7 @@ async def test_websocket_invalid_or_close_packet_closes(
 
 async def test_polling_heartbeat(serve: Any, http: aiohttp.ClientSession) -> None:
     """Three rounds of GET -> ``2`` / POST ``3`` -> 200."""
-    handle = await eio_echo(serve)
+    handle = await eio_echo(serve, ping_timeout=STALL_SAFE_TIMEOUT)
     sid = await open_polling(http, handle.endpoint)
     for _ in range(3):
         assert await request(http, "GET", sid_url(handle.endpoint, sid)) == (200, "2")
@@ -300,24 +305,35 @@ async def test_polling_heartbeat(serve: Any, http: aiohttp.ClientSession) -> Non
 
 
 async def test_polling_ping_timeout_closes_session(serve: Any, http: aiohttp.ClientSession) -> None:
-    """No pong within pingInterval + pingTimeout -> the next GET is 400 (timing is the test)."""
+    """No pong within pingInterval + pingTimeout -> the session ends, not before (timing is the
+    test): the first GET carries the PING, and once the PONG deadline has passed GETs end in 400.
+    A stall of the loop can only make the end later, never earlier, so the bounds are what the
+    server cannot beat (no 400 before pingInterval + pingTimeout) and a generous upper one."""
     handle = await eio_echo(serve)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     sid = await open_polling(http, handle.endpoint)
-    await asyncio.sleep(PING_INTERVAL + PING_TIMEOUT)
-    assert (await request(http, "GET", sid_url(handle.endpoint, sid)))[0] == 400
+    assert await request(http, "GET", sid_url(handle.endpoint, sid)) == (200, "2")
+    await asyncio.sleep(PING_TIMEOUT)  # no PONG
+    async with asyncio.timeout(WAIT):
+        # At once, or (the PING was late) at the end of a GET that waits through the deadline.
+        while (answer := await request(http, "GET", sid_url(handle.endpoint, sid)))[0] != 400:
+            assert answer[0] == 200 and answer[1] in ("6", "2"), answer
+    assert loop.time() - started >= PING_INTERVAL + PING_TIMEOUT
 
 
 async def test_websocket_heartbeat_and_timeout(serve: Any, http: aiohttp.ClientSession) -> None:
     """Pings arrive about every pingInterval and are answered; silence closes the socket."""
+    answering = await eio_echo(serve, ping_timeout=STALL_SAFE_TIMEOUT)
     handle = await eio_echo(serve)
     loop = asyncio.get_running_loop()
-    async with http.ws_connect(ws_url(handle.endpoint)) as ws:
+    async with http.ws_connect(ws_url(answering.endpoint)) as ws:
         await next_text(ws)
         start = loop.time()
         for _ in range(3):
             assert await next_text(ws) == "2"
             await ws.send_str("3")
-        assert 0.6 <= loop.time() - start < 3 * PING_INTERVAL + 1.0
+        assert 3 * PING_INTERVAL - 0.1 <= loop.time() - start < 3 * PING_INTERVAL + 2.0
     async with http.ws_connect(ws_url(handle.endpoint)) as ws:
         await next_text(ws)
         start = loop.time()

@@ -2,6 +2,11 @@
 
 With ``ping_interval=0.2`` and ``ping_timeout=0.2`` a silent client is gone about 0.4 s after the
 handshake (first PING at 0.2 s, no PONG by 0.4 s); a client that answers stays connected.
+
+The client and the server share one event loop here, so a stall of that loop (a busy CI machine)
+delays the client's PONG as much as anything: tests in which a client must stay connected give it a
+``ping_timeout`` well above such a stall (``STALL_SAFE``), and time bounds are a lower bound the server
+cannot beat plus a generous upper one (``LATE``).
 """
 
 from __future__ import annotations
@@ -16,23 +21,26 @@ pytestmark = pytest.mark.timeout(15)
 INTERVAL = 0.2
 TIMEOUT = 0.2
 # Generous upper bound: the machine is shared and may be busy.
-LATE = 1.5
+LATE = 3.0
+#: A ping_timeout a client that answers survives any plausible stall with.
+STALL_SAFE = 1.0
 
 
 async def test_websocket_client_ignoring_pings_is_closed_with_ping_timeout(make_server):
-    h = await make_server(ping_interval=INTERVAL, ping_timeout=TIMEOUT)
+    timeout = STALL_SAFE  # the bystander must survive stalls
+    h = await make_server(ping_interval=INTERVAL, ping_timeout=timeout)
     bystander = await h.ws()
     async with bystander.answering_pings():
         started = time.monotonic()
         client = await h.ws(autopong=False)
         assert await client.recv() == "2"
-        await h.until(lambda: h.reasons(client.sid))
+        await h.until(lambda: h.reasons(client.sid), timeout=LATE + timeout)
         elapsed = time.monotonic() - started
         assert h.reasons(client.sid) == ["ping timeout"]
-        assert INTERVAL + TIMEOUT - 0.05 <= elapsed <= LATE, elapsed
+        assert INTERVAL + timeout <= elapsed <= INTERVAL + timeout + LATE, elapsed
         _seen, code = await client.closed()
         assert code is not None
-        await asyncio.sleep(3 * (INTERVAL + TIMEOUT))  # the answering bystander outlives it
+        await asyncio.sleep(2 * INTERVAL)  # the answering bystander outlives it
     assert h.reasons(bystander.sid) == []
     await h.assert_unharmed(bystander)
 
@@ -44,7 +52,7 @@ async def test_polling_client_that_never_polls_is_closed_with_ping_timeout(make_
     await h.until(lambda: h.reasons(client.sid))
     elapsed = time.monotonic() - started
     assert h.reasons(client.sid) == ["ping timeout"]
-    assert INTERVAL + TIMEOUT - 0.05 <= elapsed <= LATE, elapsed
+    assert INTERVAL + TIMEOUT <= elapsed <= LATE, elapsed
     await client.assert_dead()
     h.assert_no_tracebacks()
 
@@ -61,7 +69,7 @@ async def test_polling_client_that_polls_but_never_pongs_is_closed(make_server):
 
 
 async def test_clients_that_answer_stay_connected(make_server):
-    h = await make_server(ping_interval=INTERVAL, ping_timeout=TIMEOUT)
+    h = await make_server(ping_interval=INTERVAL, ping_timeout=STALL_SAFE)
     ws_client = await h.ws()
     poll_client = await h.polling()
     pings = 0
@@ -89,10 +97,38 @@ async def test_pong_at_the_last_moment_is_not_too_late(make_server):
     h = await make_server(ping_interval=INTERVAL, ping_timeout=0.5)
     client = await h.ws(autopong=False)
     assert await client.recv() == "2"
-    await asyncio.sleep(0.3)
-    await client.send("3")
+    session = h.sio.eio.get(client.eio_sid)
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(max(0.0, session.heartbeat.deadline - loop.time() - 0.05))
+    await client.send("3")  # 50 ms before the deadline (or, after a stall, just past it)
     await client.echo("still here")
     assert h.reasons(client.sid) == []
+    h.assert_no_tracebacks()
+
+
+async def test_a_loop_stall_past_the_pong_deadline_does_not_time_out_a_client_that_answered(
+    make_server,
+):
+    """The PONG reached the server's socket in time, but the loop was blocked (a busy machine, a
+    handler that blocked) past the PONG deadline before anything could read it: the heartbeat looks
+    again once the pending reads have run, rather than time out a client that did answer."""
+    h = await make_server(ping_interval=INTERVAL, ping_timeout=TIMEOUT)
+    client = await h.ws(autopong=False)
+    assert await client.recv() == "2"
+    await client.send("3")  # written to the socket now ...
+    time.sleep(TIMEOUT + 0.15)  # noqa: ASYNC251 ... and the whole loop stalls past the PONG deadline
+    await client.echo("still here")
+    assert h.reasons(client.sid) == []
+    h.assert_no_tracebacks()
+
+
+async def test_a_loop_stall_does_not_save_a_client_that_did_not_answer(make_server):
+    h = await make_server(ping_interval=INTERVAL, ping_timeout=TIMEOUT)
+    client = await h.ws(autopong=False)
+    assert await client.recv() == "2"
+    time.sleep(TIMEOUT + 0.15)  # noqa: ASYNC251 (the stall is the test)
+    await h.until(lambda: h.reasons(client.sid))
+    assert h.reasons(client.sid) == ["ping timeout"]
     h.assert_no_tracebacks()
 
 

@@ -35,6 +35,9 @@ class CloseReason:
 #: How many handler starts may wait per running-handler slot before messages are held back.
 BACKLOG_FACTOR = 10
 
+#: Seconds a PONG deadline is looked at again after the timer fires, for PONGs not yet read.
+PONG_GRACE = 0.01
+
 #: Bytes counted for each held-back message on top of its length (the str/bytes object, the deque slot).
 HELD_OVERHEAD = 64
 
@@ -390,7 +393,7 @@ class EngineSession:
 
     # -- heartbeat ----------------------------------------------------------------------------------
 
-    def _on_timer(self) -> None:
+    def _on_timer(self, looked_again: bool = False) -> None:
         # One timer handle per session, re-armed lazily: a PONG only moves the heartbeat's deadline,
         # so no handle is cancelled and left behind in the loop's heap on every heartbeat.
         self._timer = None
@@ -407,6 +410,12 @@ class EngineSession:
             # client's events. The client is not to blame; count it as answered.
             heartbeat.pong(now)
             self._timer = loop.call_at(heartbeat.deadline, self._on_timer)
+            return
+        if heartbeat.awaiting_pong and not looked_again:
+            # A PONG that arrived just now, or while the loop was stalled (a busy machine, a handler
+            # that blocked), may be received but not read yet: reads run on the next loop turns.
+            # Look again a moment later, so a stall alone does not time the client out.
+            self._timer = loop.call_at(now + PONG_GRACE, self._on_timer, True)
             return
         if heartbeat.expire(now) is HeartbeatAction.TIMED_OUT:
             self.close(CloseReason.PING_TIMEOUT, send_close=False)
