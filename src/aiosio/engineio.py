@@ -72,6 +72,7 @@ class AsyncServer:
         **kwargs: Any,
     ) -> None:
         _check_async_mode(async_mode)
+        kwargs.pop("engineio_logger", None)  # a Socket.IO server argument, harmless here
         kwargs.update(
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,

@@ -256,3 +256,32 @@ async def test_python_socketio_client_gone_before_accept(serve: Any, transports:
 async def _until(predicate: Any) -> None:
     while not predicate():
         await asyncio.sleep(0.01)
+
+
+async def test_connect_handler_that_never_started_gets_no_disconnect(
+    serve: Any, http: aiohttp.ClientSession
+) -> None:
+    """With always_connect and one handler slot, a second namespace's connect handler waits in line;
+    the client leaves before it starts: that namespace gets neither call, the first gets both."""
+    rec = Recorder(verdict=True, always_connect=True, max_inflight=1)
+    for event in ("connect", "disconnect"):
+        rec.sio.on(event, rec.sio.handlers["/"][event], namespace="/b")
+    handle = await serve(rec.sio)
+    ws = await _open(http, handle.endpoint)
+    await ws.send_str("40")
+    assert (await _next_text(ws)).startswith("40{")
+    await asyncio.wait_for(rec.entered.wait(), WAIT)
+    await ws.send_str("40/b,")
+    assert (await _next_text(ws)).startswith("40/b,{")  # told at once (always_connect)
+    await ws.close()
+    await rec.settle()
+    rec.gate.set()
+    await asyncio.wait_for(_until(lambda: bool(rec.disconnects())), WAIT)
+    await rec.settle()
+    sid = rec.calls[0][1]
+    assert rec.calls == [
+        ("connect", sid, None),
+        ("connect-returned", sid, None),
+        ("disconnect", sid, "transport close"),
+    ]
+    assert list(rec.sio.manager.get_participants("/b", None)) == []

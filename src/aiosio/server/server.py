@@ -28,7 +28,7 @@ from ..protocol.socketio import Decoder, Packet, PacketType, encode, encode_ack_
 from .engine import SocketIOEngine
 from .handlers import Handler, HandlerRegistry, positional_capacity
 from .namespace import AsyncNamespace
-from .socket import Connection, ServerSocket
+from .socket import CONNECT_QUEUED, CONNECT_RUNNING, Connection, ServerSocket
 
 
 class _AckWaiter:
@@ -449,7 +449,7 @@ class AsyncServer:
             return
         if not sock.ready:
             self._send_connect_error(sock.conn, ns, {"message": "Connection rejected by server"})
-            if sock.connecting:
+            if sock.connecting == CONNECT_RUNNING:
                 self._leave_pending(sock, CloseReason.SERVER_DISCONNECT)
             else:
                 self._forget_socket(sock)
@@ -650,6 +650,7 @@ class AsyncServer:
         auth = packet.data or None
         # A connect handler counts against max_inflight like an event handler: otherwise CONNECTs
         # to many namespaces would start any number of them at once.
+        sock.connecting = CONNECT_QUEUED
         conn.session.run_limited(lambda: self._start_connect_handler(sock, handler, args, auth))
 
     def _start_connect_handler(
@@ -658,7 +659,7 @@ class AsyncServer:
         if sock.gone:
             return  # the client left while this waited for a handler slot; it was forgotten then
         session = sock.session
-        sock.connecting = True
+        sock.connecting = CONNECT_RUNNING
         task = start_task(
             self._core.loop,
             self._run_connect_handler(sock, handler, args, auth),
@@ -688,7 +689,7 @@ class AsyncServer:
             self._run_hook(sock.sid, self.manager.connect(sock.sid, sock.namespace))
 
     def _connect_decided(self, sock: ServerSocket, result: Any, exc: BaseException | None) -> None:
-        sock.connecting = False
+        sock.connecting = 0
         error: dict[str, Any] | None = None
         if isinstance(exc, exceptions.ConnectionRefusedError):
             error = exc.error_args
@@ -751,10 +752,12 @@ class AsyncServer:
         and rooms intact (as in python-socketio), then the socket is forgotten everywhere."""
         if sock.gone or self._sockets.get(sock.sid) is not sock:
             return
-        if sock.connecting:
+        if sock.connecting == CONNECT_RUNNING:
             self._leave_pending(sock, reason)
-        elif not sock.ready:
-            self._forget_socket(sock)  # its connect handler never started: nothing to pair
+        elif sock.connecting == CONNECT_QUEUED or not sock.ready:
+            # Its connect handler never started (with always_connect the client was told CONNECT,
+            # but the app never saw it): nothing to pair.
+            self._forget_socket(sock)
         else:
             self._detach(sock)
             self._run_disconnect_handler(sock, reason)

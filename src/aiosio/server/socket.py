@@ -10,6 +10,11 @@ from ..protocol.frames import Frame
 from ..protocol.socketio import Decoder
 from ..transport.environ import build_environ
 
+#: ``ServerSocket.connecting``: the connect handler waits for a handler slot of its connection.
+CONNECT_QUEUED = 1
+#: ``ServerSocket.connecting``: the connect handler is running.
+CONNECT_RUNNING = 2
+
 
 class ServerSocket:
     """One client's membership of one namespace (python-socketio's ``sid``).
@@ -46,8 +51,9 @@ class ServerSocket:
         self.hold = True
         #: Disconnected (its disconnect handler may still be running): nothing more is sent.
         self.gone = False
-        #: The ``connect`` handler is running: a disconnect meanwhile waits for its verdict.
-        self.connecting = False
+        #: Where its ``connect`` handler is: 0 (decided, or none), CONNECT_QUEUED (waiting for a
+        #: handler slot) or CONNECT_RUNNING (a disconnect meanwhile waits for its verdict).
+        self.connecting = 0
         #: Why the client left (or was disconnected) while the ``connect`` handler ran.
         self.left: str | None = None
         self.pending: list[Frame] = []
