@@ -196,6 +196,13 @@ class PyPeer:
             async def whoami(sid: str, _ns: str = ns) -> Any:
                 return {"nsp": _ns, "transport": sio.transport(sid, namespace=_ns)}
 
+            async def join_room(sid: str, room: str, _ns: str = ns) -> bool:
+                await sio.enter_room(sid, room, namespace=_ns)
+                return True
+
+            async def to_room(sid: str, room: str, event: str, *args: Any, _ns: str = ns) -> None:
+                await sio.emit(event, args if len(args) != 1 else args[0], room=room, namespace=_ns)
+
             for name, func in [
                 ("connect", connect),
                 ("echo", echo),
@@ -205,6 +212,8 @@ class PyPeer:
                 ("store", store),
                 ("get_stored", get_stored),
                 ("whoami", whoami),
+                ("join_room", join_room),
+                ("to_room", to_room),
             ]:
                 sio.on(name, func, namespace=ns)
         return sio
@@ -213,7 +222,9 @@ class PyPeer:
         self.sio = self._make_server()
         app = web.Application()
         self.sio.attach(app)
-        self.runner = web.AppRunner(app, handle_signals=False)
+        # python-engineio holds each long-polling GET open for up to a ping interval; aiohttp's cleanup
+        # would wait for them (60 s by default).
+        self.runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", self.port, reuse_address=True)
         await site.start()

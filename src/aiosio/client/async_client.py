@@ -268,9 +268,10 @@ class AsyncClient:
         self._inboxes: dict[str, NamespaceInbox] = {}
         # Bytes of the messages fed to the codec since its last complete packet.
         self._rx_bytes = 0
-        # Event handlers started as tasks (or plain ones deferred) whose first step has not run yet:
-        # while there are any, plain handlers wait their turn (see _dispatch_event).
+        # Event handlers started as tasks whose first step has not run yet, and the events waiting
+        # for them to take it: later handlers wait their turn (see _dispatch_event).
         self._pending_starts = 0
+        self._deferred: deque[tuple[EngineConnection, str, int | None, list[Any]]] = deque()
         #: The Engine.IO connection, with python-engineio ``AsyncClient``'s attribute names.
         self.eio = EngineIOView(self)
 
@@ -718,6 +719,9 @@ class AsyncClient:
             self._dispatch_event(engine, ns, packet.id, packet.data)
         inbox.settle()
         joined()
+        if inbox.closing and not self._attempting:
+            # Left while connecting: the connection may have no namespace any more.
+            self._close_if_unused()
 
     async def _trigger_disconnect(self, inbox: NamespaceInbox | None, ns: str, reason: str) -> None:
         """Run the disconnect handler of ``ns``, once its connect handler (if running) has finished."""
@@ -802,22 +806,21 @@ class AsyncClient:
     def _dispatch_event(self, engine: EngineConnection, ns: str, ack_id: int | None, data: list[Any]) -> None:
         """Start the handler of an event, keeping handlers' start order that of arrival.
 
-        A coroutine handler's task takes its first step on a later loop turn; while any has yet to,
-        a plain handler is deferred with ``call_soon``, which the loop runs after those steps (its
-        ready queue is first in, first out).
+        A coroutine handler's task takes its first step on a later loop turn; until it has, later
+        events wait in ``_deferred``, and :meth:`_started`, scheduled with ``call_soon`` right after
+        that step (the loop's ready queue is first in, first out), runs them.
         """
-        if self._pending_starts:
-            self._pending_starts += 1
-            asyncio.get_running_loop().call_soon(self._deferred_event, engine, ns, ack_id, data)
+        if self._pending_starts or self._deferred:
+            self._deferred.append((engine, ns, ack_id, data))
             return
         self._run_event(engine, ns, ack_id, data)
 
-    def _deferred_event(self, engine: EngineConnection, ns: str, ack_id: int | None, data: list[Any]) -> None:
-        self._pending_starts -= 1
-        self._run_event(engine, ns, ack_id, data)
-
     def _started(self) -> None:
+        """Runs right after the first step of the task :meth:`_run_event` started; then the events
+        deferred meanwhile are run, up to the next one that starts a task."""
         self._pending_starts -= 1
+        while self._deferred and not self._pending_starts:
+            self._run_event(*self._deferred.popleft())
 
     def _run_event(self, engine: EngineConnection, ns: str, ack_id: int | None, data: list[Any]) -> None:
         event = data[0]
@@ -828,7 +831,7 @@ class AsyncClient:
             return
         if inspect.isawaitable(result):
             self._spawn(self._finish_event(engine, ns, ack_id, event, result))
-            # Scheduled after the task's first step: until then later plain handlers wait.
+            # call_soon runs after the step create_task scheduled: until then later handlers wait.
             self._pending_starts += 1
             asyncio.get_running_loop().call_soon(self._started)
         else:

@@ -122,6 +122,9 @@ class EngineConnection:
         self._post_idle = asyncio.Event()
         self._post_idle.set()
         self._paused = False
+        # Set once close() has begun: no new polling GET starts (the server may already have ended
+        # the session when it arrives, and python-engineio logs that as an error).
+        self._closing = False
         self._reader: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._upgrader: asyncio.Task[None] | None = None
@@ -188,6 +191,7 @@ class EngineConnection:
     async def close(self) -> None:
         """Say goodbye (flush the outbox, send CLOSE) and release everything; ``on_close`` is not called."""
         self._on_close = None
+        self._closing = True
         if self.is_open:
             # The upgrade must not hold polling paused while the outbox is flushed.
             if self._upgrader is not None and not self._upgrader.done():
@@ -350,9 +354,9 @@ class EngineConnection:
                     self._handle(packet)
                     if self._closed:
                         return
-                if self._paused:
+                if self._paused or self._closing:
                     # An upgrade is switching to WebSocket; the server answered this GET (with a NOOP
-                    # if nothing else) so that no poll is left hanging.
+                    # if nothing else) so that no poll is left hanging. Or CLOSE is on its way.
                     return
                 packets = decode_payload(await self._request("GET", self._poll_url, timeout))
         except ParseError as exc:
@@ -469,7 +473,7 @@ class EngineConnection:
         finally:
             if self.transport == "polling" and self._paused:
                 self._paused = False
-                if not self._closed and self._reader is not None and self._reader.done():
+                if not (self._closed or self._closing) and self._reader is not None and self._reader.done():
                     self._reader = self._loop.create_task(self._poll_read_loop())
             self._wake.set()
             if ws is not None:

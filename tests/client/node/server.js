@@ -13,6 +13,10 @@
 //   "close_engine"  closes the whole Engine.IO connection (transport close: the client reconnects);
 //   "store" (x)     appends x to a list kept by this process; "get_stored" acks with that list;
 //   "whoami"        acks with {nsp, auth, transport, query}.
+//   "join_room" (room) joins the room and acks true; "to_room" (room, event, ...args) emits
+//                   event(...args) to everyone in the room.
+// With auth.greet set, the connection handler emits greeting(greet), greeting(greet, <01 02>) and
+// greeting_ack(greet) whose ack stores ["ack", greet, ...answer].
 
 "use strict";
 
@@ -50,6 +54,12 @@ function setup(nsp) {
   });
 
   nsp.on("connection", (socket) => {
+    const greet = (socket.handshake.auth || {}).greet;
+    if (greet !== undefined) {
+      socket.emit("greeting", greet);
+      socket.emit("greeting", greet, Buffer.from([1, 2]));
+      socket.emit("greeting_ack", greet, (...answer) => stored.push(["ack", greet, ...answer]));
+    }
     socket.on("echo", (...args) => {
       const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
       if (ack) ack(...args);
@@ -67,6 +77,11 @@ function setup(nsp) {
     socket.on("disconnect_me", () => socket.disconnect());
     socket.on("close_engine", () => socket.conn.close());
     socket.on("store", (x) => stored.push(x));
+    socket.on("join_room", (room, ack) => {
+      socket.join(room);
+      if (typeof ack === "function") ack(true);
+    });
+    socket.on("to_room", (room, event, ...args) => nsp.to(room).emit(event, ...args));
     socket.on("get_stored", (ack) => ack(stored));
     socket.on("whoami", (ack) =>
       ack({
