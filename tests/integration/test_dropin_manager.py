@@ -222,3 +222,27 @@ def test_client_manager_must_be_an_async_manager() -> None:
     """Anything else is refused with a clear error (python-socketio's managers can't plug in)."""
     with pytest.raises(TypeError, match="AsyncManager"):
         aiosio.AsyncServer(client_manager=object())  # type: ignore[arg-type]
+
+
+async def test_server_subclass_emit_and_manager_emit_both_run(serve: Any) -> None:
+    """An AsyncServer subclass overriding emit, with a manager overriding emit: both run once per
+    emit, and the event is delivered."""
+
+    class Server(aiosio.AsyncServer):
+        emitted: list[str] = []
+
+        async def emit(self, event: str, *args: Any, **kwargs: Any) -> None:
+            self.emitted.append(event)
+            await super().emit(event, *args, **kwargs)
+
+    manager = Recording()
+    sio = Server(client_manager=manager)
+    handle = await serve(sio)
+    client = await _client(handle.url)
+    got: asyncio.Queue[Any] = asyncio.Queue()
+    client.on("news", lambda data: got.put_nowait(data))
+    await sio.emit("news", "x")
+    assert await asyncio.wait_for(got.get(), WAIT) == "x"
+    assert Server.emitted == ["news"]
+    assert [c for c in manager.calls if c[0] == "emit"] == [("emit", "news", "/", None, False)]
+    await client.disconnect()

@@ -128,10 +128,15 @@ class AsyncServer:
         # Manager methods a subclass overrides are called where python-socketio calls them; the
         # check is made once, here, so a plain AsyncManager adds nothing to any message.
         self._hooks = client_manager.overridden()
+        #: ACKs go through an overridden ``trigger_callback`` (a flag: ACKs are a hot path).
+        self._ack_hook = "trigger_callback" in self._hooks
         self._hook_tasks: dict[str, asyncio.Task[Any]] = {}
         if "emit" in self._hooks:
             # Every emit (send, call, namespaces' emits) goes through the manager; the class's own
-            # emit stays the direct one, which AsyncManager.emit calls.
+            # emit stays the direct one, which AsyncManager.emit calls. An AsyncServer subclass
+            # that overrides emit runs inside the manager's (its super().emit() delivers).
+            if type(self).emit is not AsyncServer.emit:
+                setattr(self, "_emit_direct", self.emit)  # noqa: B010
             setattr(self, "emit", self._emit_through_manager)  # noqa: B010
 
     # -- setup --------------------------------------------------------------------------------------
@@ -545,7 +550,7 @@ class AsyncServer:
         elif ptype == PacketType.ACK:
             sock = conn.sockets.get(packet.namespace)
             if sock is not None and sock.ready and packet.id is not None:
-                if "trigger_callback" in self._hooks:
+                if self._ack_hook:
                     self._run_hook(sock.sid, self.manager.trigger_callback(sock.sid, packet.id, packet.data))
                 else:
                     callback = sock.pop_ack(packet.id)
