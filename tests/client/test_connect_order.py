@@ -365,3 +365,25 @@ async def test_room_broadcast(peer: Any, transports: Any) -> None:
     finally:
         for client in clients:
             await client.disconnect()
+
+
+@pytest.mark.allow_server_errors("Cannot send the acknowledgement")
+async def test_unsendable_ack_is_logged_and_later_events_still_flow(
+    peer: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A handler's return value that cannot be encoded is logged; the connection carries on."""
+    client = make_client()
+    got: list[Any] = []
+    client.on("question", lambda payload: object())  # not JSON: the ack cannot be encoded
+    client.on("echo", lambda *args: got.append(args))
+    await client.connect(peer.url, auth=AUTH)
+    try:
+        with caplog.at_level(logging.ERROR, logger="aiosio.client"):
+            answer = await client.call("ask_client", 1, timeout=10)
+        # The server's call times out (5 s) and says so; the connection is intact.
+        assert "error" in answer
+        assert "Cannot send the acknowledgement" in caplog.text
+        await client.emit("emit_to_me", ("echo", "after"))
+        await until(lambda: got == [("after",)])
+    finally:
+        await client.disconnect()

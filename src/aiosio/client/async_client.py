@@ -851,7 +851,11 @@ class AsyncClient:
         # An ack belongs to the connection the event came on; after a reconnection it means nothing.
         if ack_id is None or engine is not self._engine or ns not in self.namespaces:
             return
-        self._send(engine, Packet(PacketType.ACK, ns, _as_args(result), ack_id))
+        try:
+            self._send(engine, Packet(PacketType.ACK, ns, _as_args(result), ack_id))
+        except (TypeError, ValueError) as exc:
+            # What the handler returned cannot be encoded: say so, and keep reading.
+            self.logger.error("Cannot send the acknowledgement %s on %s: %s", ack_id, ns, exc)
 
     def _on_ack(self, ns: str, ack_id: int | None, data: list[Any]) -> None:
         pending = self._acks.get(ack_id) if ack_id is not None else None
