@@ -56,8 +56,10 @@ async def test_emits_at_every_stage_of_an_upgrade_arrive_once_in_order(server):
     with pytest.raises(TimeoutError):
         async with asyncio.timeout(0.1):
             await ws.receive()
+    assert h.sio.transport(sid) == "polling"
     await ws.send_str("5")
     await h.until(lambda: session.upgraded)
+    assert h.sio.transport(sid) == "websocket"
     await emit(3)  # 5. upgraded: straight to the WebSocket
     on_ws: list[str] = []
     async with asyncio.timeout(5):
