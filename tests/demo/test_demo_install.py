@@ -26,6 +26,8 @@ from typing import Any
 
 import pytest
 
+import peers
+
 pytestmark = pytest.mark.install
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,7 +85,7 @@ def test_pip_install_from_a_fresh_clone_serves_the_pinned_bundle(
     tmp_path: Path, start: Callable[[list[str]], Any]
 ) -> None:
     if shutil.which("npm") is None:
-        pytest.skip("needs npm: the build runs `npm ci` for the socket.io-client bundle")
+        peers.missing("needs npm: the build runs `npm ci` for the socket.io-client bundle")
     clone = fresh_clone(tmp_path / "clone")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
@@ -155,7 +157,7 @@ def test_the_wheel_carries_the_bundle(tmp_path: Path) -> None:
     clone = fresh_clone(tmp_path / "clone")
     dist = REPO / "node_modules" / "socket.io-client" / "dist"
     if not (dist / BUNDLE).is_file():
-        pytest.skip("needs node_modules (npm ci) in the checkout")
+        peers.missing("needs node_modules (npm ci) in the checkout")
     shutil.copytree(dist, clone / "node_modules" / "socket.io-client" / "dist")
     # A copy left in vendor/ by an older checkout is replaced by the pinned version.
     (clone / VENDOR).mkdir(parents=True)

@@ -60,6 +60,10 @@ async def test_cors_and_logger(server_lib: str, run_app: RunApp) -> None:
     logger = logging.getLogger(f"desk-{server_lib}")
     running = await start_desk(run_app, server_lib, logger=logger)
     assert running.sio.logger is logger
+    if server_lib == "python-socketio":
+        # python-socketio sets its shared logger's level only while it is NOTSET: an earlier test's
+        # AsyncServer() (logger=False) would have left it at ERROR.
+        logging.getLogger("socketio.server").setLevel(logging.NOTSET)
     chatty = LIBS[server_lib].AsyncServer(async_mode="aiohttp", logger=True, engineio_logger=True)
     assert chatty.logger.isEnabledFor(logging.INFO)
     handshake = running.url + "/socket.io/?EIO=4&transport=polling"

@@ -190,3 +190,27 @@ async def test_connection_refused_is_a_plain_refusal(
         await client.connect(handle.url, transports=["websocket"], wait_timeout=WAIT)
     assert errors == [{"message": message}]
     assert [r for r in caplog.records if r.name.startswith("aiosio") and r.levelno >= logging.WARNING] == []
+
+
+@pytest.mark.parametrize("lib", [aiosio, socketio], ids=["aiosio", "python-socketio"])
+async def test_a_catch_all_handler_alone_opens_no_namespace(serve: Any, lib: Any) -> None:
+    """python-socketio's rule: a namespace is open when it is in ``namespaces`` (or that is '*') or a
+    handler names it. A ``'*'`` handler that only logs events must not admit namespaces nobody declared;
+    ``namespaces='*'`` does. The same test runs on python-socketio as the reference."""
+    closed = lib.AsyncServer(async_mode="aiohttp")
+    closed.on("*", lambda event, sid, *args: None, namespace="*")
+    closed.on("*", lambda event, sid, *args: None)
+    opened = lib.AsyncServer(async_mode="aiohttp", namespaces="*")
+    opened.on("*", lambda event, sid, *args: None, namespace="*")
+    for server, admitted in ((closed, False), (opened, True)):
+        handle = await serve(server)
+        client = socketio.AsyncClient(reconnection=False)
+        try:
+            await client.connect(handle.url, namespaces=["/undeclared"], wait_timeout=WAIT)
+        except socketio.exceptions.ConnectionError:
+            assert not admitted
+        else:
+            assert admitted
+            assert client.get_sid("/undeclared") is not None
+        finally:
+            await client.disconnect()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import shutil
 import signal
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,6 @@ import aiosio.transport.server as transport_server
 from .conftest import STEP, MakeServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-_NODE_READY = shutil.which("node") is not None and (REPO_ROOT / "node_modules/socket.io-client").is_dir()
 
 #: Emits COUNT events ``n(i)`` on long-polling as fast as it can, then an acked ``done``.
 NODE_EMITTER = """
@@ -83,7 +81,7 @@ def payload_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return sizes
 
 
-@pytest.mark.skipif(not _NODE_READY, reason="needs node and node_modules (npm ci)")
+@pytest.mark.interop
 @pytest.mark.timeout(60)
 async def test_npm_client_emitting_12000_events_on_polling_loses_none(
     make_server: MakeServer, payload_sizes: list[int]

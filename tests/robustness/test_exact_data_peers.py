@@ -15,7 +15,7 @@ import pytest
 import socketio as python_socketio
 
 from .conftest import MakeServer
-from .test_big_payloads import _NODE_READY, run_node
+from .test_big_payloads import run_node
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -82,7 +82,7 @@ setTimeout(() => process.exit(2), 20000);
 """
 
 
-@pytest.mark.skipif(not _NODE_READY, reason="needs node and node_modules (npm ci)")
+@pytest.mark.interop
 @pytest.mark.parametrize("transport", ["websocket", "polling"])
 async def test_npm_client_receives_and_acks_a_300_deep_argument(
     make_server: MakeServer, transport: str

@@ -625,7 +625,10 @@ class AsyncServer:
     # connect handler accepts. python-socketio loses that disconnect; Node never accepts such a socket.
 
     def _namespace_allowed(self, namespace: str) -> bool:
-        if self.namespaces == "*" or "*" in self._registry.handlers or "*" in self.namespace_handlers:
+        """python-socketio's rule: a namespace is open if listed in ``namespaces`` (or that is ``'*'``)
+        or a handler is registered for it by name. A catch-all (``'*'``) handler alone opens nothing:
+        an app that logs every namespace's events must not accept namespaces nobody declared."""
+        if self.namespaces == "*":
             return True
         return namespace in self.namespaces or self._registry.knows_namespace(namespace)
 
