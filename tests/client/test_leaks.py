@@ -15,15 +15,11 @@ from .test_peers import make_client
 pytestmark = pytest.mark.timeout(120)
 
 
-def not_with_in_process_python_socketio(peer: Any) -> None:
-    """These tests count every task of the process, so they can't run beside python-socketio's server.
-
-    That peer runs in this process and keeps each departed client's long-polling request, queue wait
-    and ping task until its ping timeout, which a task count cannot tell from a leak in the client.
-    The client code under test is the same for every server; aiosio's and Node's peers cover it.
-    """
-    if peer.kind == "python-socketio":
-        pytest.skip("the in-process python-socketio server keeps tasks of its own after a client leaves")
+#: These tests count every task of the process, so they can't run beside python-socketio's server:
+#: that peer runs in this process and keeps each departed client's long-polling request, queue wait
+#: and ping task until its ping timeout, which a task count cannot tell from a leak in the client.
+#: The client code under test is the same for every server; aiosio's and Node's peers cover it.
+LEAK_PEERS = ["aiosio", pytest.param("node", marks=pytest.mark.interop)]
 
 
 def snapshot() -> tuple[int, int]:
@@ -39,8 +35,8 @@ async def settle(baseline: tuple[int, int]) -> None:
         raise AssertionError(f"leak: {now}") from None
 
 
+@pytest.mark.parametrize("peer", LEAK_PEERS, indirect=True)
 async def test_connect_disconnect_cycles(peer: Any, transports: Any) -> None:
-    not_with_in_process_python_socketio(peer)
     # Warm up once: the first connection imports modules and may open lasting resources (resolver).
     warm = make_client()
     await warm.connect(peer.url, auth=AUTH, transports=transports)
@@ -60,8 +56,8 @@ async def test_connect_disconnect_cycles(peer: Any, transports: Any) -> None:
     await settle(baseline)
 
 
+@pytest.mark.parametrize("peer", LEAK_PEERS, indirect=True)
 async def test_same_client_reused(peer: Any, transports: Any) -> None:
-    not_with_in_process_python_socketio(peer)
     client = make_client()
     await client.connect(peer.url, auth=AUTH, transports=transports)
     await client.disconnect()
@@ -74,8 +70,8 @@ async def test_same_client_reused(peer: Any, transports: Any) -> None:
     await settle(baseline)
 
 
+@pytest.mark.parametrize("own_peer", LEAK_PEERS, indirect=True)
 async def test_failed_attempts_and_reconnection_cycles(own_peer: Any, transports: Any) -> None:
-    not_with_in_process_python_socketio(own_peer)
     client = make_client(reconnection_delay=0.02, reconnection_delay_max=0.05)
     await client.connect(own_peer.url, auth=AUTH, transports=transports)
     await client.disconnect()
