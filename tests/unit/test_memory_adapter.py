@@ -120,11 +120,20 @@ def test_remove_forgets_the_socket_everywhere_and_prunes_empty_namespaces():
     assert sids(adapter.members(NS, None, None)) == ["c"]
 
 
-def test_namespace_with_a_room_left_is_kept_until_the_room_goes():
-    adapter, _ = adapter_with("a", "b")
-    adapter.join(NS, "b", "r")
+def test_namespace_is_kept_while_it_has_sockets():
+    adapter, _ = adapter_with("a", "b")  # no named rooms at all
     adapter.remove(NS, "a")
     assert NS in adapter.namespace_names()
+    assert sids(adapter.members(NS, None, None)) == ["b"]
+    adapter.join(NS, "b", "r")
+    assert adapter.room_members(NS, "r") == ["b"]
+
+
+def test_unknown_namespace_is_empty_everywhere():
+    adapter, _ = adapter_with("a")
+    assert adapter.room_members("/other", "r") == []
+    assert adapter.room_names("/other") == []
+    assert not adapter.is_sid_room("/other", "a")
 
 
 def test_members_selects_by_rooms_and_excludes_by_rooms_and_sids():
@@ -164,3 +173,11 @@ async def test_broadcast_hands_the_same_frames_to_each_selected_member():
     assert members["a"].got == [("normal", '42["x"]')]
     assert members["b"].got == [("normal", '42["x"]')]  # not writable: the volatile one dropped
     assert members["c"].got == [("volatile", '42["x"]')]
+    # Rooms and exclusions apply on both paths.
+    for member in members.values():
+        member.got.clear()
+    await adapter.broadcast(NS, frames, None, ["r"])
+    await adapter.broadcast(NS, frames, ["r"], None, volatile=True)
+    assert members["a"].got == [("volatile", '42["x"]')]
+    assert members["b"].got == []
+    assert members["c"].got == [("normal", '42["x"]')]
