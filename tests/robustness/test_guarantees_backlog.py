@@ -76,6 +76,7 @@ async def test_websocket_flood_fills_backlog_then_held_bytes_then_reading_pauses
         nonlocal peak
         peak = max(peak, len(session._backlog or ()))
         started.append(n)
+        await asyncio.sleep(0)  # suspends, so it takes a slot (also where handlers start eagerly)
 
     h.sio.on("block", watch)
     gate.set()
