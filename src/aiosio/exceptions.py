@@ -34,6 +34,21 @@ class TimeoutError(SocketIOError):
     """An acknowledgement did not arrive in time."""
 
 
+class AcksMissingError(TimeoutError):
+    """Raised by ``AsyncServer.emit_with_ack`` when not every recipient acknowledged.
+
+    ``responses`` holds the answers that did arrive, in arrival order; ``expected`` is how many
+    recipients were sent the event; ``disconnected`` how many of them left before answering. It is
+    raised at the timeout, or earlier once every recipient still connected has answered.
+    """
+
+    def __init__(self, message: str, responses: list[Any], expected: int, disconnected: int = 0) -> None:
+        super().__init__(message)
+        self.responses = responses
+        self.expected = expected
+        self.disconnected = disconnected
+
+
 class BadNamespaceError(SocketIOError):
     """The namespace is not connected (or not known)."""
 

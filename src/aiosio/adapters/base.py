@@ -1,21 +1,128 @@
-"""The adapter interface: room membership and broadcast delivery, per namespace.
+"""The adapter core: the one selector type, the packet an adapter is handed, the adapter interface,
+and the narrow back-interface an adapter uses to reach the sockets of this process.
 
-An adapter that spans processes (Redis) implements the same calls and also forwards broadcasts to
-the other nodes; the server never reaches around it to find sockets.
+Every way the server reaches its sockets goes through an :class:`Adapter`: broadcasts (with or
+without acks), room changes by selector, disconnects, fetching socket descriptions, server-side
+emits and the server count. An adapter that spans processes (Redis) implements the same calls,
+forwards the packet and the selector to the other nodes, and delivers to its own sockets as the
+memory adapter does: it encodes the packet at most once, and not at all when no local socket is
+selected. The adapter never reaches into the server: it sees sockets only as :class:`Member`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
 
 from ..protocol.frames import Frame
 
+#: Encodes one EVENT: ``(namespace, event, args, ack_id) -> frames``. The server supplies it.
+Encoder = Callable[[str, str, tuple[Any, ...], int | None], Sequence[Frame]]
 
-class Member(Protocol):
-    """What an adapter needs of a socket: its id and a way to hand it encoded packets."""
+#: An ack callback receives the ack's arguments, or the error that ended the wait
+#: (:class:`~aiosio.exceptions.DisconnectedError` when the socket went away first).
+AckCallback = Callable[[list[Any] | BaseException], None]
+
+
+class Selector(NamedTuple):
+    """Which sockets an operation acts on, and how: Node's ``{rooms, except, flags}``.
+
+    ``rooms=None`` selects every socket of the namespace; a tuple selects the sockets in any of
+    those rooms (a sid is a room of its own), so ``()`` selects nobody. ``exclude`` leaves out the
+    sockets in any of its rooms. Flags: ``volatile`` (drop for a socket whose transport cannot take
+    it now), ``local`` (this process only, never forwarded to other nodes), ``timeout`` (seconds an
+    ack broadcast waits). Immutable and cheap (a tuple): build one per operation.
+    """
+
+    rooms: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+    volatile: bool = False
+    local: bool = False
+    timeout: float | None = None
+
+    @classmethod
+    def of(cls, to: Any = None, skip: Any = None, **flags: Any) -> Selector:
+        """python-socketio's ``to``/``skip_sid`` arguments (a name, a list of names, or None)."""
+        return cls(_names(to), _names(skip) or (), **flags)
+
+
+def _names(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return tuple(value)
+    return (value,)
+
+
+#: Every socket of the namespace, no flags (the most common broadcast).
+EVERYONE = Selector()
+
+
+class EventPacket:
+    """An EVENT on its way to the selected sockets: ``namespace``, ``event``, ``args`` and whether
+    an ack is wanted, plus the encoder that turns it into frames.
+
+    The frames are made on first request and kept, so a process encodes a broadcast at most once,
+    and never when it has no recipient; every local recipient gets the same frame objects. An
+    adapter that forwards the packet to other nodes sends ``event`` and ``args``, not frames.
+    """
+
+    __slots__ = ("_ack_frames", "_encoder", "_frames", "ack", "args", "event", "namespace")
+
+    def __init__(
+        self, namespace: str, event: str, args: tuple[Any, ...], encoder: Encoder, ack: bool = False
+    ) -> None:
+        self.namespace = namespace
+        self.event = event
+        self.args = args
+        self.ack = ack
+        self._encoder = encoder
+        self._frames: Sequence[Frame] | None = None
+        self._ack_frames: tuple[int, Sequence[Frame]] | None = None
+
+    def frames(self) -> Sequence[Frame]:
+        """The frames without an ack id (encoded now if not yet)."""
+        frames = self._frames
+        if frames is None:
+            frames = self._frames = self._encoder(self.namespace, self.event, self.args, None)
+        return frames
+
+    def frames_with_ack(self, ack_id: int) -> Sequence[Frame]:
+        """The frames asking for ack ``ack_id`` (encoded once per id; a broadcast uses one id)."""
+        cached = self._ack_frames
+        if cached is not None and cached[0] == ack_id:
+            return cached[1]
+        frames = self._encoder(self.namespace, self.event, self.args, ack_id)
+        self._ack_frames = (ack_id, frames)
+        return frames
+
+
+class SocketInfo(NamedTuple):
+    """What ``fetch_sockets`` returns for one socket (Node's ``RemoteSocket`` fields)."""
 
     sid: str
+    namespace: str
+    rooms: tuple[str, ...]
+    #: The Engine.IO session id of its connection.
+    eio_sid: str
+    #: The socket's user session (``sio.get_session``), or None if never set.
+    data: dict[Any, Any] | None
+
+
+# -- the back-interface: how an adapter reaches a socket of this process ---------------------------
+
+
+class Member(Protocol):
+    """A socket of this process, as an adapter sees it. This is the whole back-interface: the
+    adapter delivers frames, registers acks, disconnects, and reads what ``fetch_sockets``
+    reports; room membership is the adapter's own state."""
+
+    sid: str
+    #: The next ack id this socket would hand out (a broadcast with acks picks one id that is free
+    #: on every recipient, so it is encoded once).
+    next_ack_id: int
+    #: The user session (``sio.get_session``), None until set.
+    user: dict[Any, Any] | None
 
     @property
     def eio_sid(self) -> str:
@@ -30,9 +137,42 @@ class Member(Protocol):
         """Send unless the transport cannot take it right now (then drop it)."""
         ...
 
+    def add_ack(self, callback: AckCallback, ack_id: int | None = None) -> int:
+        """Wait for an ack: ``callback`` gets its arguments (a list) or the error that ended the
+        wait. ``ack_id`` (at least :attr:`next_ack_id`) is used if given; returns the id."""
+        ...
+
+    def pop_ack(self, ack_id: int) -> AckCallback | None:
+        """Stop waiting for ``ack_id``; returns its callback if it was still waiting."""
+        ...
+
+    def disconnect(self, close: bool = False) -> None:
+        """Disconnect from the namespace (the client is told); ``close`` also closes its connection."""
+        ...
+
+
+# -- the adapter interface -------------------------------------------------------------------------
+
 
 class Adapter(Protocol):
-    """Room membership and delivery for every namespace of one server."""
+    """Room membership and delivery for every namespace of one server.
+
+    Local bookkeeping (``add``, ``remove``, ``join``, ``leave``, the views) is synchronous: it
+    concerns sockets of this process. Operations by :class:`Selector` are coroutines, as a cluster
+    adapter may have to reach other processes; ``selector.local`` keeps them in this process.
+    """
+
+    # lifecycle
+
+    async def init(self) -> None:
+        """Called by the server once before it serves (app startup, or its first connection)."""
+        ...
+
+    async def close(self) -> None:
+        """Called by the server when it shuts down; a cluster adapter leaves the cluster here."""
+        ...
+
+    # sockets of this process
 
     def add(self, namespace: str, member: Member) -> None:
         """Register a connected socket; it joins the room named after its sid."""
@@ -43,34 +183,87 @@ class Adapter(Protocol):
         ...
 
     def join(self, namespace: str, sid: str, room: str) -> None:
-        """Put a socket in a room."""
+        """Put a socket of this process in a room."""
         ...
 
     def leave(self, namespace: str, sid: str, room: str) -> None:
-        """Take a socket out of a room."""
+        """Take a socket of this process out of a room."""
         ...
 
     def close_room(self, namespace: str, room: str) -> None:
-        """Take every socket out of a room."""
+        """Take every socket of this process out of a room."""
         ...
 
     def rooms(self, namespace: str, sid: str) -> list[str]:
-        """The rooms a socket is in, its own sid room included."""
+        """The rooms a socket of this process is in, its own sid room first."""
         ...
 
-    def members(
-        self, namespace: str, rooms: Sequence[str] | None, exclude: Sequence[str] | None
-    ) -> Iterable[Member]:
-        """Sockets in any of ``rooms`` (every socket when None) and in none of ``exclude``."""
+    def local(self, namespace: str, selector: Selector) -> Sequence[Member]:
+        """The sockets of this process the selector picks."""
         ...
 
-    async def broadcast(
+    def namespace_names(self) -> list[str]:
+        """The namespaces that have sockets (or rooms) in this process."""
+        ...
+
+    def participants(self, namespace: str, room: str | None) -> Mapping[str, Member]:
+        """sid -> socket of this process for a room (or every socket when None)."""
+        ...
+
+    def room_names(self, namespace: str) -> list[str]:
+        """The named rooms of a namespace in this process (sid rooms not included)."""
+        ...
+
+    def is_sid_room(self, namespace: str, room: str) -> bool:
+        """True if ``room`` is the sid of a socket of the namespace in this process."""
+        ...
+
+    # operations by selector
+
+    async def broadcast(self, packet: EventPacket, selector: Selector) -> None:
+        """Deliver an EVENT to the selected sockets (and, for a cluster, other nodes' sockets)."""
+        ...
+
+    async def broadcast_with_ack(
         self,
-        namespace: str,
-        frames: Sequence[Frame],
-        rooms: Sequence[str] | None,
-        exclude: Sequence[str] | None,
-        volatile: bool = False,
-    ) -> None:
-        """Deliver one encoded packet to the selected sockets (and, for a cluster, other nodes)."""
+        packet: EventPacket,
+        selector: Selector,
+        on_count: Callable[[int], None],
+        on_ack: AckCallback,
+    ) -> Callable[[], None]:
+        """Deliver an EVENT asking each selected socket for an ack.
+
+        ``on_count(n)`` is called once per server reached (this one included, even with n == 0)
+        with how many of its sockets were sent the packet; ``on_ack`` once per answer (the ack's
+        arguments, or the error that ended the wait for one socket). Returns a function that stops
+        waiting (the timeout: outstanding acks are forgotten). :func:`~aiosio.adapters.acks.gather`
+        aggregates this into one awaitable.
+        """
+        ...
+
+    async def add_sockets(self, namespace: str, selector: Selector, rooms: Iterable[str]) -> None:
+        """Put the selected sockets in ``rooms`` (Node's ``socketsJoin``)."""
+        ...
+
+    async def del_sockets(self, namespace: str, selector: Selector, rooms: Iterable[str]) -> None:
+        """Take the selected sockets out of ``rooms`` (Node's ``socketsLeave``)."""
+        ...
+
+    async def disconnect_sockets(self, namespace: str, selector: Selector, close: bool = False) -> None:
+        """Disconnect the selected sockets (``close``: their whole connection too)."""
+        ...
+
+    async def fetch_sockets(self, namespace: str, selector: Selector) -> list[SocketInfo]:
+        """Describe the selected sockets (of every node, for a cluster)."""
+        ...
+
+    async def server_side_emit(
+        self, namespace: str, event: str, args: tuple[Any, ...], timeout: float | None = None
+    ) -> list[Any]:
+        """Send an event to the *other* servers of the cluster (never to this one); returns their
+        answers (one per server that answered within ``timeout``; ``[]`` with no other server)."""
+        ...
+
+    async def server_count(self) -> int:
+        """How many servers share these namespaces (1 without a cluster)."""
         ...

@@ -1,4 +1,5 @@
-"""python-socketio's ``AsyncManager`` API (``sio.manager``), on top of the in-memory adapter.
+"""python-socketio's ``AsyncManager`` API (``sio.manager``), on top of an adapter (in-memory by
+default; see :mod:`aiosio.adapters.base`).
 
 The server keeps its sockets and hands rooms and broadcasts to :attr:`AsyncManager.adapter`; this
 class answers the questions python-socketio apps ask their manager (``get_participants``,
@@ -14,6 +15,7 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .base import Adapter, Selector
 from .memory import MemoryAdapter
 
 if TYPE_CHECKING:
@@ -45,8 +47,9 @@ class AsyncManager:
     def __init__(self) -> None:
         self.server: AsyncServer | None = None
         self.logger: logging.Logger | None = None
-        #: Rooms and delivery: the in-memory adapter (a cluster adapter replaces it later).
-        self.adapter = MemoryAdapter()
+        #: Rooms and delivery (:class:`~aiosio.adapters.base.Adapter`): the in-memory adapter here;
+        #: a cluster manager puts its own adapter in its place.
+        self.adapter: Adapter = MemoryAdapter()
 
     # -- setup --------------------------------------------------------------------------------------
 
@@ -180,16 +183,22 @@ class AsyncManager:
         )
 
     async def enter_room(self, sid: str, namespace: str, room: str, eio_sid: str | None = None) -> None:
-        """Put a client in a room."""
-        self.basic_enter_room(sid, namespace, room, eio_sid)
+        """Put a client in a room (one this process does not hold: through the adapter)."""
+        if self.adapter.is_sid_room(namespace, sid):
+            self.basic_enter_room(sid, namespace, room, eio_sid)
+        else:
+            await self.adapter.add_sockets(namespace, Selector((sid,)), (room,))
 
     async def leave_room(self, sid: str, namespace: str, room: str) -> None:
-        """Take a client out of a room."""
-        self.basic_leave_room(sid, namespace, room)
+        """Take a client out of a room (one this process does not hold: through the adapter)."""
+        if self.adapter.is_sid_room(namespace, sid):
+            self.basic_leave_room(sid, namespace, room)
+        else:
+            await self.adapter.del_sockets(namespace, Selector((sid,)), (room,))
 
     async def close_room(self, room: str, namespace: str) -> None:
-        """Take every client out of a room."""
-        self.basic_close_room(room, namespace)
+        """Take every client out of a room (on every node, with a cluster adapter)."""
+        await self.adapter.del_sockets(namespace, Selector((room,)), (room,))
 
     async def trigger_callback(self, sid: str, id: int, data: list[Any]) -> None:
         """An ACK with ``id`` arrived from ``sid``: run what waits for it (unknown ids are ignored)."""
@@ -206,7 +215,7 @@ class AsyncManager:
         self.adapter.leave(namespace, sid, room)
 
     def basic_close_room(self, room: str, namespace: str) -> None:
-        """Take every client out of a room, now."""
+        """Take every client of this process out of a room, now."""
         self.adapter.close_room(namespace, room)
 
     def basic_disconnect(self, sid: str, namespace: str, **kwargs: Any) -> None:
@@ -237,7 +246,7 @@ class _NamespaceRooms(Mapping[str | None, Mapping[str, str]]):
 
     __slots__ = ("_adapter", "_namespace")
 
-    def __init__(self, adapter: MemoryAdapter, namespace: str) -> None:
+    def __init__(self, adapter: Adapter, namespace: str) -> None:
         self._adapter = adapter
         self._namespace = namespace
 
@@ -262,7 +271,7 @@ class _RoomsView(Mapping[str, Mapping[str | None, Mapping[str, str]]]):
 
     __slots__ = ("_adapter",)
 
-    def __init__(self, adapter: MemoryAdapter) -> None:
+    def __init__(self, adapter: Adapter) -> None:
         self._adapter = adapter
 
     def __getitem__(self, namespace: str) -> Mapping[str | None, Mapping[str, str]]:

@@ -1,11 +1,12 @@
-"""The in-memory adapter: rooms indexed both ways, broadcasts encoded once by the caller."""
+"""The in-memory adapter: rooms indexed both ways; a broadcast is encoded once, and only when it
+has a recipient, and the same frames go to every recipient."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
-from ..protocol.frames import Frame
-from .base import Member
+from .base import AckCallback, EventPacket, Member, Selector, SocketInfo
 
 _NO_ROOMS: frozenset[str] = frozenset()
 
@@ -32,10 +33,20 @@ class _Namespace:
 
 
 class MemoryAdapter:
-    """Rooms and broadcasts for one process. This is the default ``client_manager``."""
+    """Rooms and broadcasts for one process: the default adapter (``sio.manager.adapter``).
+
+    Every operation by selector acts on this process's sockets only; ``server_count`` is 1 and
+    ``server_side_emit`` reaches nobody (there is no other server), answering ``[]``.
+    """
 
     def __init__(self) -> None:
         self._namespaces: dict[str, _Namespace] = {}
+
+    async def init(self) -> None:
+        """Nothing to set up."""
+
+    async def close(self) -> None:
+        """Nothing to tear down: the sockets leave as their connections close."""
 
     def _ns(self, namespace: str) -> _Namespace:
         ns = self._namespaces.get(namespace)
@@ -136,7 +147,7 @@ class MemoryAdapter:
 
     def members(
         self, namespace: str, rooms: Sequence[str] | None, exclude: Sequence[str] | None
-    ) -> Iterable[Member]:
+    ) -> Sequence[Member]:
         """Sockets in any of ``rooms`` (all when None), minus those in any room of ``exclude``."""
         ns = self._namespaces.get(namespace)
         if ns is None:
@@ -157,18 +168,90 @@ class MemoryAdapter:
             excluded.update(ns.room(room))
         return [m for sid, m in selected.items() if sid not in excluded]
 
-    async def broadcast(
-        self,
-        namespace: str,
-        frames: Sequence[Frame],
-        rooms: Sequence[str] | None,
-        exclude: Sequence[str] | None,
-        volatile: bool = False,
-    ) -> None:
-        """Hand the same encoded frames to every selected socket: no per-recipient encoding."""
-        if volatile:
-            for member in self.members(namespace, rooms, exclude):
+    def local(self, namespace: str, selector: Selector) -> Sequence[Member]:
+        """The sockets the selector picks (a copy: rooms may change while it is used)."""
+        return self.members(namespace, selector.rooms, selector.exclude)
+
+    # -- operations by selector (this process only) -----------------------------------------------
+
+    async def broadcast(self, packet: EventPacket, selector: Selector) -> None:
+        """Hand the same frames to every selected socket; encode nothing if none is selected."""
+        members = self.members(packet.namespace, selector.rooms, selector.exclude)
+        if not members:
+            return
+        frames = packet.frames()
+        if selector.volatile:
+            for member in members:
                 member.deliver_volatile(frames)
         else:
-            for member in self.members(namespace, rooms, exclude):
+            for member in members:
                 member.deliver(frames)
+
+    async def broadcast_with_ack(
+        self,
+        packet: EventPacket,
+        selector: Selector,
+        on_count: Callable[[int], None],
+        on_ack: AckCallback,
+    ) -> Callable[[], None]:
+        """One ack id free on every recipient, so the packet is encoded once for all of them."""
+        members = self.members(packet.namespace, selector.rooms, selector.exclude)
+        on_count(len(members))
+        if not members:
+            return _nothing
+        ack_id = max(member.next_ack_id for member in members)
+        for member in members:
+            member.add_ack(on_ack, ack_id)
+        frames = packet.frames_with_ack(ack_id)
+        if selector.volatile:
+            for member in members:
+                member.deliver_volatile(frames)
+        else:
+            for member in members:
+                member.deliver(frames)
+
+        def forget() -> None:
+            for member in members:
+                member.pop_ack(ack_id)
+
+        return forget
+
+    async def add_sockets(self, namespace: str, selector: Selector, rooms: Iterable[str]) -> None:
+        """Put the selected sockets in every room of ``rooms``."""
+        names = list(rooms)
+        for member in self.members(namespace, selector.rooms, selector.exclude):
+            for room in names:
+                self.join(namespace, member.sid, room)
+
+    async def del_sockets(self, namespace: str, selector: Selector, rooms: Iterable[str]) -> None:
+        """Take the selected sockets out of every room of ``rooms``."""
+        names = list(rooms)
+        for member in self.members(namespace, selector.rooms, selector.exclude):
+            for room in names:
+                self.leave(namespace, member.sid, room)
+
+    async def disconnect_sockets(self, namespace: str, selector: Selector, close: bool = False) -> None:
+        """Disconnect the selected sockets."""
+        for member in self.members(namespace, selector.rooms, selector.exclude):
+            member.disconnect(close)
+
+    async def fetch_sockets(self, namespace: str, selector: Selector) -> list[SocketInfo]:
+        """Describe the selected sockets."""
+        return [
+            SocketInfo(m.sid, namespace, tuple(self.rooms(namespace, m.sid)), m.eio_sid, m.user)
+            for m in self.members(namespace, selector.rooms, selector.exclude)
+        ]
+
+    async def server_side_emit(
+        self, namespace: str, event: str, args: tuple[Any, ...], timeout: float | None = None
+    ) -> list[Any]:
+        """There is no other server to reach: nothing is sent, nobody answers."""
+        return []
+
+    async def server_count(self) -> int:
+        """Always 1."""
+        return 1
+
+
+def _nothing() -> None:
+    return None

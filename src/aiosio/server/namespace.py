@@ -140,6 +140,29 @@ class AsyncNamespace:
             ignore_queue=ignore_queue,
         )
 
+    async def emit_with_ack(
+        self,
+        event: str,
+        data: Any = None,
+        to: Any = None,
+        room: Any = None,
+        skip_sid: Any = None,
+        namespace: str | None = None,
+        timeout: float | None = 60,
+        volatile: bool = False,
+    ) -> list[Any]:
+        """Emit and wait for every recipient's ack (see :meth:`AsyncServer.emit_with_ack`)."""
+        return await self._srv().emit_with_ack(
+            event,
+            data,
+            to=to,
+            room=room,
+            skip_sid=skip_sid,
+            namespace=namespace or self.namespace,
+            timeout=timeout,
+            volatile=volatile,
+        )
+
     async def enter_room(self, sid: str, room: str, namespace: str | None = None) -> None:
         """Put a client in a room."""
         await self._srv().enter_room(sid, room, namespace=namespace or self.namespace)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from ..engine.session import CloseReason, EngineSession
 from ..protocol.frames import Frame
@@ -16,8 +16,17 @@ CONNECT_QUEUED = 1
 CONNECT_RUNNING = 2
 
 
+class SocketOwner(Protocol):
+    """The server a connection belongs to, as its sockets need it (to disconnect themselves)."""
+
+    def disconnect_socket(self, sock: ServerSocket, close: bool) -> None:
+        """Disconnect ``sock`` now, telling the client; ``close`` also ends its connection."""
+        ...
+
+
 class ServerSocket:
-    """One client's membership of one namespace (python-socketio's ``sid``).
+    """One client's membership of one namespace (python-socketio's ``sid``); the adapters' view
+    of it is :class:`aiosio.adapters.base.Member`.
 
     Until the CONNECT reply has gone out (the ``connect`` handler may still be running) the socket is
     not ``ready`` and packets for it wait in ``pending``, so nothing reaches the client before it is
@@ -117,14 +126,22 @@ class ServerSocket:
         """Remove and return the callback waiting for ``ack_id``, if any."""
         return self.acks.pop(ack_id, None) if self.acks else None
 
-    def add_ack(self, callback: Callable[[list[Any] | BaseException], None]) -> int:
-        """Allocate an ack id (unique while outstanding) for ``callback``."""
-        ack_id = self.next_ack_id
-        self.next_ack_id += 1
+    def add_ack(
+        self, callback: Callable[[list[Any] | BaseException], None], ack_id: int | None = None
+    ) -> int:
+        """Allocate an ack id (unique while outstanding) for ``callback``; a broadcast passes the
+        id it shares among its recipients (never below :attr:`next_ack_id`)."""
+        if ack_id is None:
+            ack_id = self.next_ack_id
+        self.next_ack_id = ack_id + 1
         if self.acks is None:
             self.acks = {}
         self.acks[ack_id] = callback
         return ack_id
+
+    def disconnect(self, close: bool = False) -> None:
+        """Disconnect from the namespace, server side (the adapters' ``disconnect_sockets``)."""
+        self.conn.owner.disconnect_socket(self, close)
 
     def fail_acks(self, error: BaseException) -> None:
         """The socket is gone: every outstanding ack completes now with ``error``."""
@@ -136,10 +153,11 @@ class ServerSocket:
 class Connection:
     """Socket.IO state of one Engine.IO session: its decoder and its namespaces."""
 
-    __slots__ = ("_environ", "decoder", "eio_session", "opened_at", "session", "sockets")
+    __slots__ = ("_environ", "decoder", "eio_session", "opened_at", "owner", "session", "sockets")
 
-    def __init__(self, session: EngineSession, decoder: Decoder | None) -> None:
+    def __init__(self, session: EngineSession, decoder: Decoder | None, owner: SocketOwner) -> None:
         self.session = session
+        self.owner = owner
         #: The default parser's decoder (None with the msgpack parser, which needs no state).
         self.decoder = decoder
         self.sockets: dict[str, ServerSocket] = {}

@@ -1,0 +1,202 @@
+"""Dispatch: what arrives from a client (Socket.IO packets, events, acks) and running handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from ..engine.eager import start_task
+from ..engine.session import CloseReason, EngineSession
+from ..protocol import msgpack_parser
+from ..protocol.errors import ParseError
+from ..protocol.frames import Frame
+from ..protocol.socketio import Packet, PacketType, encode_ack_fast
+from .emitting import Emitting
+from .handlers import Handler, HandlerRegistry
+from .socket import Connection, ServerSocket
+
+
+class Dispatch(Emitting):
+    """Incoming packets and handler runs of :class:`~aiosio.AsyncServer`."""
+
+    _registry: HandlerRegistry
+    _ack_hook: bool
+    _hook_tasks: dict[str, asyncio.Task[Any]]
+
+    def _handle_connect(self, conn: Connection, packet: Packet) -> None:
+        raise NotImplementedError  # the lifecycle part of the server
+
+    def _drop_socket(self, sock: ServerSocket, reason: str) -> None:
+        raise NotImplementedError  # the lifecycle part of the server
+
+    def on_message(self, session: EngineSession, data: str | bytes) -> None:
+        """Decode one Engine.IO message and act on the Socket.IO packet it completes."""
+        conn: Connection = session.data
+        try:
+            if conn.decoder is None:
+                packet = msgpack_parser.decode(data)
+            else:
+                fed = conn.decoder.feed(data)
+                if fed is None:
+                    pending = conn.decoder.pending
+                    if pending is not None and pending.namespace not in conn.sockets:
+                        raise ParseError("binary packet for a namespace the client has not joined")
+                    return
+                packet = fed
+        except ParseError as exc:
+            session.protocol_error(str(exc))
+            return
+        ptype = packet.type
+        if ptype == PacketType.EVENT:
+            sock = conn.sockets.get(packet.namespace)
+            # Not before the connect handler has accepted the socket (python-socketio drops these
+            # too): a refused client must not get an event handled.
+            if sock is not None and sock.ready:
+                self._handle_event(sock, packet)
+        elif ptype == PacketType.ACK:
+            sock = conn.sockets.get(packet.namespace)
+            if sock is not None and sock.ready and packet.id is not None:
+                if self._ack_hook:
+                    self._run_hook(sock.sid, self.manager.trigger_callback(sock.sid, packet.id, packet.data))
+                else:
+                    callback = sock.pop_ack(packet.id)
+                    if callback is not None:  # unknown or repeated acks are ignored
+                        callback(packet.data)
+        elif ptype == PacketType.CONNECT:
+            self._handle_connect(conn, packet)
+        elif ptype == PacketType.DISCONNECT:
+            sock = conn.sockets.get(packet.namespace)
+            if sock is not None:
+                self._drop_socket(sock, CloseReason.CLIENT_DISCONNECT)
+        else:
+            session.protocol_error(f"clients may not send {ptype.name}")
+
+    def urgent(self, session: EngineSession, data: str | bytes) -> bool:
+        """True for an ACK: read while this connection's events wait, it is handled at once, as a
+        running handler may be waiting for it (see :meth:`EngineSession.message`)."""
+        conn: Connection | None = session.data
+        if conn is None:
+            return False
+        if conn.decoder is None:
+            try:
+                return msgpack_parser.decode(data).type == PacketType.ACK
+            except ParseError:
+                return False  # reported in turn, when the message is handled
+        return isinstance(data, str) and data[:1] == "3" and conn.decoder.pending is None
+
+    def _resolve_ack(self, sid: str, namespace: str | None, ack_id: int, data: list[Any]) -> None:
+        """Complete what waits for ack ``ack_id`` of ``sid`` (``AsyncManager.trigger_callback``)."""
+        sock = self._sockets.get(sid)
+        if sock is None or (namespace is not None and sock.namespace != namespace):
+            return
+        callback = sock.pop_ack(ack_id)
+        if callback is not None:
+            callback(data)
+
+    def _run_hook(self, sid: str, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run an overridden manager method in a task, after the earlier ones for the same sid."""
+        previous = self._hook_tasks.get(sid)
+
+        async def run() -> None:
+            if previous is not None:
+                with contextlib.suppress(BaseException):
+                    await previous
+            await coro
+
+        task = self._core.loop.create_task(run())
+        self._hook_tasks[sid] = task
+
+        def done(t: asyncio.Task[Any]) -> None:
+            if self._hook_tasks.get(sid) is t:
+                del self._hook_tasks[sid]
+            if not t.cancelled() and t.exception() is not None:
+                self.logger.error("client manager failed", exc_info=t.exception())
+
+        task.add_done_callback(done)
+
+    # -- events -------------------------------------------------------------------------------------
+
+    def _handle_event(self, sock: ServerSocket, packet: Packet) -> None:
+        data = packet.data
+        handler, args = self._registry.find(sock.namespace, data[0], (sock.sid, *data[1:]))
+        if handler is None:
+            return
+        ack_id = packet.id
+        self._invoke(sock.session, handler, args, (sock, ack_id) if ack_id is not None else None)
+
+    def _invoke(
+        self,
+        session: EngineSession,
+        handler: Handler,
+        args: tuple[Any, ...],
+        ack: tuple[ServerSocket, int] | None,
+    ) -> None:
+        """Run an event handler now, or once a handler slot of this connection is free."""
+        if session.at_capacity:
+            session.run_limited(lambda: self._start(session, handler, args, ack))
+        else:
+            self._start(session, handler, args, ack)
+
+    def _start(
+        self,
+        session: EngineSession,
+        handler: Handler,
+        args: tuple[Any, ...],
+        ack: tuple[ServerSocket, int] | None,
+        after: Callable[[], None] | None = None,
+    ) -> None:
+        """Call a handler (a coroutine becomes a Task, eager where Python allows); ack its result."""
+        try:
+            result = handler(*args)
+        except Exception as exc:
+            self._log_failure(None, exc)
+            result = None
+            ack = None
+        if not inspect.iscoroutine(result):
+            if ack is not None:
+                self._send_ack(ack[0], ack[1], result)
+            if after is not None:
+                after()
+            return
+
+        def on_done(value: Any, exc: BaseException | None) -> None:
+            if exc is not None:
+                self._log_failure(None, exc)
+            elif ack is not None:
+                self._send_ack(ack[0], ack[1], value)
+            if after is not None:
+                after()
+
+        task = start_task(self._core.loop, result, on_done)
+        if task is not None:
+            session.task_started()
+            task.add_done_callback(lambda _t: session.task_done())
+
+    def _send_ack(self, sock: ServerSocket, ack_id: int, value: Any) -> None:
+        """Send a handler's return value as the ack; a value JSON can't carry is logged, not raised."""
+        if sock.session.closed:
+            return
+        if isinstance(value, tuple):
+            data = list(value)
+        elif value is None:
+            data = []
+        else:
+            data = [value]
+        try:
+            if self._fast_json:
+                fast = encode_ack_fast(sock.namespace, ack_id, data)
+                if fast is not None:
+                    sock.deliver((Frame(b"4" + fast),))
+                    return
+            frames = self._encode_packet(Packet(PacketType.ACK, sock.namespace, data, ack_id))
+        except (TypeError, ValueError, OverflowError) as exc:
+            self.logger.error("cannot send the ack of %s: %s", sock.sid, exc)
+            return
+        sock.deliver(frames)
+
+    def _log_failure(self, _result: Any, exc: BaseException | None) -> None:
+        if exc is not None and not isinstance(exc, asyncio.CancelledError):
+            self.logger.error("event handler failed", exc_info=exc)
