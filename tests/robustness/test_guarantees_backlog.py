@@ -215,6 +215,10 @@ async def test_client_is_not_timed_out_while_the_server_is_not_reading(make_serv
         await h.until(lambda: len(started) == total)
     assert started == list(range(total))
     await client.echo("still here")
+    # The heartbeat goes on as usual: a client that now stops answering is timed out.
+    client.autopong = False
+    await h.until(lambda: h.reasons(client.sid), timeout=5)
+    assert h.reasons(client.sid) == ["ping timeout"]
     h.assert_no_tracebacks()
 
 

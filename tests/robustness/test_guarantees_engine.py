@@ -117,3 +117,17 @@ async def test_farewell_of_a_closed_polling_session_is_dropped_after_ping_timeou
     await asyncio.sleep(timeout + 0.2)
     await late.assert_dead()
     h.assert_no_tracebacks()
+
+
+async def test_client_close_ends_its_waiting_get_with_noop(server):
+    """A polling client that closes (Engine.IO CLOSE in a POST) while its GET waits: the GET ends with
+    NOOP, not CLOSE (the client left; nothing to tell it), and the sid is gone after."""
+    client = await server.polling()
+    session = server.sio.eio.get(client.eio_sid)
+    get = asyncio.ensure_future(client.get())
+    await server.until(lambda: session._poll is not None)
+    assert await client.post("1") == (200, "ok")
+    assert await get == (200, "6")
+    assert server.reasons(client.sid) == ["client disconnect"]
+    await client.assert_dead()
+    server.assert_no_tracebacks()
