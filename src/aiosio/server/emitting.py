@@ -48,6 +48,12 @@ def _ignore_count(_clients: int) -> None:
     return None
 
 
+#: Selectors for one room, reused (they are immutable): building one costs more than the lookup.
+#: Bounded: emptied when full.
+_ROOM_SELECTORS: dict[str, Selector] = {}
+_ROOM_SELECTORS_MAX = 4096
+
+
 class Emitting:
     """The emitting half of :class:`~aiosio.AsyncServer` (state it uses is set up there)."""
 
@@ -117,10 +123,18 @@ class Emitting:
                 else:
                     sock.deliver(frames)
                 return
-        if target is None and skip_sid is None and not volatile:
-            selector = EVERYONE
-        else:
+        if skip_sid is not None or volatile:
             selector = Selector.of(target, skip_sid, volatile=volatile)
+        elif target is None:
+            selector = EVERYONE
+        elif target.__class__ is str:
+            selector = _ROOM_SELECTORS.get(target)  # type: ignore[assignment]
+            if selector is None:
+                if len(_ROOM_SELECTORS) >= _ROOM_SELECTORS_MAX:
+                    _ROOM_SELECTORS.clear()
+                selector = _ROOM_SELECTORS[target] = Selector((target,))
+        else:
+            selector = Selector.of(target)
         if callback is None:
             await self._adapter.broadcast(EventPacket(ns, event, args, self._encode), selector)
             return
