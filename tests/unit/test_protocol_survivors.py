@@ -37,3 +37,35 @@ def test_heartbeat_expired_only_while_a_pong_is_overdue():
     assert hb.expired(now=200.0)
     assert hb.pong(now=114.0) is True
     assert not hb.expired(now=200.0)
+
+
+def _nested(levels: int, kind: str = "list") -> object:
+    value: object = [] if kind == "list" else {}
+    for i in range(levels - 1):
+        value = [value] if (kind == "list" or (kind == "mixed" and i % 2)) else {"k": value}
+    return value
+
+
+@pytest.mark.parametrize("kind", ["list", "dict", "mixed"])
+def test_depth_limit_is_exact(kind):
+    """``MAX_DEPTH`` levels are allowed, one more is not, for lists, dicts and both (the limit both
+    parsers and the exact encoder apply)."""
+    from aiosio.protocol.nesting import MAX_DEPTH, check_sendable, depth_exceeds
+
+    assert not depth_exceeds(_nested(MAX_DEPTH, kind))
+    assert depth_exceeds(_nested(MAX_DEPTH + 1, kind))
+    check_sendable(_nested(MAX_DEPTH, kind))
+    with pytest.raises(TypeError, match="nested deeper"):
+        check_sendable(_nested(MAX_DEPTH + 1, kind))
+
+
+def test_depth_of_scalars_and_small_values():
+    from aiosio.protocol.nesting import depth_exceeds
+
+    for scalar in (None, 1, "x", b"x", 1.5):
+        assert not depth_exceeds(scalar)
+        assert not depth_exceeds(scalar, limit=0)
+    assert not depth_exceeds([1, [2]], limit=2)
+    assert depth_exceeds([1, [2]], limit=1)
+    assert depth_exceeds(({"a": ()},), limit=2)
+    assert not depth_exceeds(({"a": ()},), limit=3)
