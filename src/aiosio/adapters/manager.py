@@ -197,7 +197,9 @@ class AsyncManager:
             await self.adapter.del_sockets(namespace, Selector((sid,)), (room,))
 
     async def close_room(self, room: str, namespace: str) -> None:
-        """Take every client out of a room (on every node, with a cluster adapter)."""
+        """Take every client out of a room: here (``basic_close_room``), then through the adapter
+        (which reaches other nodes with a cluster adapter; nothing is left to do locally)."""
+        self.basic_close_room(room, namespace)
         await self.adapter.del_sockets(namespace, Selector((room,)), (room,))
 
     async def trigger_callback(self, sid: str, id: int, data: list[Any]) -> None:
