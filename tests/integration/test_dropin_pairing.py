@@ -244,6 +244,10 @@ async def test_python_socketio_client_gone_before_accept(serve: Any, transports:
     client = socketio.AsyncClient(reconnection=False)
     await client.connect(handle.url, transports=transports, wait=False)
     await asyncio.wait_for(rec.entered.wait(), WAIT)
+    # python-engineio's client loses its CLOSE if disconnect() comes before its write loop first
+    # waits on its queue (seen on Python 3.12 with polling): wait until its read loop's long-poll GET
+    # is here, which it starts after the write loop.
+    await asyncio.wait_for(_until(lambda: all(s.writable for s in rec.sio.eio.sockets.values())), WAIT)
     await client.disconnect()
     await asyncio.wait_for(_until(lambda: not rec.sio.eio.sockets), WAIT)
     rec.gate.set()
