@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -26,10 +27,33 @@ def _python(script: str, *args: str) -> tuple[str, ...]:
     return (sys.executable, str(SERVERS / script), *args)
 
 
+#: A source tree (its ``src`` folder) of another aiosio version, for a before/after comparison in one
+#: run: ``AIOSIO_BENCH_REF=/tmp/base/src benchmarks/run.py --targets aiosio,aiosio-ref``.
+REF_ENV = "AIOSIO_BENCH_REF"
+
+
+def _reference() -> list[Target]:
+    ref = os.environ.get(REF_ENV)
+    if not ref:
+        return []
+    env = ("env", f"PYTHONPATH={ref}")
+    return [
+        Target(
+            "aiosio-ref", f"aiosio {ref} (asyncio)", (*env, *_python("sio_server.py", "--impl", "aiosio"))
+        ),
+        Target(
+            "aiosio-ref-uvloop",
+            f"aiosio {ref} (uvloop)",
+            (*env, *_python("sio_server.py", "--impl", "aiosio", "--loop", "uvloop")),
+        ),
+    ]
+
+
 def all_targets() -> list[Target]:
     """Every known target, the default ones first and in report order."""
     node = shutil.which("node") or "node"
     return [
+        *_reference(),
         Target("aiosio", "aiosio (asyncio)", _python("sio_server.py", "--impl", "aiosio")),
         Target(
             "aiosio-uvloop",
