@@ -1,4 +1,7 @@
-"""Unit tests of the client's sans-IO pieces: backoff, handshake and URLs, handler lookup, codecs."""
+"""Unit tests of the client's sans-IO pieces: backoff, handshake and URLs, handler lookup.
+
+Its packet codec is the protocol core's parser, tested in tests/unit/test_parsers.py.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aiosio.client.backoff import Backoff
-from aiosio.client.codec import DefaultCodec, MsgpackCodec, make_codec
 from aiosio.client.dispatch import disconnect_args, find_handler
 from aiosio.client.eio_state import DEFAULT_MAX_PAYLOAD, engine_url, normalize_transports, parse_open
 from aiosio.protocol.errors import ParseError
-from aiosio.protocol.socketio import Packet, PacketType
 
 
 def fixed(*values: float) -> Any:
@@ -167,38 +168,3 @@ class TestDispatch:
         assert disconnect_args(star, ("r",)) == ("r",)
         # catch-all-namespace disconnect handler: (namespace, reason) or legacy (namespace)
         assert disconnect_args(modern, ("/x", "r")) == ("/x",)
-
-
-class TestCodecs:
-    def test_default_binary_round_trip(self) -> None:
-        codec = DefaultCodec()
-        frames = codec.encode(Packet(PacketType.EVENT, "/chat", ["ev", {"b": b"\x00\x01"}, [b"x"]], 7))
-        assert [f.binary for f in frames] == [False, True, True]
-        assert frames[0].payload.startswith(b"452-/chat,7[")
-        decoder = DefaultCodec()
-        out = None
-        for frame in frames:
-            # The engine strips the MESSAGE type ("4") from text frames before the codec sees them.
-            out = decoder.feed(frame.payload[1:].decode() if not frame.binary else frame.payload)
-        assert out == Packet(PacketType.EVENT, "/chat", ["ev", {"b": b"\x00\x01"}, [b"x"]], 7)
-
-    def test_msgpack_round_trip(self) -> None:
-        codec = MsgpackCodec()
-        (frame,) = codec.encode(Packet(PacketType.ACK, "/", [b"\x00", 1], 3))
-        assert frame.binary
-        assert codec.feed(frame.payload) == Packet(PacketType.ACK, "/", [b"\x00", 1], 3)
-
-    def test_custom_json_module(self) -> None:
-        import json
-
-        codec = make_codec("default", json)
-        (frame,) = codec.encode(Packet(PacketType.EVENT, "/", ["a", 1]))
-        assert frame.payload == b'42["a", 1]'
-
-    def test_unknown_serializer(self) -> None:
-        with pytest.raises(ValueError):
-            make_codec("pickle", None)
-
-    def test_reserved_event_from_server_is_a_parse_error(self) -> None:
-        with pytest.raises(ParseError):
-            DefaultCodec().feed('2["connect"]')

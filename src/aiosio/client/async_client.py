@@ -33,11 +33,11 @@ from aiosio import exceptions
 from aiosio.protocol.errors import ParseError
 from aiosio.protocol.frames import Frame
 from aiosio.protocol.jsoncodec import JSONModule
+from aiosio.protocol.parser import PacketDecoder, Parser, make_parser
 from aiosio.protocol.socketio import Packet, PacketType
 
 from . import sigint
 from .backoff import Backoff
-from .codec import PacketCodec, make_codec
 from .dispatch import Handler, disconnect_args, find_handler
 from .eio_state import normalize_transports
 from .eio_view import EngineIOView
@@ -223,7 +223,9 @@ class AsyncClient:
         self.max_held_bytes = max_held_bytes
         self.logger = _make_logger(logger, default_logger)
         self._engine_logger = _make_logger(engineio_logger, engine_logger)
-        self._codec: PacketCodec = make_codec(serializer, json)
+        #: The packet codec (the same parsers the server uses) and this connection's decoder.
+        self._parser: Parser = make_parser(serializer, json)
+        self._decoder: PacketDecoder = self._parser.decoder()
         self._engine_options = EngineOptions(
             request_timeout=request_timeout,
             http_session=http_session,
@@ -473,7 +475,7 @@ class AsyncClient:
                 self._send(engine, Packet(PacketType.DISCONNECT, ns))
         self.namespaces = {}
         self.sid = None
-        self._codec.reset()
+        self._decoder.reset()
         inboxes = self._close_inboxes()
         self._fail_acks(lambda p: p.sent, "the connection attempt failed")
         await engine.close()
@@ -545,7 +547,7 @@ class AsyncClient:
         self.namespaces = {}
         self.connected = False
         self.sid = None
-        self._codec.reset()
+        self._decoder.reset()
         inboxes = self._close_inboxes()
         self._fail_acks(lambda p: True, "the client disconnected")
         if engine is not None:
@@ -591,7 +593,7 @@ class AsyncClient:
         self.namespaces = {}
         self.sid = None
         self.connected = False
-        self._codec.reset()
+        self._decoder.reset()
         inboxes = self._close_inboxes()
         self._fail_acks(lambda p: p.sent, f"the connection was lost ({reason})")
         for future in self._joins.values():
@@ -627,7 +629,7 @@ class AsyncClient:
 
     def _on_message(self, engine: EngineConnection, data: str | bytes) -> None:
         self._rx_bytes += len(data)
-        packet = self._codec.feed(data)  # ParseError ends the connection ('parse error')
+        packet = self._decoder.feed(data)  # ParseError ends the connection ('parse error')
         if packet is None:
             return
         size, self._rx_bytes = self._rx_bytes, 0
@@ -941,7 +943,7 @@ class AsyncClient:
     # -- outgoing -----------------------------------------------------------------------------------
 
     def _send(self, engine: EngineConnection, packet: Packet) -> None:
-        engine.send(self._codec.encode(packet))
+        engine.send(self._parser.encode(packet))
 
     def _can_buffer(self, ns: str) -> bool:
         if not self.buffer_emits or ns not in self.connection_namespaces:
@@ -994,7 +996,7 @@ class AsyncClient:
         ns = namespace or "/"
         ack_id = next(self._ack_ids) if want_ack else None
         # Encoding first: data JSON cannot carry fails here, in the caller, and nothing is registered.
-        frames = self._codec.encode(Packet(PacketType.EVENT, ns, [event, *_as_args(data)], ack_id))
+        frames = self._parser.encode_event(ns, event, _as_args(data), ack_id)
         engine = self._engine
         sent = ns in self.namespaces and engine is not None and engine.is_open
         if not sent:

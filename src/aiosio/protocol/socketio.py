@@ -231,3 +231,12 @@ class Decoder:
         pending.type = PacketType.EVENT if pending.type == PacketType.BINARY_EVENT else PacketType.ACK
         pending.attachments = 0
         return pending
+
+    def reset(self) -> None:
+        """Drop a half-received binary packet (the connection it came on is gone)."""
+        self.pending = None
+        self._buffers = []
+
+    def is_ack(self, message: str | bytes) -> bool:
+        """True if ``message`` is a whole ACK packet (text ``3...``, nothing pending); not validated."""
+        return isinstance(message, str) and message[:1] == "3" and self.pending is None

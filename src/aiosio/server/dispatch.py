@@ -10,10 +10,8 @@ from typing import Any
 
 from ..engine.eager import start_task
 from ..engine.session import CloseReason, EngineSession
-from ..protocol import msgpack_parser
 from ..protocol.errors import ParseError
-from ..protocol.frames import Frame
-from ..protocol.socketio import Packet, PacketType, encode_ack_fast
+from ..protocol.socketio import Packet, PacketType
 from .emitting import Emitting
 from .handlers import Handler, HandlerRegistry
 from .socket import Connection, ServerSocket
@@ -36,16 +34,14 @@ class Dispatch(Emitting):
         """Decode one Engine.IO message and act on the Socket.IO packet it completes."""
         conn: Connection = session.data
         try:
-            if conn.decoder is None:
-                packet = msgpack_parser.decode(data)
-            else:
-                fed = conn.decoder.feed(data)
-                if fed is None:
-                    pending = conn.decoder.pending
-                    if pending is not None and pending.namespace not in conn.sockets:
-                        raise ParseError("binary packet for a namespace the client has not joined")
-                    return
-                packet = fed
+            decoder = conn.decoder
+            fed = decoder.feed(data)
+            if fed is None:
+                pending = decoder.pending
+                if pending is not None and pending.namespace not in conn.sockets:
+                    raise ParseError("binary packet for a namespace the client has not joined")
+                return
+            packet = fed
         except ParseError as exc:
             session.protocol_error(str(exc))
             return
@@ -80,12 +76,7 @@ class Dispatch(Emitting):
         conn: Connection | None = session.data
         if conn is None:
             return False
-        if conn.decoder is None:
-            try:
-                return msgpack_parser.decode(data).type == PacketType.ACK
-            except ParseError:
-                return False  # reported in turn, when the message is handled
-        return isinstance(data, str) and data[:1] == "3" and conn.decoder.pending is None
+        return conn.decoder.is_ack(data)  # a bad message is reported in turn, when it is handled
 
     def _resolve_ack(self, sid: str, namespace: str | None, ack_id: int, data: list[Any]) -> None:
         """Complete what waits for ack ``ack_id`` of ``sid`` (``AsyncManager.trigger_callback``)."""
@@ -186,12 +177,7 @@ class Dispatch(Emitting):
         else:
             data = [value]
         try:
-            if self._fast_json:
-                fast = encode_ack_fast(sock.namespace, ack_id, data)
-                if fast is not None:
-                    sock.deliver((Frame(b"4" + fast),))
-                    return
-            frames = self._encode_packet(Packet(PacketType.ACK, sock.namespace, data, ack_id))
+            frames = self._parser.encode_ack(sock.namespace, ack_id, data)
         except (TypeError, ValueError, OverflowError) as exc:
             self.logger.error("cannot send the ack of %s: %s", sock.sid, exc)
             return

@@ -14,11 +14,8 @@ from .. import exceptions
 from ..adapters.acks import gather
 from ..adapters.base import EVERYONE, Adapter, EventPacket, Selector
 from ..engine.eager import start_task
-from ..protocol import msgpack_parser
-from ..protocol.engineio import PacketType as EioType
 from ..protocol.frames import Frame
-from ..protocol.jsoncodec import JSONCodec
-from ..protocol.socketio import Packet, PacketType, encode, encode_event_fast
+from ..protocol.parser import Parser
 from .socket import ServerSocket
 
 if TYPE_CHECKING:
@@ -58,30 +55,16 @@ class Emitting:
     """The emitting half of :class:`~aiosio.AsyncServer` (state it uses is set up there)."""
 
     logger: logging.Logger
-    json: JSONCodec
-    serializer: str
+    #: The packet codec (the ``serializer``'s parser), shared by every connection.
+    _parser: Parser
+    #: Encodes an EVENT once into the Engine.IO frames every recipient gets: the parser's
+    #: ``encode_event``, bound once (it is on the hot path).
+    _encode: Callable[[str, str, tuple[Any, ...], int | None], list[Frame]]
     manager: AsyncManager
     _adapter: Adapter
     _core: EngineCore
-    _fast_json: bool
     _hooks: frozenset[str]
     _sockets: dict[str, ServerSocket]
-
-    def _encode(self, namespace: str, event: str, args: tuple[Any, ...], ack_id: int | None) -> list[Frame]:
-        """Encode an EVENT once into the Engine.IO frames every recipient gets."""
-        if ack_id is None and self._fast_json:
-            fast = encode_event_fast(namespace, event, args)
-            if fast is not None:
-                return [Frame(b"4" + fast)]
-        return self._encode_packet(Packet(PacketType.EVENT, namespace, [event, *args], ack_id))
-
-    def _encode_packet(self, packet: Packet) -> list[Frame]:
-        if self.serializer == "msgpack":
-            return [Frame(msgpack_parser.encode(packet), binary=True)]
-        text, attachments = encode(packet, self.json)
-        frames = [Frame.text(EioType.MESSAGE, text)]
-        frames.extend(Frame(a, binary=True) for a in attachments)
-        return frames
 
     @staticmethod
     def _args(data: Any) -> tuple[Any, ...]:

@@ -12,7 +12,7 @@ from .. import exceptions
 from ..adapters.base import Selector
 from ..engine.eager import start_task
 from ..engine.session import CloseReason, EngineSession
-from ..protocol.socketio import Decoder, Packet, PacketType
+from ..protocol.socketio import Packet, PacketType
 from .dispatch import Dispatch
 from .handlers import Handler, positional_capacity
 from .socket import CONNECT_QUEUED, CONNECT_RUNNING, Connection, ServerSocket
@@ -24,7 +24,6 @@ class Lifecycle(Dispatch):
     namespaces: Sequence[str] | str
     always_connect: bool
     connect_timeout: float
-    max_attachments: int
     manager_initialized: bool
     _closing: bool
 
@@ -39,8 +38,7 @@ class Lifecycle(Dispatch):
             self.manager_initialized = True
             self.manager.initialize()
             await self._start_adapter()
-        decoder = None if self.serializer == "msgpack" else Decoder(self.json, self.max_attachments)
-        conn = Connection(session, decoder, self)
+        conn = Connection(session, self._parser.decoder(), self)
         session.data = conn
         return True
 
@@ -98,7 +96,7 @@ class Lifecycle(Dispatch):
             else:
                 self._forget_socket(sock)
         else:
-            sock.deliver(self._encode_packet(Packet(PacketType.DISCONNECT, sock.namespace)))
+            sock.deliver(self._parser.encode(Packet(PacketType.DISCONNECT, sock.namespace)))
             sock.flush_held()
             self._drop_socket(sock, CloseReason.SERVER_DISCONNECT)
         if close:
@@ -121,7 +119,7 @@ class Lifecycle(Dispatch):
         return namespace in self.namespaces or self._registry.knows_namespace(namespace)
 
     def _send_connect_error(self, conn: Connection, namespace: str, error: dict[str, Any]) -> None:
-        for frame in self._encode_packet(Packet(PacketType.CONNECT_ERROR, namespace, error)):
+        for frame in self._parser.encode(Packet(PacketType.CONNECT_ERROR, namespace, error)):
             conn.session.send(frame)
 
     def _handle_connect(self, conn: Connection, packet: Packet) -> None:
@@ -178,7 +176,7 @@ class Lifecycle(Dispatch):
 
     def _accept(self, sock: ServerSocket) -> None:
         """Send the CONNECT reply; the manager hears of it (``connect``) if it asked to."""
-        for frame in self._encode_packet(Packet(PacketType.CONNECT, sock.namespace, {"sid": sock.sid})):
+        for frame in self._parser.encode(Packet(PacketType.CONNECT, sock.namespace, {"sid": sock.sid})):
             sock.session.send(frame)
         sock.mark_ready()
         if "connect" in self._hooks:
@@ -212,7 +210,7 @@ class Lifecycle(Dispatch):
             return
         self._forget_socket(sock)
         if self.always_connect:
-            for frame in self._encode_packet(Packet(PacketType.DISCONNECT, sock.namespace, error)):
+            for frame in self._parser.encode(Packet(PacketType.DISCONNECT, sock.namespace, error)):
                 sock.session.send(frame)
         else:
             self._send_connect_error(sock.conn, sock.namespace, error)

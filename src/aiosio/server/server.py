@@ -15,7 +15,7 @@ from ..adapters.manager import AsyncManager
 from ..engine.options import EngineOptions
 from ..engine.session import CloseReason
 from ..engineio import _check_async_mode, _make_logger
-from ..protocol.jsoncodec import JSONCodec
+from ..protocol.parser import Parser, make_parser
 from .engine import SocketIOEngine
 from .handlers import Handler, HandlerRegistry
 from .lifecycle import Lifecycle
@@ -61,8 +61,9 @@ class AsyncServer(Lifecycle):
         **kwargs: Any,
     ) -> None:
         _check_async_mode(async_mode)
-        if serializer not in ("default", "msgpack"):
-            raise ValueError("serializer must be 'default' or 'msgpack'")
+        #: The packet codec, chosen once (raises ValueError for an unknown ``serializer``).
+        self._parser: Parser = make_parser(serializer, json, max_attachments)
+        self._encode = self._parser.encode_event
         engineio_logger = kwargs.pop("engineio_logger", None) or False
         for ignored in ("monitor_clients", "transport_kwargs"):
             kwargs.pop(ignored, None)
@@ -82,13 +83,10 @@ class AsyncServer(Lifecycle):
         self._adapter: Adapter = client_manager.adapter
         #: Always ``'aiohttp'`` (python-socketio reads it from its Engine.IO server).
         self.async_mode = "aiohttp"
-        self.json = JSONCodec(json)
         self.async_handlers = async_handlers
         self.always_connect = always_connect
         self.serializer = serializer
         self.max_attachments = max_attachments
-        #: The orjson fast paths apply (default parser, no custom json module).
-        self._fast_json = serializer == "default" and json is None
         #: A connection in no namespace for this long is closed (Node's ``connectTimeout``); checked
         #: whenever a PING is due, so it takes effect within one ``ping_interval`` after.
         self.connect_timeout = connect_timeout

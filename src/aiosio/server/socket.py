@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from ..engine.session import CloseReason, EngineSession
 from ..protocol.frames import Frame
-from ..protocol.socketio import Decoder
+from ..protocol.parser import PacketDecoder
 from ..transport.environ import build_environ
 
 #: ``ServerSocket.connecting``: the connect handler waits for a handler slot of its connection.
@@ -155,10 +155,10 @@ class Connection:
 
     __slots__ = ("_environ", "decoder", "eio_session", "opened_at", "owner", "session", "sockets")
 
-    def __init__(self, session: EngineSession, decoder: Decoder | None, owner: SocketOwner) -> None:
+    def __init__(self, session: EngineSession, decoder: PacketDecoder, owner: SocketOwner) -> None:
         self.session = session
         self.owner = owner
-        #: The default parser's decoder (None with the msgpack parser, which needs no state).
+        #: The parser's decoder for this connection (it holds a half-received binary packet).
         self.decoder = decoder
         self.sockets: dict[str, ServerSocket] = {}
         #: Since when (loop time) the connection has been in no namespace: when it opened, or when
