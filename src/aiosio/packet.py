@@ -1,8 +1,9 @@
 """Socket.IO packet type numbers, as python-socketio's ``socketio.packet`` names them.
 
 ``from aiosio import packet; packet.EVENT`` works as with python-socketio. The packet codec itself
-is :mod:`aiosio.protocol.socketio` (``Packet``, ``PacketType``, ``encode``, ``Decoder``); python-
-socketio's ``packet.Packet`` class is not provided.
+is :mod:`aiosio.protocol.parser` (``make_parser``, one ``Parser`` per ``serializer``) over the packets of
+:mod:`aiosio.protocol.socketio` (``Packet``, ``PacketType``); python-socketio's ``packet.Packet`` class
+is not provided.
 """
 
 from __future__ import annotations
