@@ -375,3 +375,29 @@ async def test_one_local_sid_skips_the_adapter_and_other_sids_reach_it(cluster: 
         await c.sio.call("ask", None, to="not-a-local-sid", timeout=1)
     await c.settle()
     assert c.received("direct") == {"a"} and c.received("elsewhere") == set()
+
+
+async def test_sid_selectors_never_select_a_room(cluster: Any) -> None:
+    """``disconnect(sid)``, ``enter_room(sid, …)``, ``leave_room(sid, …)`` and ``call(to=sid)`` name
+    one socket. Given a name that is no local sid (a room, say) they go to the adapter with
+    ``sids=True``, which selects only sockets with that id: nobody here, never the room's members
+    (python-socketio does nothing either)."""
+    c = await cluster()
+    for name in "ab":
+        await c.connect(name)
+    sid = {n: p.sid for n, p in c.peers.items()}
+    for name in "ab":
+        await c.sio.enter_room(sid[name], "lobby")
+    assert {m.sid for m in c.adapter.local(NS, Selector(("lobby",), sids=True))} == set()
+    assert {m.sid for m in c.adapter.local(NS, Selector((sid["a"], "lobby"), sids=True))} == {sid["a"]}
+    picked = c.adapter.local(NS, Selector((sid["a"], sid["b"]), exclude=(sid["b"],), sids=True))
+    assert [m.sid for m in picked] == [sid["a"]]
+    await c.sio.disconnect("lobby")
+    await c.sio.enter_room("lobby", "elsewhere")
+    await c.sio.leave_room("lobby", "lobby")
+    with pytest.raises(aiosio.exceptions.DisconnectedError):
+        await c.sio.call("ask", to="lobby", timeout=2)
+    await c.settle()
+    assert {n for n, p in c.peers.items() if p.client.connected} == {"a", "b"}
+    assert sorted(c.sio.rooms(sid["a"])) == sorted([sid["a"], "lobby"])
+    assert not c.received("ask")

@@ -130,6 +130,23 @@ async def test_the_packet_count_limit_closes_with_a_reason_and_a_log_line(
     await client.assert_dead()
 
 
+async def test_the_default_packet_count_limit_is_far_above_what_clients_batch(
+    make_server: MakeServer,
+) -> None:
+    """By default a POST may carry 100,000 packets (8x what the npm client batches), not more: a 1 MB
+    body of two-byte packets would otherwise build 500,000 objects at once."""
+    h = await make_server()
+    assert h.sio.eio.core.options.max_payload_packets == 100_000
+    received: list[int] = []
+    h.sio.on("n", lambda sid: received.append(1))
+    client = await h.polling()
+    status, _ = await client.post("\x1e".join(['42["n"]'] * 100_001))
+    assert status == 400
+    await h.until(lambda: bool(h.disconnects), timeout=STEP)
+    assert h.reasons(client.sid) == ["parse error"]
+    assert received == []
+
+
 def test_max_payload_packets_must_be_positive() -> None:
     import aiosio
 

@@ -208,7 +208,8 @@ async def test_client_is_not_timed_out_while_the_server_is_not_reading(make_serv
         await client.ws.send_str(f'42["block",{i}]')
     await h.until(lambda: session._inflight_waiter is not None)
     async with client.answering_pings():
-        await asyncio.sleep(4 * (interval + timeout))
+        # Longer than one heartbeat period (a PONG deadline passes unseen), within the two allowed.
+        await asyncio.sleep(1.5 * (interval + timeout))
         assert session._inflight_waiter is not None
         assert not session.closed and h.reasons(client.sid) == []
         gate.set()
@@ -255,3 +256,26 @@ async def test_held_events_of_a_closed_connection_are_dropped(make_server, block
     assert started == [0]
     assert h.reasons(client.sid) == ["transport close"]
     await h.assert_unharmed()
+
+
+async def test_a_pause_that_never_ends_closes_the_session(make_server, blocking):
+    """The leniency is bounded: a client whose handlers never drain (here they wait on a gate; in an
+    app, on that same client's acks, which can't be read while reading is paused) cannot keep its
+    session forever. After two heartbeat periods of pause it is closed as a slow consumer, and its
+    handlers' memory with it."""
+    interval, timeout = 0.2, 0.3
+    h = await make_server(
+        max_inflight=1, ping_interval=interval, ping_timeout=timeout, max_http_buffer_size=500
+    )
+    _gate, _started = blocking(h)
+    client = await h.ws()
+    session = h.sio.eio.get(client.eio_sid)
+    for i in range(1 + BACKLOG_FACTOR + 40):
+        await client.ws.send_str(f'42["block",{i}]')
+    await h.until(lambda: session._inflight_waiter is not None)
+    paused = asyncio.get_running_loop().time()
+    async with client.answering_pings():
+        await h.until(lambda: session.closed, timeout=10)
+    assert asyncio.get_running_loop().time() - paused >= 2 * (interval + timeout) - 0.05
+    assert session.close_reason == "slow consumer"
+    h.assert_no_tracebacks()

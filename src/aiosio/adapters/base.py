@@ -31,7 +31,10 @@ class Selector(NamedTuple):
     those rooms (a sid is a room of its own), so ``()`` selects nobody. ``exclude`` leaves out the
     sockets in any of its rooms. Flags: ``volatile`` (drop for a socket whose transport cannot take
     it now), ``local`` (this process only, never forwarded to other nodes), ``timeout`` (seconds an
-    ack broadcast waits). Immutable and cheap (a tuple): build one per operation.
+    ack broadcast waits), ``sids`` (``rooms`` are socket ids, not rooms: only the sockets with those
+    ids are selected, never the members of a room that happens to have such a name; what
+    ``disconnect(sid)``, ``enter_room(sid, …)`` and ``call(to=sid)`` send when the sid is not local).
+    Immutable and cheap (a tuple): build one per operation.
     """
 
     rooms: tuple[str, ...] | None = None
@@ -39,6 +42,7 @@ class Selector(NamedTuple):
     volatile: bool = False
     local: bool = False
     timeout: float | None = None
+    sids: bool = False
 
     @classmethod
     def of(cls, to: Any = None, skip: Any = None, **flags: Any) -> Selector:

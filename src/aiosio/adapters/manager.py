@@ -187,14 +187,14 @@ class AsyncManager:
         if self.adapter.is_sid_room(namespace, sid):
             self.basic_enter_room(sid, namespace, room, eio_sid)
         else:
-            await self.adapter.add_sockets(namespace, Selector((sid,)), (room,))
+            await self.adapter.add_sockets(namespace, Selector((sid,), sids=True), (room,))
 
     async def leave_room(self, sid: str, namespace: str, room: str) -> None:
         """Take a client out of a room (one this process does not hold: through the adapter)."""
         if self.adapter.is_sid_room(namespace, sid):
             self.basic_leave_room(sid, namespace, room)
         else:
-            await self.adapter.del_sockets(namespace, Selector((sid,)), (room,))
+            await self.adapter.del_sockets(namespace, Selector((sid,), sids=True), (room,))
 
     async def close_room(self, room: str, namespace: str) -> None:
         """Take every client out of a room: here (``basic_close_room``), then through the adapter

@@ -170,13 +170,20 @@ class MemoryAdapter:
 
     def local(self, namespace: str, selector: Selector) -> Sequence[Member]:
         """The sockets the selector picks (a copy: rooms may change while it is used)."""
+        if selector.sids:
+            ns = self._namespaces.get(namespace)
+            if ns is None or not selector.rooms:
+                return ()
+            excluded = {m.sid for m in self.members(namespace, selector.exclude, None)}
+            found = (ns.sockets.get(sid) for sid in dict.fromkeys(selector.rooms))
+            return [m for m in found if m is not None and m.sid not in excluded]
         return self.members(namespace, selector.rooms, selector.exclude)
 
     # -- operations by selector (this process only) -----------------------------------------------
 
     async def broadcast(self, packet: EventPacket, selector: Selector) -> None:
         """Hand the same frames to every selected socket; encode nothing if none is selected."""
-        members = self.members(packet.namespace, selector.rooms, selector.exclude)
+        members = self.local(packet.namespace, selector)
         if not members:
             return
         frames = packet.frames()
@@ -195,7 +202,7 @@ class MemoryAdapter:
         on_ack: AckCallback,
     ) -> Callable[[], None]:
         """One ack id free on every recipient, so the packet is encoded once for all of them."""
-        members = self.members(packet.namespace, selector.rooms, selector.exclude)
+        members = self.local(packet.namespace, selector)
         on_count(len(members))
         if not members:
             return _nothing
@@ -219,27 +226,27 @@ class MemoryAdapter:
     async def add_sockets(self, namespace: str, selector: Selector, rooms: Iterable[str]) -> None:
         """Put the selected sockets in every room of ``rooms``."""
         names = list(rooms)
-        for member in self.members(namespace, selector.rooms, selector.exclude):
+        for member in self.local(namespace, selector):
             for room in names:
                 self.join(namespace, member.sid, room)
 
     async def del_sockets(self, namespace: str, selector: Selector, rooms: Iterable[str]) -> None:
         """Take the selected sockets out of every room of ``rooms``."""
         names = list(rooms)
-        for member in self.members(namespace, selector.rooms, selector.exclude):
+        for member in self.local(namespace, selector):
             for room in names:
                 self.leave(namespace, member.sid, room)
 
     async def disconnect_sockets(self, namespace: str, selector: Selector, close: bool = False) -> None:
         """Disconnect the selected sockets."""
-        for member in self.members(namespace, selector.rooms, selector.exclude):
+        for member in self.local(namespace, selector):
             member.disconnect(close)
 
     async def fetch_sockets(self, namespace: str, selector: Selector) -> list[SocketInfo]:
         """Describe the selected sockets."""
         return [
             SocketInfo(m.sid, namespace, tuple(self.rooms(namespace, m.sid)), m.eio_sid, m.user)
-            for m in self.members(namespace, selector.rooms, selector.exclude)
+            for m in self.local(namespace, selector)
         ]
 
     async def server_side_emit(

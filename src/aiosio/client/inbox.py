@@ -94,7 +94,10 @@ class NamespaceInbox:
 
     async def wait_settled(self) -> None:
         """Wait until :meth:`settle`; at once if the connect handler is not running (or is the caller)."""
-        if self.connect_task is None or self.connect_task is asyncio.current_task():
+        task = self.connect_task
+        # done(): with an eager task factory a connect handler that never suspends has settled before
+        # its task was even recorded here; there is nothing to wait for.
+        if task is None or task is asyncio.current_task() or task.done():
             return
         if self.settled is None:
             self.settled = asyncio.Event()

@@ -33,9 +33,11 @@ class EngineOptions:
     volatile_threshold: int = 64 * 1024
     #: Engine.IO messages from one connection being handled at once before reading pauses.
     max_inflight: int = 100
-    #: Packets allowed in one long-polling POST; None: only ``max_http_buffer_size`` bounds them.
+    #: Packets allowed in one long-polling POST, far above what clients batch (the npm client sends
+    #: 12,000 small events in one POST), so that a 1 MB body of two-byte packets can't make 500,000
+    #: objects and block the loop for half a second; None: only ``max_http_buffer_size`` bounds them.
     #: A POST past it closes the session (``parse error``, with a WARNING line naming the count).
-    max_payload_packets: int | None = None
+    max_payload_packets: int | None = 100_000
 
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any]) -> EngineOptions:

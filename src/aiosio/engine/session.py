@@ -61,6 +61,7 @@ class EngineSession:
         "_held",
         "_held_bytes",
         "_inflight_waiter",
+        "_paused_since",
         "_poll",
         "_probed",
         "_queue",
@@ -98,6 +99,8 @@ class EngineSession:
         #: Handler tasks running for this session; reading pauses at ``max_inflight``.
         self.inflight = 0
         self._inflight_waiter: asyncio.Future[None] | None = None
+        #: Loop time at which reading last paused (the handlers stopped draining), or None.
+        self._paused_since: float | None = None
         #: Handler starts waiting for a free slot (at most ``max_inflight`` before reading pauses).
         #: None until first needed: an empty deque costs ~600 bytes, for every idle connection.
         self._backlog: deque[Callable[[], None]] | None = None
@@ -203,12 +206,10 @@ class EngineSession:
         checking on access makes the deadline exact instead of racing the timer. While the server
         itself has stopped reading (:attr:`saturated`) a PONG cannot be seen, so none is overdue.
         """
-        if (
-            not self.closed
-            and self._inflight_waiter is None
-            and self.heartbeat.expired(self.core.loop.time())
-        ):
-            self.close(CloseReason.PING_TIMEOUT, send_close=False)
+        if not self.closed:
+            now = self.core.loop.time()
+            if self.heartbeat.expired(now) and not self._pause_forgivable(now) and not self.closed:
+                self.close(CloseReason.PING_TIMEOUT, send_close=False)
         return not self.closed
 
     def protocol_error(self, detail: str) -> None:
@@ -282,12 +283,35 @@ class EngineSession:
 
     async def wait_inflight(self) -> None:
         """Wait while the held-back messages are over their bound (transport backpressure)."""
-        while self.saturated and not self.closed:
-            self._inflight_waiter = self.core.loop.create_future()
-            try:
-                await self._inflight_waiter
-            finally:
-                self._inflight_waiter = None
+        if not self.saturated or self.closed:
+            return
+        self._paused_since = self.core.loop.time()
+        try:
+            while self.saturated and not self.closed:
+                self._inflight_waiter = self.core.loop.create_future()
+                try:
+                    await self._inflight_waiter
+                finally:
+                    self._inflight_waiter = None
+        finally:
+            self._paused_since = None
+
+    def _pause_forgivable(self, now: float) -> bool:
+        """Reading is paused, and not for longer than two heartbeat periods.
+
+        While the server does not read, a PONG can't be seen, so the client is not blamed for it. But
+        a client that floods handlers which wait on that same client's acks (which can't be read
+        either) would otherwise keep its session forever: past ``2 * (ping_interval + ping_timeout)``
+        of pause (90 s by default), the session is closed as a slow consumer.
+        """
+        since = self._paused_since
+        if since is None:
+            return False
+        opts = self.core.options
+        if now - since < 2 * (opts.ping_interval + opts.ping_timeout):
+            return True
+        self.close(CloseReason.SLOW_CONSUMER)
+        return False
 
     # -- long-polling -------------------------------------------------------------------------------
 
@@ -405,11 +429,13 @@ class EngineSession:
         if now + 0.001 < heartbeat.deadline:
             self._timer = loop.call_at(heartbeat.deadline, self._on_timer)
             return
-        if heartbeat.awaiting_pong and self._inflight_waiter is not None:
+        if heartbeat.awaiting_pong and self._pause_forgivable(now):
             # The server stopped reading (handler backlog): the PONG may sit unread behind the
             # client's events. The client is not to blame; count it as answered.
             heartbeat.pong(now)
             self._timer = loop.call_at(heartbeat.deadline, self._on_timer)
+            return
+        if self.closed:  # paused for too long: closed as a slow consumer
             return
         if heartbeat.awaiting_pong and not looked_again:
             # A PONG that arrived just now, or while the loop was stalled (a busy machine, a handler

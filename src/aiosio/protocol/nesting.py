@@ -1,7 +1,8 @@
 """The limits every parser applies to the data of one packet: nesting depth and integer size.
 
-One set of numbers for input and output, for JSON and msgpack alike, so whatever a peer may send can
-also be sent back (an echo never fails where the receive succeeded):
+One set of numbers for JSON input and output, so whatever a peer may send can also be sent back (an
+echo never fails where the receive succeeded). The msgpack parser keeps its library's own limit of
+1,023 levels both ways, and msgpack cannot carry integers beyond 64 bits at all:
 
 - nesting: at most :data:`MAX_DEPTH` levels of lists and maps in a packet's data. The data of an
   EVENT is the list ``[name, *args]``, which is one level itself.

@@ -71,7 +71,7 @@ class Lifecycle(Dispatch):
         sock = self._sockets.get(sid)
         if sock is None or sock.namespace != ns:
             # Not a socket of this process: the adapter may know where it is.
-            await self._adapter.disconnect_sockets(ns, Selector((sid,)))
+            await self._adapter.disconnect_sockets(ns, Selector((sid,), sids=True))
             return
         if sock.gone:
             return

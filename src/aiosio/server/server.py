@@ -184,7 +184,7 @@ class AsyncServer(Lifecycle):
         elif self._adapter.is_sid_room(ns, sid):
             self._adapter.join(ns, sid, room)
         else:
-            await self._adapter.add_sockets(ns, Selector((sid,)), (room,))
+            await self._adapter.add_sockets(ns, Selector((sid,), sids=True), (room,))
 
     async def leave_room(self, sid: str, room: str, namespace: str | None = None) -> None:
         """Take a client out of a room."""
@@ -194,7 +194,7 @@ class AsyncServer(Lifecycle):
         elif self._adapter.is_sid_room(ns, sid):
             self._adapter.leave(ns, sid, room)
         else:
-            await self._adapter.del_sockets(ns, Selector((sid,)), (room,))
+            await self._adapter.del_sockets(ns, Selector((sid,), sids=True), (room,))
 
     async def close_room(self, room: str, namespace: str | None = None) -> None:
         """Take every client out of a room."""
