@@ -7,10 +7,10 @@ names, arguments and handler signatures. See docs/migration.md for where aiosio 
 from typing import Any
 
 from . import exceptions, packet
-from .adapters.manager import AsyncManager
 from .client import AsyncClient, AsyncClientNamespace, AsyncSimpleClient
 from .engine.session import CloseReason
 from .server import AsyncNamespace, AsyncServer
+from .server.manager import AsyncManager
 
 __version__ = "0.1.0"
 

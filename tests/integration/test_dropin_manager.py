@@ -151,7 +151,7 @@ async def test_subclass_overrides_are_called_and_super_does_the_work(serve: Any)
     manager = Recording()
     sio = aiosio.AsyncServer(client_manager=manager)
     assert sio.manager is manager and manager.server is sio
-    assert manager.overridden() == frozenset(aiosio.adapters.manager.HOOKS) - {"pre_disconnect"}
+    assert manager.overridden() == frozenset(aiosio.server.manager.HOOKS) - {"pre_disconnect"}
     joined: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     sio.on("connect", lambda sid, environ: joined.set_result(sid))
     handle = await serve(sio)

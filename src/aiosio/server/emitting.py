@@ -19,8 +19,8 @@ from ..protocol.parser import Parser
 from .socket import ServerSocket
 
 if TYPE_CHECKING:
-    from ..adapters.manager import AsyncManager
     from ..engine.server import EngineCore
+    from .manager import AsyncManager
 
 
 class _AckWaiter:

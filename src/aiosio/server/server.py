@@ -11,7 +11,6 @@ from typing import Any
 from aiohttp import web
 
 from ..adapters.base import Adapter, Selector
-from ..adapters.manager import AsyncManager
 from ..engine.options import EngineOptions
 from ..engine.session import CloseReason
 from ..engineio import _check_async_mode, _make_logger
@@ -19,6 +18,7 @@ from ..protocol.parser import Parser, make_parser
 from .engine import SocketIOEngine
 from .handlers import Handler, HandlerRegistry
 from .lifecycle import Lifecycle
+from .manager import AsyncManager
 from .namespace import AsyncNamespace
 from .socket import ServerSocket
 

@@ -1,5 +1,6 @@
 """python-socketio's ``AsyncManager`` API (``sio.manager``), on top of an adapter (in-memory by
-default; see :mod:`aiosio.adapters.base`).
+default; see :mod:`aiosio.adapters.base`). It lives in ``server/``, not ``adapters/``: it reaches the
+server's sockets and acks, while adapters depend on nothing but their core.
 
 The server keeps its sockets and hands rooms and broadcasts to :attr:`AsyncManager.adapter`; this
 class answers the questions python-socketio apps ask their manager (``get_participants``,
@@ -15,11 +16,11 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .base import Adapter, Selector
-from .memory import MemoryAdapter
+from ..adapters.base import Adapter, Selector
+from ..adapters.memory import MemoryAdapter
 
 if TYPE_CHECKING:
-    from ..server.server import AsyncServer
+    from .server import AsyncServer
 
 default_logger = logging.getLogger("aiosio.manager")
 
