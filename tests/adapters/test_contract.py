@@ -138,6 +138,32 @@ async def test_volatile_broadcast_is_dropped_where_it_cannot_go_now(cluster: Any
     assert c.peers["fast"].events() == [("volatile", 1), ("normal", 2)]
 
 
+async def test_volatile_emit_with_ack_waits_only_for_those_it_reached(cluster: Any) -> None:
+    """A recipient whose volatile packet was dropped is not counted: the acks of the others end
+    the wait at once, not the timeout."""
+    c: Any = await cluster()
+    release = asyncio.Event()
+    answers: list[Any] = []
+
+    @c.sio.event
+    async def connect(sid: str, environ: Any, auth: Any) -> None:
+        if auth["name"] == "slow":
+            c.sio.start_background_task(ask_then_release)
+            await release.wait()
+
+    async def ask_then_release() -> None:
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        answers.append(await c.sio.emit_with_ack("ask", "q", volatile=True, timeout=10))
+        answers.append(time.monotonic() - started)
+        release.set()
+
+    await c.connect("fast")
+    await c.connect("slow")
+    await c.settle()
+    assert answers and answers[0] == ["fast"] and answers[1] < 5
+
+
 # -- room changes, disconnects and descriptions by selector --------------------------------------
 
 

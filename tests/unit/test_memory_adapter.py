@@ -19,14 +19,16 @@ class Recorder:
     def __init__(self, sid: str, writable: bool = True) -> None:
         self.sid = sid
         self.writable = writable
+        self.gone = False
         self.got: list[tuple[str, ...]] = []
 
     def deliver(self, frames: Sequence[Any]) -> None:
         self.got.append(("normal", *(f.payload.decode() for f in frames)))
 
-    def deliver_volatile(self, frames: Sequence[Any]) -> None:
+    def deliver_volatile(self, frames: Sequence[Any]) -> bool:
         if self.writable:
             self.got.append(("volatile", *(f.payload.decode() for f in frames)))
+        return self.writable
 
 
 def adapter_with(*sids: str, namespace: str = NS) -> tuple[MemoryAdapter, dict[str, Recorder]]:

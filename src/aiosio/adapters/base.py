@@ -127,6 +127,8 @@ class Member(Protocol):
     next_ack_id: int
     #: The user session (``sio.get_session``), None until set.
     user: dict[Any, Any] | None
+    #: Disconnected (its disconnect handler may still be running): it will not answer an ack.
+    gone: bool
 
     @property
     def eio_sid(self) -> str:
@@ -137,8 +139,8 @@ class Member(Protocol):
         """Send these frames (one Socket.IO packet) to this socket, in order."""
         ...
 
-    def deliver_volatile(self, frames: Sequence[Frame]) -> None:
-        """Send unless the transport cannot take it right now (then drop it)."""
+    def deliver_volatile(self, frames: Sequence[Frame]) -> bool:
+        """Send unless the transport cannot take it right now (then drop it); True if sent."""
         ...
 
     def add_ack(self, callback: AckCallback, ack_id: int | None = None) -> int:

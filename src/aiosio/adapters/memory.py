@@ -201,19 +201,27 @@ class MemoryAdapter:
         on_count: Callable[[int], None],
         on_ack: AckCallback,
     ) -> Callable[[], None]:
-        """One ack id free on every recipient, so the packet is encoded once for all of them."""
-        members = self.local(packet.namespace, selector)
-        on_count(len(members))
+        """One ack id free on every recipient, so the packet is encoded once for all of them.
+
+        Only recipients the packet reached are counted and waited for: a volatile packet a
+        transport could not take, or a socket whose disconnect is under way, expects no ack.
+        """
+        members = [m for m in self.local(packet.namespace, selector) if not m.gone]
         if not members:
+            on_count(0)
             return _nothing
         ack_id = max(member.next_ack_id for member in members)
-        for member in members:
-            member.add_ack(on_ack, ack_id)
         frames = packet.frames_with_ack(ack_id)
         if selector.volatile:
+            # Registered once sent (an ack can only arrive on a later loop turn).
+            members = [m for m in members if m.deliver_volatile(frames)]
+            on_count(len(members))
             for member in members:
-                member.deliver_volatile(frames)
+                member.add_ack(on_ack, ack_id)
         else:
+            on_count(len(members))
+            for member in members:
+                member.add_ack(on_ack, ack_id)
             for member in members:
                 member.deliver(frames)
 

@@ -89,12 +89,15 @@ class ServerSocket:
             if len(self.pending) > self.session.core.options.max_queue_packets:
                 self.session.close(CloseReason.SLOW_CONSUMER)
 
-    def deliver_volatile(self, frames: Sequence[Frame]) -> None:
-        """Send only if the transport can take it now; a volatile packet is never buffered."""
+    def deliver_volatile(self, frames: Sequence[Frame]) -> bool:
+        """Send only if the transport can take it now (True if sent); a volatile packet is never
+        buffered."""
         if not self.hold and self.session.writable:
             send = self.session.send
             for frame in frames:
                 send(frame)
+            return True
+        return False
 
     def mark_ready(self) -> None:
         """The CONNECT reply is out: release what waited for it.
