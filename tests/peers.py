@@ -23,7 +23,16 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 NODE_MODULES = REPO / "node_modules"
 #: The npm packages the tests load (package.json lists them; ``npm ci`` installs them).
-NPM_PACKAGES = ("socket.io", "socket.io-client", "socket.io-msgpack-parser", "ws")
+NPM_PACKAGES = (
+    "socket.io",
+    "socket.io-client",
+    "socket.io-msgpack-parser",
+    "ws",
+    "socket.io-adapter",
+    "@socket.io/redis-adapter",
+    "@socket.io/redis-emitter",
+    "redis",
+)
 #: Set to ``1`` to make a missing peer fail, ``0`` to make it skip even on CI.
 REQUIRE_ENV = "AIOSIO_REQUIRE_PEERS"
 #: Overrides where Chromium is; otherwise ``chromium`` on ``PATH`` (as ``scripts/setup`` checks).
