@@ -32,9 +32,9 @@ def spy_class(base: type[Any]) -> type[Any]:
             super().__init__(*args, **kwargs)
             self.calls: list[str] = []
 
-        async def init(self) -> None:
+        async def init(self, host: Any) -> None:
             self.calls.append("init")
-            await super().init()
+            await super().init(host)
 
         async def close(self) -> None:
             self.calls.append("close")

@@ -427,3 +427,60 @@ async def test_sid_selectors_never_select_a_room(cluster: Any) -> None:
     assert {n for n, p in c.peers.items() if p.client.connected} == {"a", "b"}
     assert sorted(c.sio.rooms(sid["a"])) == sorted([sid["a"], "lobby"])
     assert not c.received("ask")
+
+
+# -- the public cluster operations (AsyncServer), through the adapter ------------------------------
+
+
+async def test_fetch_sockets_returns_remote_sockets_that_act(cluster: Any) -> None:
+    """sio.fetch_sockets: RemoteSocket snapshots (sid, rooms, data, Node's handshake) whose emit,
+    join, leave and disconnect act on the socket through the adapter."""
+    c, sid = await four(cluster)
+    await c.sio.save_session(sid["b"], {"name": "b"})
+    found = await c.sio.fetch_sockets(to="s", skip_sid=sid["c"])
+    assert found.complete and found.missing == 0
+    assert [s.sid for s in found] == [sid["b"]]
+    b = found[0]
+    assert b.rooms == {sid["b"], "r", "s"} and b.data == {"name": "b"} and b.local
+    hs = b.handshake
+    assert hs["auth"] == {"name": "b"} and hs["address"] == "127.0.0.1" and hs["secure"] is False
+    assert hs["query"]["EIO"] == "4" and hs["query"]["transport"] == "websocket"
+    assert hs["url"].startswith("/socket.io/?") and isinstance(hs["issued"], int)
+    assert hs["time"].endswith("GMT+0000 (Coordinated Universal Time)")
+    assert "host" in hs["headers"] and hs["xdomain"] is False
+    await b.join(["x", "y"])
+    await b.leave("r")
+    assert c.sio.rooms(sid["b"]) == [sid["b"], "s", "x", "y"]
+    await b.emit("direct", (1, 2))
+    await c.settle()
+    assert c.received("direct") == {"b"}
+    await b.disconnect()
+    await until(lambda: not c.peers["b"].client.connected)
+    assert [s.sid for s in await c.sio.fetch_sockets(to="s")] == [sid["c"]]
+
+
+async def test_sockets_join_leave_and_disconnect_sockets(cluster: Any) -> None:
+    c, sid = await four(cluster)
+    await c.sio.sockets_join("t", to="r", skip_sid=sid["b"])
+    await c.sio.sockets_join(["u", "v"], to=sid["d"])
+    assert c.sio.rooms(sid["a"]) == [sid["a"], "r", "t"]
+    assert c.sio.rooms(sid["d"]) == [sid["d"], "u", "v"]
+    await c.sio.sockets_leave(["u"], to="v")
+    assert c.sio.rooms(sid["d"]) == [sid["d"], "v"]
+    await c.sio.disconnect_sockets(to="v")
+    await until(lambda: not c.peers["d"].client.connected)
+    assert {n for n, p in c.peers.items() if p.client.connected} == {"a", "b", "c"}
+
+
+async def test_server_side_events_alone(cluster: Any) -> None:
+    """One server: it counts itself; its own server-side emits reach no handler (they are for the
+    other servers) and no client; a server-side call gets no answer and nothing is missing."""
+    c, _ = await four(cluster)
+    heard: list[Any] = []
+    c.sio.on_server_event("hello", lambda *args: heard.append(args) or "answer")
+    assert await c.sio.server_count() == 1
+    await c.sio.server_side_emit("hello", 1, 2)
+    answers = await c.sio.server_side_call("hello", 3, timeout=0.5)
+    assert answers == [] and answers.complete
+    await c.settle()
+    assert heard == [] and c.received("hello") == set()

@@ -246,3 +246,26 @@ async def test_server_subclass_emit_and_manager_emit_both_run(serve: Any) -> Non
     assert Server.emitted == ["news"]
     assert [c for c in manager.calls if c[0] == "emit"] == [("emit", "news", "/", None, False)]
     await client.disconnect()
+
+
+async def test_a_timed_out_call_through_an_overridden_emit_leaves_no_ack_behind(serve: Any) -> None:
+    """call() with a manager overriding emit: a client that never answers times the call out,
+    and the ack the socket waited for is forgotten then, not kept until the client leaves."""
+    manager = Recording()
+    sio = aiosio.AsyncServer(client_manager=manager)
+    joined: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    sio.on("connect", lambda sid, environ: joined.set_result(sid))
+    handle = await serve(sio)
+    client = await _client(handle.url)
+
+    async def silent(_data: Any) -> None:
+        await asyncio.sleep(WAIT)  # answers too late
+
+    client.on("silent", silent)
+    sid = await asyncio.wait_for(joined, WAIT)
+    sock = sio._sockets[sid]
+    for _ in range(3):
+        with pytest.raises(aiosio.exceptions.TimeoutError):
+            await sio.call("silent", 1, to=sid, timeout=0.2)
+    assert not sock.acks, "timed-out calls left their ack callbacks on the socket"
+    await client.disconnect()

@@ -12,9 +12,11 @@ selected. The adapter never reaches into the server: it sees sockets only as :cl
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from ..protocol.frames import Frame
+
+T = TypeVar("T")
 
 #: Encodes one EVENT: ``(namespace, event, args, ack_id) -> frames``. The server supplies it.
 Encoder = Callable[[str, str, tuple[Any, ...], int | None], Sequence[Frame]]
@@ -102,15 +104,42 @@ class EventPacket:
 
 
 class SocketInfo(NamedTuple):
-    """What ``fetch_sockets`` returns for one socket (Node's ``RemoteSocket`` fields)."""
+    """What ``fetch_sockets`` returns for one socket, of this node or another (Node's
+    ``RemoteSocket`` fields)."""
 
     sid: str
     namespace: str
     rooms: tuple[str, ...]
-    #: The Engine.IO session id of its connection.
-    eio_sid: str
-    #: The socket's user session (``sio.get_session``), or None if never set.
-    data: dict[Any, Any] | None
+    #: The Engine.IO session id of its connection (None for a socket of another node).
+    eio_sid: str | None
+    #: The socket's user session (``sio.get_session``; Node's ``socket.data``), or None if never set.
+    data: Any
+    #: Node's ``socket.handshake``: headers, time, address, xdomain, secure, issued, url, query, auth.
+    handshake: Mapping[str, Any] = {}
+
+
+class Answers(list[T]):
+    """The answers of a cluster query: what arrived within the timeout, in arrival order.
+
+    A query never fails as a whole because a server is slow, frozen or dead: ``missing`` says how
+    many servers that were expected to answer did not (0 when every server answered, and always 0
+    in one process); ``missing_servers`` names them when the adapter can tell (server uids).
+    """
+
+    missing: int
+    missing_servers: tuple[str, ...]
+
+    def __init__(
+        self, items: Iterable[T] = (), missing: int = 0, missing_servers: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(items)
+        self.missing = missing
+        self.missing_servers = missing_servers
+
+    @property
+    def complete(self) -> bool:
+        """True when every server expected to answer did."""
+        return self.missing == 0
 
 
 # -- the back-interface: how an adapter reaches a socket of this process ---------------------------
@@ -135,6 +164,10 @@ class Member(Protocol):
         """The Engine.IO session id of the connection this socket belongs to."""
         ...
 
+    def handshake(self) -> dict[str, Any]:
+        """Node's ``socket.handshake`` for this socket (what ``fetch_sockets`` reports)."""
+        ...
+
     def deliver(self, frames: Sequence[Frame]) -> None:
         """Send these frames (one Socket.IO packet) to this socket, in order."""
         ...
@@ -157,6 +190,33 @@ class Member(Protocol):
         ...
 
 
+class AdapterHost(Protocol):
+    """The server, as an adapter sees it (handed to :meth:`Adapter.init`): how it encodes an
+    EVENT that arrives from another node, which namespaces it serves, and where server-side events
+    from other servers go. Like :class:`Member`, this is all an adapter may call."""
+
+    def encode_event(
+        self, namespace: str, event: str, args: tuple[Any, ...], ack_id: int | None
+    ) -> Sequence[Frame]:
+        """Encode one EVENT for this server's clients (the :data:`Encoder` of its packets)."""
+        ...
+
+    def served_namespaces(self) -> list[str]:
+        """The namespaces this server serves now (a cluster adapter joins the cluster for each);
+        a namespace opened later shows up first in :meth:`Adapter.add`."""
+        ...
+
+    def deliver_server_event(
+        self, namespace: str, event: str, args: tuple[Any, ...], reply: Callable[[Any], None] | None
+    ) -> bool:
+        """Hand an event another server sent (``server_side_emit``) to this server's handler.
+
+        ``reply`` (when the sender waits for answers) is called at most once, with the handler's
+        return value. Returns False when no handler is registered (then nothing is answered).
+        """
+        ...
+
+
 # -- the adapter interface -------------------------------------------------------------------------
 
 
@@ -170,8 +230,10 @@ class Adapter(Protocol):
 
     # lifecycle
 
-    async def init(self) -> None:
-        """Called by the server once before it serves (app startup, or its first connection)."""
+    async def init(self, host: AdapterHost) -> None:
+        """Called by the server once before it serves (app startup, or its first connection); a
+        cluster adapter joins the cluster here. An exception refuses to serve (the server logs it
+        and refuses connections until an ``init`` succeeds)."""
         ...
 
     async def close(self) -> None:
@@ -259,17 +321,26 @@ class Adapter(Protocol):
         """Disconnect the selected sockets (``close``: their whole connection too)."""
         ...
 
-    async def fetch_sockets(self, namespace: str, selector: Selector) -> list[SocketInfo]:
-        """Describe the selected sockets (of every node, for a cluster)."""
+    async def fetch_sockets(self, namespace: str, selector: Selector) -> Answers[SocketInfo]:
+        """Describe the selected sockets (of every node, for a cluster; ``selector.timeout``
+        bounds the wait for other nodes)."""
         ...
 
     async def server_side_emit(
-        self, namespace: str, event: str, args: tuple[Any, ...], timeout: float | None = None
-    ) -> list[Any]:
-        """Send an event to the *other* servers of the cluster (never to this one); returns their
-        answers (one per server that answered within ``timeout``; ``[]`` with no other server)."""
+        self,
+        namespace: str,
+        event: str,
+        args: tuple[Any, ...],
+        timeout: float | None = None,
+        want_answers: bool = False,
+    ) -> Answers[Any]:
+        """Send an event to the *other* servers of the cluster (never to this one).
+
+        With ``want_answers``, waits up to ``timeout`` seconds for their answers (one per server
+        whose handler answered; ``missing`` counts the others); otherwise returns ``[]`` at once.
+        """
         ...
 
-    async def server_count(self) -> int:
-        """How many servers share these namespaces (1 without a cluster)."""
+    async def server_count(self, namespace: str = "/") -> int:
+        """How many servers share this namespace (1 without a cluster)."""
         ...

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from .base import AckCallback, EventPacket, Member, Selector, SocketInfo
+from .base import AckCallback, AdapterHost, Answers, EventPacket, Member, Selector, SocketInfo
 
 _NO_ROOMS: frozenset[str] = frozenset()
 
@@ -42,7 +42,7 @@ class MemoryAdapter:
     def __init__(self) -> None:
         self._namespaces: dict[str, _Namespace] = {}
 
-    async def init(self) -> None:
+    async def init(self, host: AdapterHost) -> None:
         """Nothing to set up."""
 
     async def close(self) -> None:
@@ -70,6 +70,7 @@ class MemoryAdapter:
                 members.pop(sid, None)
                 if not members:
                     del ns.rooms[room]
+                    self.room_deleted(namespace, room)
         if not ns.sockets and not ns.rooms:
             # With namespaces='*' clients choose the names: an empty one must not stay behind.
             del self._namespaces[namespace]
@@ -82,7 +83,11 @@ class MemoryAdapter:
         member = ns.sockets.get(sid)
         if member is None or room == sid:
             return
-        ns.rooms.setdefault(room, {})[sid] = member
+        members = ns.rooms.get(room)
+        if members is None:
+            members = ns.rooms[room] = {}
+            self.room_created(namespace, room)
+        members[sid] = member
         ns.sids_rooms.setdefault(sid, set()).add(room)
 
     def leave(self, namespace: str, sid: str, room: str) -> None:
@@ -94,10 +99,17 @@ class MemoryAdapter:
         if members is not None and members.pop(sid, None) is not None:
             if not members:
                 del ns.rooms[room]
+                self.room_deleted(namespace, room)
             rooms = ns.sids_rooms[sid]
             rooms.discard(room)
             if not rooms:
                 del ns.sids_rooms[sid]
+
+    def room_created(self, namespace: str, room: str) -> None:
+        """A named room got its first member (a cluster adapter may subscribe to it)."""
+
+    def room_deleted(self, namespace: str, room: str) -> None:
+        """A named room lost its last member."""
 
     def close_room(self, namespace: str, room: str) -> None:
         """Take every socket out of ``room``."""
@@ -250,20 +262,31 @@ class MemoryAdapter:
         for member in self.local(namespace, selector):
             member.disconnect(close)
 
-    async def fetch_sockets(self, namespace: str, selector: Selector) -> list[SocketInfo]:
+    async def fetch_sockets(self, namespace: str, selector: Selector) -> Answers[SocketInfo]:
         """Describe the selected sockets."""
+        return Answers(self.describe(namespace, selector))
+
+    def describe(self, namespace: str, selector: Selector) -> list[SocketInfo]:
+        """The :class:`SocketInfo` of the selected sockets of this process."""
         return [
-            SocketInfo(m.sid, namespace, tuple(self.rooms(namespace, m.sid)), m.eio_sid, m.user)
+            SocketInfo(
+                m.sid, namespace, tuple(self.rooms(namespace, m.sid)), m.eio_sid, m.user, m.handshake()
+            )
             for m in self.local(namespace, selector)
         ]
 
     async def server_side_emit(
-        self, namespace: str, event: str, args: tuple[Any, ...], timeout: float | None = None
-    ) -> list[Any]:
+        self,
+        namespace: str,
+        event: str,
+        args: tuple[Any, ...],
+        timeout: float | None = None,
+        want_answers: bool = False,
+    ) -> Answers[Any]:
         """There is no other server to reach: nothing is sent, nobody answers."""
-        return []
+        return Answers()
 
-    async def server_count(self) -> int:
+    async def server_count(self, namespace: str = "/") -> int:
         """Always 1."""
         return 1
 

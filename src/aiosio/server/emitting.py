@@ -26,10 +26,20 @@ if TYPE_CHECKING:
 class _AckWaiter:
     """The callback ``call()`` hands an overridden ``manager.emit``: it also hears of a disconnect."""
 
-    __slots__ = ("future",)
+    __slots__ = ("future", "on_ack")
 
     def __init__(self, future: asyncio.Future[list[Any]]) -> None:
         self.future = future
+        #: The ack callback registered on the socket for this waiter (set when the emit registers
+        #: it), so a ``call()`` that times out can take it off the socket again.
+        self.on_ack: Callable[[list[Any] | BaseException], None] | None = None
+
+    def forget(self, sock: ServerSocket) -> None:
+        """Stop waiting: remove this waiter's ack callback from ``sock`` (after a timeout)."""
+        acks = sock.acks
+        if self.on_ack is not None and acks:
+            for ack_id in [i for i, cb in acks.items() if cb is self.on_ack]:
+                del acks[ack_id]
 
     def __call__(self, *args: Any) -> None:
         if not self.future.done():
@@ -171,6 +181,8 @@ class Emitting:
             if inspect.iscoroutine(outcome):
                 start_task(self._core.loop, outcome, self._log_callback_failure)
 
+        if isinstance(callback, _AckWaiter):
+            callback.on_ack = on_ack
         return on_ack
 
     def _log_callback_failure(self, _result: Any, exc: BaseException | None) -> None:
@@ -220,8 +232,10 @@ class Emitting:
             raise exceptions.DisconnectedError(f"{target} is not connected to {ns}")
         future: asyncio.Future[list[Any]] = self._core.loop.create_future()
         ack_id: int | None = None
+        waiter: _AckWaiter | None = None
         if "emit" in self._hooks:
-            await self.emit(event, data, to=target, namespace=ns, callback=_AckWaiter(future))
+            waiter = _AckWaiter(future)
+            await self.emit(event, data, to=target, namespace=ns, callback=waiter)
         else:
 
             def on_ack(result: list[Any] | BaseException) -> None:
@@ -242,6 +256,8 @@ class Emitting:
         finally:
             if ack_id is not None:
                 sock.pop_ack(ack_id)
+            elif waiter is not None:
+                waiter.forget(sock)
         if not result:
             return None
         return result[0] if len(result) == 1 else tuple(result)

@@ -27,7 +27,9 @@ class Lifecycle(Dispatch):
     manager_initialized: bool
     _closing: bool
 
-    async def _start_adapter(self) -> None:
+    _adapter_ready: bool
+
+    async def _start_adapter(self) -> bool:
         raise NotImplementedError  # the server's lifecycle
 
     async def on_connect(self, session: EngineSession) -> bool:
@@ -37,7 +39,8 @@ class Lifecycle(Dispatch):
         if not self.manager_initialized:
             self.manager_initialized = True
             self.manager.initialize()
-            await self._start_adapter()
+        if not self._adapter_ready and not await self._start_adapter():
+            return False
         conn = Connection(session, self._parser.decoder(), self)
         session.data = conn
         return True
@@ -131,6 +134,7 @@ class Lifecycle(Dispatch):
             return
         sid = secrets.token_urlsafe(15)
         sock = ServerSocket(sid, ns, conn)
+        sock.auth = packet.data
         conn.sockets[ns] = sock
         self._sockets[sid] = sock
         self._adapter.add(ns, sock)

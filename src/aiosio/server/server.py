@@ -17,13 +17,14 @@ from ..engineio import _check_async_mode, _make_logger
 from ..protocol.parser import Parser, make_parser
 from .engine import SocketIOEngine
 from .handlers import Handler, HandlerRegistry
+from .cluster import AdapterHostView, ClusterOps
 from .lifecycle import Lifecycle
 from .manager import AsyncManager
 from .namespace import AsyncNamespace
 from .socket import ServerSocket
 
 
-class AsyncServer(Lifecycle):
+class AsyncServer(Lifecycle, ClusterOps):
     """A Socket.IO server for aiohttp, compatible with python-socketio's ``AsyncServer``.
 
     ``sio = AsyncServer(); sio.attach(app)`` serves Socket.IO at ``/socket.io/``. Handlers are
@@ -96,7 +97,11 @@ class AsyncServer(Lifecycle):
         self.namespace_handlers = self._registry.namespace_handlers
         self._sockets: dict[str, ServerSocket] = {}
         self._closing = False
-        self._adapter_started = False
+        self._server_handlers = {}
+        #: The adapter's ``init`` (started once; started again after it failed).
+        self._adapter_init: asyncio.Task[None] | None = None
+        #: Set once the adapter's ``init`` succeeded (checked per new connection).
+        self._adapter_ready = False
         #: The Engine.IO server, with python-engineio's API.
         eio_logger = _make_logger(engineio_logger, "aiosio.engineio")
         self.eio = SocketIOEngine(self, self.options, eio_logger, async_handlers)
@@ -141,11 +146,22 @@ class AsyncServer(Lifecycle):
     async def _on_app_shutdown(self, _app: web.Application) -> None:
         await self.shutdown()
 
-    async def _start_adapter(self) -> None:
-        """The adapter's ``init``, once: at app startup, or before the first connection."""
-        if not self._adapter_started:
-            self._adapter_started = True
-            await self._adapter.init()
+    async def _start_adapter(self) -> bool:
+        """The adapter's ``init``, once: at app startup, or before the first connection.
+
+        Concurrent callers wait for the same ``init``. If it fails, the error is logged, this
+        returns False (the connection is refused), and the next caller tries again.
+        """
+        try:
+            task = self._adapter_init
+            if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+                task = self._adapter_init = asyncio.ensure_future(self._adapter.init(AdapterHostView(self)))
+            await asyncio.shield(task)
+        except Exception:
+            self.logger.exception("the adapter failed to start; connections are refused until it does")
+            return False
+        self._adapter_ready = True
+        return True
 
     def on(self, event: str, handler: Handler | None = None, namespace: str | None = None) -> Any:
         """Register a handler for ``event`` (``'*'`` catches every event); usable as a decorator."""
@@ -251,9 +267,14 @@ class AsyncServer(Lifecycle):
         """Close every connection cleanly (clients see a server close and may reconnect elsewhere)."""
         self._closing = True
         await self.eio.shutdown()
-        if self._adapter_started:
-            self._adapter_started = False
-            await self._adapter.close()
+        task, self._adapter_init = self._adapter_init, None
+        self._adapter_ready = False
+        if task is not None:
+            if not task.done():
+                task.cancel()
+            await asyncio.wait({task})
+            if not task.cancelled() and task.exception() is None:
+                await self._adapter.close()
 
     def start_background_task(
         self, target: Callable[..., Any], *args: Any, **kwargs: Any

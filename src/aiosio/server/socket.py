@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
+from urllib.parse import parse_qsl
 
 from ..engine.session import CloseReason, EngineSession
 from ..protocol.frames import Frame
@@ -35,6 +37,7 @@ class ServerSocket:
 
     __slots__ = (
         "acks",
+        "auth",
         "conn",
         "connecting",
         "gone",
@@ -72,11 +75,36 @@ class ServerSocket:
         self.next_ack_id = 0
         #: The user session of ``get_session``/``save_session``.
         self.user: dict[Any, Any] | None = None
+        #: What the client's CONNECT packet carried (its ``auth``), None if nothing.
+        self.auth: Any = None
 
     @property
     def eio_sid(self) -> str:
         """The Engine.IO session id of this socket's connection."""
         return self.session.sid
+
+    def handshake(self) -> dict[str, Any]:
+        """Node's ``socket.handshake`` (what ``fetch_sockets`` reports), from the connection request."""
+        from ..protocol.cluster import js_date_string  # noqa: PLC0415 (until the codec lands)
+
+        environ = self.conn.environ
+        headers = {
+            key[5:].lower().replace("_", "-"): value
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        issued = self.conn.issued
+        return {
+            "headers": headers,
+            "time": js_date_string(issued / 1000),
+            "address": environ.get("REMOTE_ADDR", ""),
+            "xdomain": "HTTP_ORIGIN" in environ,
+            "secure": environ.get("wsgi.url_scheme") == "https",
+            "issued": issued,
+            "url": environ.get("RAW_URI", ""),
+            "query": dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)),
+            "auth": self.auth if isinstance(self.auth, dict) else {},
+        }
 
     def deliver(self, frames: Sequence[Frame]) -> None:
         """Send one encoded packet to this socket (held back until the CONNECT reply is out)."""
@@ -156,7 +184,7 @@ class ServerSocket:
 class Connection:
     """Socket.IO state of one Engine.IO session: its decoder and its namespaces."""
 
-    __slots__ = ("_environ", "decoder", "eio_session", "opened_at", "owner", "session", "sockets")
+    __slots__ = ("_environ", "decoder", "eio_session", "issued", "opened_at", "owner", "session", "sockets")
 
     def __init__(self, session: EngineSession, decoder: PacketDecoder, owner: SocketOwner) -> None:
         self.session = session
@@ -167,6 +195,8 @@ class Connection:
         #: Since when (loop time) the connection has been in no namespace: when it opened, or when
         #: it left its last one (for the namespace connect timeout; stale while it is in one).
         self.opened_at = session.core.loop.time()
+        #: When the connection was made, in ms since the epoch (Node's ``handshake.issued``).
+        self.issued = int(time.time() * 1000)
         self._environ: dict[str, Any] | None = None
         #: The Engine.IO-level user session (``sio.eio.get_session``), made on first use.
         self.eio_session: dict[Any, Any] | None = None
