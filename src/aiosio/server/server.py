@@ -15,9 +15,9 @@ from ..engine.options import EngineOptions
 from ..engine.session import CloseReason
 from ..engineio import _check_async_mode, _make_logger
 from ..protocol.parser import Parser, make_parser
+from .cluster import AdapterHostView, ClusterOps
 from .engine import SocketIOEngine
 from .handlers import Handler, HandlerRegistry
-from .cluster import AdapterHostView, ClusterOps
 from .lifecycle import Lifecycle
 from .manager import AsyncManager
 from .namespace import AsyncNamespace

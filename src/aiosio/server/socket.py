@@ -85,7 +85,7 @@ class ServerSocket:
 
     def handshake(self) -> dict[str, Any]:
         """Node's ``socket.handshake`` (what ``fetch_sockets`` reports), from the connection request."""
-        from ..protocol.cluster import js_date_string  # noqa: PLC0415 (until the codec lands)
+        from ..protocol.cluster import js_date_string
 
         environ = self.conn.environ
         headers = {
