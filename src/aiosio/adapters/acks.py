@@ -78,7 +78,7 @@ async def gather(adapter: Adapter, packet: EventPacket, selector: Selector) -> l
     future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
     collector = _Collector(future)
     forget = await adapter.broadcast_with_ack(packet, selector, collector.count, collector.ack)
-    collector.expect(await adapter.server_count())
+    collector.expect(await adapter.server_count(packet.namespace))
     try:
         async with asyncio.timeout(selector.timeout):
             return await asyncio.shield(future)

@@ -195,6 +195,11 @@ class MemoryAdapter:
 
     async def broadcast(self, packet: EventPacket, selector: Selector) -> None:
         """Hand the same frames to every selected socket; encode nothing if none is selected."""
+        self.deliver(packet, selector)
+
+    def deliver(self, packet: EventPacket, selector: Selector) -> None:
+        """:meth:`broadcast` to this process's sockets (synchronous: what a cluster adapter runs for
+        a broadcast that arrives from another node)."""
         members = self.local(packet.namespace, selector)
         if not members:
             return
@@ -213,7 +218,17 @@ class MemoryAdapter:
         on_count: Callable[[int], None],
         on_ack: AckCallback,
     ) -> Callable[[], None]:
-        """One ack id free on every recipient, so the packet is encoded once for all of them.
+        """One ack id free on every recipient, so the packet is encoded once for all of them."""
+        return self.deliver_with_ack(packet, selector, on_count, on_ack)
+
+    def deliver_with_ack(
+        self,
+        packet: EventPacket,
+        selector: Selector,
+        on_count: Callable[[int], None],
+        on_ack: AckCallback,
+    ) -> Callable[[], None]:
+        """:meth:`broadcast_with_ack` to this process's sockets (synchronous).
 
         Only recipients the packet reached are counted and waited for: a volatile packet a
         transport could not take, or a socket whose disconnect is under way, expects no ack.
@@ -245,6 +260,10 @@ class MemoryAdapter:
 
     async def add_sockets(self, namespace: str, selector: Selector, rooms: Iterable[str]) -> None:
         """Put the selected sockets in every room of ``rooms``."""
+        self.join_selected(namespace, selector, rooms)
+
+    def join_selected(self, namespace: str, selector: Selector, rooms: Iterable[str]) -> None:
+        """:meth:`add_sockets` for this process's sockets (synchronous)."""
         names = list(rooms)
         for member in self.local(namespace, selector):
             for room in names:
@@ -252,6 +271,10 @@ class MemoryAdapter:
 
     async def del_sockets(self, namespace: str, selector: Selector, rooms: Iterable[str]) -> None:
         """Take the selected sockets out of every room of ``rooms``."""
+        self.leave_selected(namespace, selector, rooms)
+
+    def leave_selected(self, namespace: str, selector: Selector, rooms: Iterable[str]) -> None:
+        """:meth:`del_sockets` for this process's sockets (synchronous)."""
         names = list(rooms)
         for member in self.local(namespace, selector):
             for room in names:
@@ -259,6 +282,10 @@ class MemoryAdapter:
 
     async def disconnect_sockets(self, namespace: str, selector: Selector, close: bool = False) -> None:
         """Disconnect the selected sockets."""
+        self.disconnect_selected(namespace, selector, close)
+
+    def disconnect_selected(self, namespace: str, selector: Selector, close: bool = False) -> None:
+        """:meth:`disconnect_sockets` for this process's sockets (synchronous)."""
         for member in self.local(namespace, selector):
             member.disconnect(close)
 

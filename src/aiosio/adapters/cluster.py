@@ -1,0 +1,454 @@
+"""The cluster adapter: rooms and delivery for this process (the in-memory adapter) plus every
+operation forwarded to the other nodes of a cluster, over a :class:`ClusterDriver`.
+
+The adapter holds what all cluster wire formats share (Node's ``ClusterAdapter`` semantics): a
+broadcast is delivered here and published once; requests (fetch sockets, server-side emit with
+answers, broadcast with acks) are tracked by request id and collect answers until every other
+server answered or the timeout passed. A query never fails as a whole because one node is slow,
+frozen or dead: what arrived is returned, and ``missing`` counts the servers that did not answer.
+
+A driver (one per wire format: Redis classic, Redis sharded, ...) encodes what the adapter hands
+it, publishes it, decodes what other nodes send, validates it, and calls the adapter's
+``receive_*`` methods. The driver never touches sockets; the adapter never touches bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .base import AckCallback, AdapterHost, Answers, EventPacket, Member, Selector, SocketInfo
+from .memory import MemoryAdapter
+
+#: Node's request timeout (``requestsTimeout``): how long a query waits for other servers, seconds.
+DEFAULT_REQUEST_TIMEOUT = 5.0
+#: How long acks of a broadcast sent without a timeout (``emit(callback=...)``) are awaited from
+#: other nodes before the request is forgotten (local sockets keep theirs until they leave).
+DEFAULT_ACK_WAIT = 60.0
+
+default_logger = logging.getLogger("aiosio.cluster")
+
+
+class ClusterDriver(Protocol):
+    """How a :class:`ClusterAdapter` reaches the other nodes: one implementation per wire format.
+
+    Outbound calls are synchronous and never block (the driver queues what it publishes, in order);
+    the driver calls the adapter's ``receive_*`` methods for what arrives, from its reader.
+    ``origin`` is the uid of the node that sent a request: answers go back to it.
+    """
+
+    #: This node's id on the wire.
+    uid: str
+
+    async def start(self, adapter: ClusterAdapter) -> None:
+        """Connect; ``adapter`` receives what other nodes send from now on."""
+        ...
+
+    async def close(self) -> None:
+        """Leave the cluster (unsubscribe) and disconnect."""
+        ...
+
+    async def open_namespace(self, namespace: str) -> None:
+        """Join the cluster for ``namespace`` (subscribe): from now on this node counts as one of
+        its servers and must answer its requests."""
+        ...
+
+    def new_request_id(self) -> str:
+        """A fresh request id in the wire format's form."""
+        ...
+
+    async def server_count(self, namespace: str) -> int:
+        """How many servers serve ``namespace`` (this one included)."""
+        ...
+
+    # requests and broadcasts to every other node
+
+    def broadcast(self, namespace: str, event: str, args: tuple[Any, ...], selector: Selector) -> None:
+        """Publish an EVENT for the other nodes' selected sockets."""
+        ...
+
+    def broadcast_with_ack(
+        self, namespace: str, event: str, args: tuple[Any, ...], selector: Selector, request_id: str
+    ) -> None:
+        """Publish an EVENT whose recipients' acks come back as ``receive_client_count`` and
+        ``receive_broadcast_ack`` for ``request_id``."""
+        ...
+
+    def sockets_join(self, namespace: str, selector: Selector, rooms: list[Any]) -> None:
+        """Ask the other nodes to put their selected sockets in ``rooms``."""
+        ...
+
+    def sockets_leave(self, namespace: str, selector: Selector, rooms: list[Any]) -> None:
+        """Ask the other nodes to take their selected sockets out of ``rooms``."""
+        ...
+
+    def disconnect_sockets(self, namespace: str, selector: Selector, close: bool) -> None:
+        """Ask the other nodes to disconnect their selected sockets."""
+        ...
+
+    def fetch_sockets(self, namespace: str, selector: Selector, request_id: str) -> None:
+        """Ask the other nodes to describe their selected sockets."""
+        ...
+
+    def server_side_emit(
+        self, namespace: str, event: str, args: tuple[Any, ...], request_id: str | None
+    ) -> None:
+        """Send a server-side event to the other nodes (answers wanted when ``request_id``)."""
+        ...
+
+    # answers to one node
+
+    def fetch_response(self, namespace: str, origin: str, request_id: str, sockets: list[SocketInfo]) -> None:
+        """Answer a fetch request."""
+        ...
+
+    def server_side_response(self, namespace: str, origin: str, request_id: str, data: Any) -> None:
+        """Answer a server-side emit (what the handler returned)."""
+        ...
+
+    def client_count(self, namespace: str, origin: str, request_id: str, count: int) -> None:
+        """Say how many local sockets an ack broadcast reached."""
+        ...
+
+    def broadcast_ack(self, namespace: str, origin: str, request_id: str, data: Any) -> None:
+        """Forward one client's ack of an ack broadcast (its first argument)."""
+        ...
+
+    # rooms, for drivers that subscribe per room (Redis sharded, dynamic modes)
+
+    def room_created(self, namespace: str, room: str) -> None:
+        """A room of this node got its first member."""
+        ...
+
+    def room_deleted(self, namespace: str, room: str) -> None:
+        """A room of this node lost its last member."""
+        ...
+
+
+@dataclass(eq=False)
+class _Query:
+    """A request waiting for ``expected`` answers from other servers."""
+
+    expected: int
+    future: asyncio.Future[None]
+    answers: list[Any] = field(default_factory=list)
+    #: Uids of the servers that answered (when the wire format names them): a second answer from
+    #: one server is ignored instead of completing the request early.
+    responders: set[str] = field(default_factory=set)
+    answered: int = 0
+
+    def add(self, answer: Any, responder: str | None, items: bool = False) -> None:
+        if self.future.done():
+            return
+        if responder is not None:
+            if responder in self.responders:
+                return
+            self.responders.add(responder)
+        if items:
+            self.answers.extend(answer)
+        else:
+            self.answers.append(answer)
+        self.answered += 1
+        if self.answered >= self.expected:
+            self.future.set_result(None)
+
+
+@dataclass(eq=False)
+class _AckBroadcast:
+    """An ack broadcast this node sent: other nodes report counts and acks for it."""
+
+    on_count: Callable[[int], None]
+    on_ack: AckCallback
+    timer: asyncio.TimerHandle | None = None
+
+
+class ClusterAdapter(MemoryAdapter):
+    """An adapter whose operations reach every node of a cluster, through ``driver``.
+
+    ``request_timeout`` (seconds) bounds a query's wait for other servers when the selector has no
+    ``timeout`` of its own (fetch sockets; server-side calls pass theirs).
+    """
+
+    def __init__(
+        self,
+        driver: ClusterDriver,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        super().__init__()
+        self.driver = driver
+        self.request_timeout = request_timeout
+        self.logger = logger or default_logger
+        self._host: AdapterHost | None = None
+        self._queries: dict[str, _Query] = {}
+        self._ack_broadcasts: dict[str, _AckBroadcast] = {}
+        #: Namespaces this node joined the cluster for, and those being joined.
+        self._opened: set[str] = set()
+        self._opening: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def init(self, host: AdapterHost) -> None:
+        """Connect the driver and join the cluster for every namespace the server serves."""
+        self._host = host
+        await self.driver.start(self)
+        for namespace in host.served_namespaces():
+            await self._open(namespace)
+
+    async def close(self) -> None:
+        """Leave the cluster; pending queries end with what they have."""
+        for task in list(self._opening):
+            task.cancel()
+        for query in self._queries.values():
+            if not query.future.done():
+                query.future.set_result(None)
+        for request in self._ack_broadcasts.values():
+            if request.timer is not None:
+                request.timer.cancel()
+        self._ack_broadcasts.clear()
+        await self.driver.close()
+
+    async def _open(self, namespace: str) -> None:
+        if namespace not in self._opened:
+            self._opened.add(namespace)
+            await self.driver.open_namespace(namespace)
+
+    def add(self, namespace: str, member: Member) -> None:
+        """Register a socket; the first socket of a namespace not joined yet joins it."""
+        super().add(namespace, member)
+        if namespace not in self._opened and self._host is not None:
+            task = asyncio.ensure_future(self._open(namespace))
+            self._opening.add(task)
+            task.add_done_callback(self._opened_namespace)
+
+    def _opened_namespace(self, task: asyncio.Task[None]) -> None:
+        self._opening.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.logger.error("could not join the cluster for a namespace", exc_info=task.exception())
+
+    def room_created(self, namespace: str, room: str) -> None:
+        """Tell the driver (it may subscribe to the room)."""
+        self.driver.room_created(namespace, room)
+
+    def room_deleted(self, namespace: str, room: str) -> None:
+        """Tell the driver (it may unsubscribe from the room)."""
+        self.driver.room_deleted(namespace, room)
+
+    # -- operations by selector ------------------------------------------------------------------
+
+    async def broadcast(self, packet: EventPacket, selector: Selector) -> None:
+        """Deliver here, and publish once for the other nodes (unless ``local``)."""
+        self.deliver(packet, selector)
+        if not selector.local and selector.rooms != ():
+            self.driver.broadcast(packet.namespace, packet.event, packet.args, selector)
+
+    async def broadcast_with_ack(
+        self,
+        packet: EventPacket,
+        selector: Selector,
+        on_count: Callable[[int], None],
+        on_ack: AckCallback,
+    ) -> Callable[[], None]:
+        """Deliver here and ask every other node to deliver and forward its clients' acks."""
+        forget_local = self.deliver_with_ack(packet, selector, on_count, on_ack)
+        if selector.local:
+            return forget_local
+        request_id = self.driver.new_request_id()
+        request = _AckBroadcast(on_count, on_ack)
+        self._ack_broadcasts[request_id] = request
+        wait = selector.timeout if selector.timeout is not None else DEFAULT_ACK_WAIT
+        request.timer = asyncio.get_running_loop().call_later(
+            wait, self._ack_broadcasts.pop, request_id, None
+        )
+        self.driver.broadcast_with_ack(packet.namespace, packet.event, packet.args, selector, request_id)
+
+        def forget() -> None:
+            forget_local()
+            done = self._ack_broadcasts.pop(request_id, None)
+            if done is not None and done.timer is not None:
+                done.timer.cancel()
+
+        return forget
+
+    async def add_sockets(self, namespace: str, selector: Selector, rooms: Iterable[str]) -> None:
+        """Here and on every other node (unless ``local``)."""
+        names = list(rooms)
+        self.join_selected(namespace, selector, names)
+        if not selector.local and selector.rooms != ():
+            self.driver.sockets_join(namespace, selector, names)
+
+    async def del_sockets(self, namespace: str, selector: Selector, rooms: Iterable[str]) -> None:
+        """Here and on every other node (unless ``local``)."""
+        names = list(rooms)
+        self.leave_selected(namespace, selector, names)
+        if not selector.local and selector.rooms != ():
+            self.driver.sockets_leave(namespace, selector, names)
+
+    async def disconnect_sockets(self, namespace: str, selector: Selector, close: bool = False) -> None:
+        """Here and on every other node (unless ``local``)."""
+        self.disconnect_selected(namespace, selector, close)
+        if not selector.local and selector.rooms != ():
+            self.driver.disconnect_sockets(namespace, selector, close)
+
+    async def fetch_sockets(self, namespace: str, selector: Selector) -> Answers[SocketInfo]:
+        """This node's sockets, then those the other servers report within the timeout."""
+        local = self.describe(namespace, selector)
+        if selector.local:
+            return Answers(local)
+        timeout = selector.timeout if selector.timeout is not None else self.request_timeout
+        answers, missing = await self._ask(
+            namespace, lambda rid: self.driver.fetch_sockets(namespace, selector, rid), timeout
+        )
+        return Answers([*local, *answers], missing)
+
+    async def server_side_emit(
+        self,
+        namespace: str,
+        event: str,
+        args: tuple[Any, ...],
+        timeout: float | None = None,
+        want_answers: bool = False,
+    ) -> Answers[Any]:
+        """Publish to the other servers; with ``want_answers``, collect one answer per server."""
+        if not want_answers:
+            self.driver.server_side_emit(namespace, event, args, None)
+            return Answers()
+        wait = timeout if timeout is not None else self.request_timeout
+        answers, missing = await self._ask(
+            namespace, lambda rid: self.driver.server_side_emit(namespace, event, args, rid), wait
+        )
+        return Answers(answers, missing)
+
+    async def server_count(self, namespace: str = "/") -> int:
+        """What the driver counts (this server included)."""
+        return await self.driver.server_count(namespace)
+
+    async def _ask(
+        self, namespace: str, send: Callable[[str], None], timeout: float
+    ) -> tuple[list[Any], int]:
+        """Send a request to the other servers; their answers and how many did not answer."""
+        expected = await self.driver.server_count(namespace) - 1
+        if expected <= 0:
+            return [], 0
+        request_id = self.driver.new_request_id()
+        query = _Query(expected, asyncio.get_running_loop().create_future())
+        self._queries[request_id] = query
+        try:
+            send(request_id)
+            try:
+                async with asyncio.timeout(timeout):
+                    await query.future
+            except TimeoutError:
+                self.logger.warning(
+                    "%d of %d servers did not answer within %.1f s",
+                    expected - query.answered,
+                    expected,
+                    timeout,
+                )
+        finally:
+            self._queries.pop(request_id, None)
+        return query.answers, max(0, expected - query.answered)
+
+    # -- what other nodes send (called by the driver) --------------------------------------------
+
+    def _encoder(self) -> Any:
+        host = self._host
+        if host is None:
+            raise RuntimeError("the cluster adapter received a message before init()")
+        return host.encode_event
+
+    def receive_broadcast(
+        self, namespace: str, event: str, args: tuple[Any, ...], selector: Selector
+    ) -> None:
+        """Another node broadcast: deliver to the selected sockets here (encoded once)."""
+        self.deliver(EventPacket(namespace, event, args, self._encoder()), selector)
+
+    def receive_broadcast_with_ack(
+        self,
+        origin: str,
+        request_id: str,
+        namespace: str,
+        event: str,
+        args: tuple[Any, ...],
+        selector: Selector,
+    ) -> None:
+        """Another node's ack broadcast: deliver, report the count (0 too), forward each ack."""
+        driver = self.driver
+
+        def on_count(count: int) -> None:
+            driver.client_count(namespace, origin, request_id, count)
+
+        def on_ack(result: list[Any] | BaseException) -> None:
+            if not isinstance(result, BaseException):
+                driver.broadcast_ack(namespace, origin, request_id, result[0] if result else None)
+
+        packet = EventPacket(namespace, event, args, self._encoder(), ack=True)
+        forget = self.deliver_with_ack(packet, selector, on_count, on_ack)
+        wait = selector.timeout if selector.timeout is not None else DEFAULT_ACK_WAIT
+        asyncio.get_running_loop().call_later(wait, forget)
+
+    def receive_sockets_join(self, namespace: str, selector: Selector, rooms: Sequence[Any]) -> None:
+        """Another node's ``sockets_join``."""
+        self.join_selected(namespace, selector, rooms)
+
+    def receive_sockets_leave(self, namespace: str, selector: Selector, rooms: Sequence[Any]) -> None:
+        """Another node's ``sockets_leave``."""
+        self.leave_selected(namespace, selector, rooms)
+
+    def receive_disconnect_sockets(self, namespace: str, selector: Selector, close: bool) -> None:
+        """Another node's ``disconnect_sockets``."""
+        self.disconnect_selected(namespace, selector, close)
+
+    def receive_fetch_sockets(self, origin: str, request_id: str, namespace: str, selector: Selector) -> None:
+        """Another node's fetch: answer with this node's selected sockets (``[]`` too)."""
+        self.driver.fetch_response(namespace, origin, request_id, self.describe(namespace, selector))
+
+    def receive_server_side_emit(
+        self, origin: str, request_id: str | None, namespace: str, event: str, args: tuple[Any, ...]
+    ) -> None:
+        """Another server's server-side event: run this server's handler; answer if asked (only
+        when a handler exists, as Node does)."""
+        host = self._host
+        if host is None:
+            return
+        reply: Callable[[Any], None] | None = None
+        if request_id is not None:
+            rid = request_id
+            answered = False
+
+            def reply(value: Any) -> None:
+                nonlocal answered
+                if not answered:
+                    answered = True
+                    self.driver.server_side_response(namespace, origin, rid, value)
+
+        host.deliver_server_event(namespace, event, args, reply)
+
+    def receive_fetch_response(
+        self, request_id: str, sockets: list[SocketInfo], responder: str | None = None
+    ) -> None:
+        """One server's answer to this node's fetch (unknown or late request ids are ignored)."""
+        query = self._queries.get(request_id)
+        if query is not None:
+            query.add(sockets, responder, items=True)
+
+    def receive_server_side_response(self, request_id: str, data: Any, responder: str | None = None) -> None:
+        """One server's answer to this node's server-side call."""
+        query = self._queries.get(request_id)
+        if query is not None:
+            query.add(data, responder)
+
+    def receive_client_count(self, request_id: str, count: int) -> None:
+        """How many sockets of one other server an ack broadcast of this node reached."""
+        request = self._ack_broadcasts.get(request_id)
+        if request is not None:
+            request.on_count(count)
+
+    def receive_broadcast_ack(self, request_id: str, data: Any) -> None:
+        """One remote client's ack of an ack broadcast of this node."""
+        request = self._ack_broadcasts.get(request_id)
+        if request is not None:
+            request.on_ack([data])
