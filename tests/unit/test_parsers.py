@@ -334,3 +334,14 @@ def test_parser_module_is_sans_io() -> None:
         if isinstance(node, ast.ImportFrom) and node.module and not node.level
     }
     assert not imported & {"asyncio", "aiohttp", "socket"}
+
+
+def test_msgpack_is_ack_reads_only_the_first_bytes() -> None:
+    """The backlog check of a msgpack message decodes nothing (the message is decoded once, when
+    handled): an ACK prefix is enough, whatever follows; a map not starting with ``type`` is not
+    taken for an ACK (it is handled in turn)."""
+    decoder = make_parser("msgpack").decoder()
+    assert decoder.is_ack(b"\x84\xa4type\x03" + b"\xc1" * 1000)
+    assert not decoder.is_ack(b"\x84\xa4type\x02\xa4data\x90")
+    assert not decoder.is_ack(b"\x84\xa3nsp\xa1/\xa4type\x03")
+    assert not decoder.is_ack(b"\x84\xa4type")
