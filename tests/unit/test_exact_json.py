@@ -256,3 +256,18 @@ def test_msgpack_depth_limit_is_the_same_both_ways(levels):
     else:
         with pytest.raises(ParseError):
             msgpack_parser.decode(raw)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    """A message with a huge integer (the exact decoder's path) and many brackets inside a
+    string is flat, and decodes; real nesting beyond the limit is still refused."""
+    from aiosio.protocol import exactjson
+    from aiosio.protocol.errors import ParseError
+    from aiosio.protocol.nesting import MAX_DEPTH
+
+    big = 10**30
+    text = f'["chat", "{"[" * (MAX_DEPTH * 2)}", {big}]'
+    assert exactjson.loads(text, checked=False) == ["chat", "[" * (MAX_DEPTH * 2), big]
+    deep = "[" * (MAX_DEPTH + 1) + str(big) + "]" * (MAX_DEPTH + 1)
+    with pytest.raises(ParseError):
+        exactjson.loads(deep, checked=False)

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from .errors import ParseError
-from .nesting import MAX_DEPTH, MAX_INT_DIGITS, check_sendable
+from .nesting import MAX_DEPTH, MAX_INT_DIGITS, check_sendable, depth_exceeds
 
 #: orjson's messages for the two refusals the exact encoder takes over (pinned by the unit tests).
 _ORJSON_LIMITS = ("Recursion limit reached", "64-bit range")
@@ -116,9 +116,9 @@ def loads(data: str | bytes, checked: bool = True) -> Any:
     """
     try:
         text = data if isinstance(data, str) else data.decode()
-        if not checked and text.count("[") + text.count("{") > MAX_DEPTH:
-            raise ParseError(f"invalid JSON: nested deeper than {MAX_DEPTH} levels")
         obj = _DECODER.decode(text)
+        if not checked and depth_exceeds(obj):
+            raise ParseError(f"invalid JSON: nested deeper than {MAX_DEPTH} levels")
     except ParseError:
         raise
     except (ValueError, RecursionError) as exc:
