@@ -1,0 +1,579 @@
+"""The Redis connection layer of the cluster adapters: :class:`RedisLink`.
+
+One link serves one adapter (every namespace). It holds a publisher (the client's pool; one pipelined
+round trip per batch) and a subscriber (one dedicated pub/sub connection; on a Redis Cluster one per
+master that owns a subscribed shard channel), and it survives Redis going away:
+
+- :meth:`RedisLink.publish` never blocks and never raises. A writer task drains an ordered queue and
+  pipelines whatever is queued into one round trip. While Redis is away the queue holds at most
+  ``max_pending`` messages and ``max_pending_bytes`` bytes; beyond that the **oldest** are dropped and
+  counted (the newest state is worth more to a fan-out than the stalest). A batch whose round trip fails
+  is dropped and counted, never resent (cluster broadcasts are at-most-once, and a resent batch could
+  reach Redis twice).
+- The subscriber reads continuously and calls ``on_message(channel, payload)``. On a connection error, or
+  when its periodic PING is not answered in time (a half-dead link that Redis still counts), it closes
+  that connection and reconnects with exponential backoff and jitter, then subscribes every channel and
+  pattern it holds on the new connection, so each is held exactly once.
+- An outage logs one warning when it starts and one info when it ends (how long, how many messages
+  were dropped); ``on_reconnect`` is called when it ends, so the adapter can announce itself again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+__all__ = ["LinkStats", "RedisLink"]
+
+_log = logging.getLogger("aiosio.adapters.redis")
+
+#: first reconnect delay, its cap (seconds); each failed attempt doubles it, times a jitter in [0.5, 1].
+BACKOFF_BASE = 0.05
+BACKOFF_CAP = 5.0
+#: the most messages (and bytes) one pipelined round trip carries.
+MAX_BATCH = 1024
+MAX_BATCH_BYTES = 1 << 20
+_PUBLISHER = "publisher"
+_CONFIRMS = {"subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe"}
+_MESSAGES = {"message", "pmessage", "smessage"}
+
+
+@dataclass
+class LinkStats:
+    """Counters of one :class:`RedisLink` (read them, don't write them)."""
+
+    #: messages Redis accepted (PUBLISH/SPUBLISH answered).
+    published: int = 0
+    #: messages lost: pushed out of a full queue, in a failed round trip, or published after close.
+    dropped: int = 0
+    #: messages waiting in the queue now, and their bytes (payload plus channel name).
+    pending: int = 0
+    pending_bytes: int = 0
+    #: pipelined round trips the writer made (``published / batches`` is the batching factor).
+    batches: int = 0
+    #: outages so far (one per warning logged), and messages delivered to ``on_message``.
+    outages: int = 0
+    received: int = 0
+    #: exceptions raised by ``on_message`` (each kind is logged once).
+    callback_errors: int = 0
+
+
+def _backoff(attempt: int) -> float:
+    """Delay before reconnect attempt ``attempt`` (1, 2, ...): exponential, capped, jittered."""
+    return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(attempt - 1, 16)) * random.uniform(0.5, 1.0)
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+class _HalfDead(ConnectionError):
+    """The pub/sub connection did not answer a PING in time."""
+
+
+class _Subscriber:
+    """One pub/sub connection (to a standalone Redis, or to one master of a cluster) and what it holds.
+
+    The link decides which names live here; this object keeps them subscribed across reconnects.
+    """
+
+    def __init__(self, link: RedisLink, name: str, client: Any) -> None:
+        self.link = link
+        self.name = name
+        self.client = client
+        #: what must be subscribed on this connection: kind -> names (kind is the subscribe command).
+        self.held: dict[str, set[str]] = {"subscribe": set(), "psubscribe": set(), "ssubscribe": set()}
+        self.pubsub: Any = None
+        self.up = False
+        #: set once the first connection came up or failed (never cleared).
+        self.tried = asyncio.Event()
+        self._waiters: dict[tuple[str, str], list[asyncio.Future[None]]] = {}
+        self.task = asyncio.get_running_loop().create_task(self._run(), name=f"aiosio-redis-sub-{name}")
+
+    def empty(self) -> bool:
+        """True when nothing is held here."""
+        return not any(self.held.values())
+
+    async def change(self, command: str, names: Iterable[str]) -> None:
+        """Send ``command`` (``subscribe``, ``sunsubscribe``, ...) for ``names`` if the connection is
+        live, and wait (bounded) for Redis to confirm; when it is not live the reconnect applies
+        :attr:`held`, which the caller already updated."""
+        if not self.tried.is_set():
+            # The first connection is being made (start(), or a new cluster master): wait for it to
+            # come up or fail, bounded.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.tried.wait(), self.link.op_timeout)
+        if self.pubsub is None or not self.up:
+            return
+        # Sent even if the connect already subscribed it: a repeat on one connection counts once.
+        futures = [self._waiter(command, name) for name in names]
+        try:
+            for name in names:
+                await asyncio.wait_for(getattr(self.pubsub, command)(name), self.link.op_timeout)
+            await asyncio.wait_for(asyncio.gather(*futures), self.link.op_timeout)
+        except (asyncio.TimeoutError, OSError, aioredis.RedisError) as exc:
+            # The reader sees the same failure and reconnects, which applies ``held``.
+            _log.debug("redis %s %s on %s not confirmed: %r", command, list(names), self.name, exc)
+
+    def _waiter(self, command: str, name: str) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault((command, name), []).append(future)
+        return future
+
+    def _release_waiters(self) -> None:
+        for futures in self._waiters.values():
+            for future in futures:
+                if not future.done():
+                    future.set_result(None)
+        self._waiters.clear()
+
+    async def _run(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._connect()
+                attempt = 0
+                await self._read()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # any failure of the connection is an outage, never the end
+                self.link._component_down(self.name, exc)
+            finally:
+                self.up = False
+                self.tried.set()
+                self._release_waiters()
+                await self._drop()
+            attempt += 1
+            await asyncio.sleep(_backoff(attempt))
+
+    async def _connect(self) -> None:
+        # A fresh PubSub each time: the old connection is closed (Redis forgets its subscriptions) before
+        # the new one subscribes, so no name is ever held twice, nor lost.
+        self.pubsub = self.client.pubsub()
+        await asyncio.wait_for(self.pubsub.connect(), self.link.op_timeout)
+        for command, names in self.held.items():
+            for name in sorted(names):  # one name a command: a cluster refuses SSUBSCRIBE across slots
+                await asyncio.wait_for(getattr(self.pubsub, command)(name), self.link.op_timeout)
+
+    async def _drop(self) -> None:
+        pubsub, self.pubsub = self.pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pubsub.aclose(), self.link.op_timeout)
+
+    async def _read(self) -> None:
+        link = self.link
+        loop = asyncio.get_running_loop()
+        # The first PONG proves the subscriptions sent before it are in place: only then is this up.
+        await asyncio.wait_for(self.pubsub.ping(), link.op_timeout)
+        ping_sent: float | None = loop.time()
+        last_seen = loop.time()
+        while True:
+            now = loop.time()
+            if ping_sent is not None:
+                wait = ping_sent + link.ping_timeout - now
+            else:
+                wait = last_seen + link.ping_interval - now
+            wait = max(0.01, min(wait, 1.0))
+            message = await asyncio.wait_for(self.pubsub.get_message(timeout=wait), wait + link.op_timeout)
+            now = loop.time()
+            if message is not None:
+                last_seen = now
+                kind = _text(message["type"])
+                if kind in _MESSAGES:
+                    link._deliver(_text(message["channel"]), message["data"])
+                elif kind == "pong":
+                    ping_sent = None
+                    if not self.up:
+                        self.up = True
+                        self.tried.set()
+                        link._component_up(self.name)
+                elif kind in _CONFIRMS:
+                    for future in self._waiters.pop((kind, _text(message["channel"])), []):
+                        if not future.done():
+                            future.set_result(None)
+                continue
+            if ping_sent is not None and now - ping_sent >= link.ping_timeout:
+                raise _HalfDead(f"no PONG within {link.ping_timeout:g} s")
+            if ping_sent is None and now - last_seen >= link.ping_interval:
+                await asyncio.wait_for(self.pubsub.ping(), link.op_timeout)
+                ping_sent = now
+
+    async def unsubscribe_all(self) -> None:
+        """On close: unsubscribe everything held (so NUMSUB drops at once), bounded in time."""
+        undo = {"subscribe": "unsubscribe", "psubscribe": "punsubscribe", "ssubscribe": "sunsubscribe"}
+        for command, names in self.held.items():
+            if names:
+                await self.change(undo[command], sorted(names))
+            names.clear()
+
+
+class RedisLink:
+    """One publisher and one subscriber connection to Redis, shared by every namespace of an adapter.
+
+    Give ``url`` (``redis.asyncio.Redis.from_url(url, **redis_options)``; with ``cluster=True``
+    ``RedisCluster.from_url``) or a ready ``client`` (a ``redis.asyncio.Redis`` or ``RedisCluster``,
+    with ``decode_responses=False``; the link never closes a client it was given). ``sharded=True``
+    uses SSUBSCRIBE/SUNSUBSCRIBE/SPUBLISH/SHARDNUMSUB (Redis 7+); a Redis Cluster supports only that.
+
+    ``on_message(channel, payload)`` is called for every message received (payload as raw bytes; a
+    message matched by a pattern reports its own channel). ``on_reconnect()`` is called when an outage
+    ends, after every channel was subscribed again. Neither may be a coroutine; an exception from
+    either is logged (once per kind) and never stops the link.
+
+    ``ping_interval``: a pub/sub connection that received nothing for that long is sent a PING;
+    ``ping_timeout``: no PONG in that time is an outage (the connection is closed and replaced).
+    ``op_timeout`` bounds every single Redis operation.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        client: Any = None,
+        on_message: Callable[[str, bytes], None],
+        sharded: bool = False,
+        cluster: bool | None = None,
+        max_pending: int = 10_000,
+        max_pending_bytes: int = 64 * 2**20,
+        ping_interval: float = 5.0,
+        ping_timeout: float = 5.0,
+        op_timeout: float = 5.0,
+        on_reconnect: Callable[[], None] | None = None,
+        logger: logging.Logger | None = None,
+        redis_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        if (url is None) == (client is None):
+            raise ValueError("RedisLink needs exactly one of url= and client=")
+        if max_pending < 1 or max_pending_bytes < 1:
+            raise ValueError("max_pending and max_pending_bytes must be positive")
+        self._owns_client = client is None
+        if client is None:
+            # The link does its own backoff: redis-py must not retry (a retried pipeline is resent).
+            options = {"retry": Retry(NoBackoff(), 0), "socket_connect_timeout": op_timeout}
+            options.update(redis_options or {})
+            options["decode_responses"] = False
+            factory = RedisCluster if cluster else aioredis.Redis
+            client = factory.from_url(url, **options)
+        elif redis_options:
+            raise ValueError("redis_options apply to a client the link makes from url=, not to client=")
+        self.client: Any = client
+        self.cluster = isinstance(client, RedisCluster)
+        if self.cluster and not sharded:
+            raise ValueError("a Redis Cluster supports sharded pub/sub only: pass sharded=True")
+        self.sharded = sharded
+        self.on_message = on_message
+        self.on_reconnect = on_reconnect
+        self.max_pending = max_pending
+        self.max_pending_bytes = max_pending_bytes
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.op_timeout = op_timeout
+        self.log = logger or _log
+        self.stats = LinkStats()
+        self._queue: deque[tuple[str, bytes, int]] = deque()
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._subscribers: dict[str, _Subscriber] = {}
+        #: components (publisher, subscriber names) that are not up; the link is connected when empty.
+        self._down: set[str] = set()
+        self._outage_since: float | None = None
+        self._dropped_at_outage = 0
+        self._logged_errors: set[str] = set()
+        self._started = False
+        self._closed = False
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the writer and the subscriber; returns at once, even when Redis is down (the link
+        keeps trying, and :attr:`connected` says when it is up)."""
+        if self._started:
+            return
+        if self._closed:
+            raise RuntimeError("RedisLink is closed")
+        self._started = True
+        self._down.add(_PUBLISHER)  # proven up by its first PING
+        self._writer = asyncio.get_running_loop().create_task(self._write_loop(), name="aiosio-redis-pub")
+        if not self.cluster:
+            self._subscriber("main")
+
+    async def close(self, drain_timeout: float = 2.0) -> None:
+        """Unsubscribe everything (NUMSUB drops at once), let the queue drain for ``drain_timeout``
+        seconds at most if Redis is up, then stop every task and close the connections. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if not self._started:
+            if self._owns_client:
+                await self._close_client()
+            return
+        for sub in list(self._subscribers.values()):
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe_all()
+        if self._queue and _PUBLISHER not in self._down:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._drained(), drain_timeout)
+        tasks = [sub.task for sub in self._subscribers.values()]
+        if self._writer is not None:
+            tasks.append(self._writer)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for sub in self._subscribers.values():
+            await sub._drop()
+            if sub.client is not self.client:  # a cluster master's own pool, made by the link
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(sub.client.aclose(), self.op_timeout)
+        self._subscribers.clear()
+        lost = len(self._queue)
+        self._queue.clear()
+        self.stats.dropped += lost
+        self.stats.pending = self.stats.pending_bytes = 0
+        if self._owns_client:
+            await self._close_client()
+
+    async def _close_client(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.client.aclose(), self.op_timeout)
+
+    async def _drained(self) -> None:
+        while self._queue or self.stats.pending:
+            await asyncio.sleep(0.01)
+
+    @property
+    def connected(self) -> bool:
+        """True when the publisher and every subscriber connection are up."""
+        return self._started and not self._closed and not self._down
+
+    # ---- subscriptions --------------------------------------------------------------------------
+
+    async def subscribe(self, *channels: str) -> None:
+        """Hold ``channels`` (SSUBSCRIBE when sharded) from now on, across reconnects. Returns once
+        Redis confirmed them, or at once while Redis is away (the reconnect subscribes them)."""
+        await self._change("ssubscribe" if self.sharded else "subscribe", channels, add=True)
+
+    async def unsubscribe(self, *channels: str) -> None:
+        """Stop holding ``channels`` (SUNSUBSCRIBE when sharded)."""
+        await self._change("ssubscribe" if self.sharded else "subscribe", channels, add=False)
+
+    async def psubscribe(self, *patterns: str) -> None:
+        """Hold ``patterns`` (PSUBSCRIBE; not available with sharded pub/sub)."""
+        await self._change("psubscribe", patterns, add=True)
+
+    async def punsubscribe(self, *patterns: str) -> None:
+        """Stop holding ``patterns``."""
+        await self._change("psubscribe", patterns, add=False)
+
+    async def _change(self, kind: str, names: tuple[str, ...], *, add: bool) -> None:
+        if not self._started or self._closed:
+            raise RuntimeError("RedisLink is not running (start() it first)")
+        if kind == "psubscribe" and self.sharded:
+            raise ValueError("sharded pub/sub has no patterns")
+        groups: dict[str, list[str]] = {}
+        for name in dict.fromkeys(names):
+            sub = self._route(name, create=add)
+            if sub is None:
+                continue
+            held = sub.held[kind]
+            if add and name not in held:
+                held.add(name)
+                groups.setdefault(sub.name, []).append(name)
+            elif not add and name in held:
+                held.discard(name)
+                groups.setdefault(sub.name, []).append(name)
+        command = kind if add else {"subscribe": "unsubscribe", "psubscribe": "punsubscribe"}.get(
+            kind, "sunsubscribe"
+        )
+        await asyncio.gather(*(self._subscribers[key].change(command, group) for key, group in groups.items()))
+
+    def _route(self, name: str, *, create: bool) -> _Subscriber | None:
+        """The subscriber that holds ``name``: the only one, or (cluster) the one of its slot's master."""
+        if not self.cluster:
+            return self._subscribers["main"]
+        for sub in self._subscribers.values():
+            if any(name in held for held in sub.held.values()):
+                return sub
+        if not create:
+            return None
+        node = self.client.get_node_from_key(name)
+        sub = self._subscribers.get(node.name)
+        if sub is None:
+            pool = aioredis.ConnectionPool(connection_class=node.connection_class, **node.connection_kwargs)
+            sub = self._subscriber(node.name, aioredis.Redis(connection_pool=pool))
+        return sub
+
+    def _subscriber(self, name: str, client: Any = None) -> _Subscriber:
+        sub = _Subscriber(self, name, client if client is not None else self.client)
+        self._subscribers[name] = sub
+        self._down.add(name)
+        return sub
+
+    # ---- publishing -----------------------------------------------------------------------------
+
+    def publish(self, channel: str, payload: bytes) -> bool:
+        """Queue ``payload`` for ``channel`` (PUBLISH, or SPUBLISH when sharded), in order, without
+        blocking or raising. False when it was dropped at once (link closed, or larger than the whole
+        queue); a full queue drops its oldest messages instead (counted in ``stats.dropped``)."""
+        size = len(payload) + len(channel)
+        stats = self.stats
+        if self._closed or size > self.max_pending_bytes:
+            stats.dropped += 1
+            return False
+        queue = self._queue
+        queue.append((channel, payload, size))
+        stats.pending += 1
+        stats.pending_bytes += size
+        while stats.pending > self.max_pending or stats.pending_bytes > self.max_pending_bytes:
+            _, _, old = queue.popleft()
+            stats.pending -= 1
+            stats.pending_bytes -= old
+            stats.dropped += 1
+        self._wake.set()
+        return True
+
+    async def _write_loop(self) -> None:
+        attempt = 0
+        queue = self._queue
+        stats = self.stats
+        while True:
+            if _PUBLISHER in self._down:
+                try:
+                    # Idle pooled connections may be dead (Redis restarted): the next batch must not
+                    # find one. In-use ones (the pub/sub connection shares a standalone pool) stay.
+                    await self._drop_idle_connections()
+                    await asyncio.wait_for(self.client.ping(), self.op_timeout)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    self._component_down(_PUBLISHER, exc)
+                    attempt += 1
+                    await asyncio.sleep(_backoff(attempt))
+                    continue
+                attempt = 0
+                self._component_up(_PUBLISHER)
+            if not queue or self._down:
+                # Hold the queue until every subscriber is back too: the answers to what the node
+                # publishes (requests) must find it subscribed.
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch: list[tuple[str, bytes, int]] = []
+            size = 0
+            while queue and len(batch) < MAX_BATCH and size < MAX_BATCH_BYTES:
+                item = queue.popleft()
+                batch.append(item)
+                size += item[2]
+            stats.pending -= len(batch)
+            stats.pending_bytes -= size
+            pipe = self.client.pipeline(transaction=False) if not self.cluster else self.client.pipeline()
+            command = pipe.spublish if self.sharded else pipe.publish
+            for channel, payload, _ in batch:
+                command(channel, payload)
+            try:
+                await asyncio.wait_for(pipe.execute(raise_on_error=False), self.op_timeout)
+            except asyncio.CancelledError:
+                stats.dropped += len(batch)
+                raise
+            except Exception as exc:
+                stats.dropped += len(batch)
+                self._component_down(_PUBLISHER, exc)
+                continue
+            stats.published += len(batch)
+            stats.batches += 1
+
+    async def _drop_idle_connections(self) -> None:
+        if self.cluster:
+            for node in self.client.get_nodes():
+                await node.disconnect_free_connections()
+        else:
+            await self.client.connection_pool.disconnect(inuse_connections=False)
+
+    # ---- server count ---------------------------------------------------------------------------
+
+    async def numsub(self, channel: str) -> int:
+        """Subscribers of ``channel`` in Redis's view: PUBSUB NUMSUB, or SHARDNUMSUB when sharded (summed
+        over the masters of a cluster). Raises the redis-py error when Redis is away."""
+        if self.cluster:
+            total = 0
+            for node in self.client.get_primaries():
+                reply = await asyncio.wait_for(
+                    self.client.execute_command("PUBSUB SHARDNUMSUB", channel, target_nodes=node),
+                    self.op_timeout,
+                )
+                total += _count(reply)
+            return total
+        command = "PUBSUB SHARDNUMSUB" if self.sharded else "PUBSUB NUMSUB"
+        return _count(await asyncio.wait_for(self.client.execute_command(command, channel), self.op_timeout))
+
+    # ---- internals ------------------------------------------------------------------------------
+
+    def _deliver(self, channel: str, data: bytes) -> None:
+        self.stats.received += 1
+        try:
+            self.on_message(channel, data)
+        except Exception as exc:
+            self.stats.callback_errors += 1
+            self._log_once("on_message", exc)
+
+    def _log_once(self, where: str, exc: Exception) -> None:
+        key = f"{where}:{type(exc).__qualname__}"
+        if key not in self._logged_errors:
+            self._logged_errors.add(key)
+            self.log.error("redis link: %s raised %r (further %s errors of this kind are counted, not logged)",
+                           where, exc, type(exc).__name__, exc_info=exc)
+
+    def _component_down(self, name: str, exc: BaseException) -> None:
+        self._down.add(name)
+        if name != _PUBLISHER and _PUBLISHER not in self._down:
+            # The publisher's connections likely died too: make it prove itself before the next batch.
+            self._down.add(_PUBLISHER)
+            self._wake.set()
+        if self._outage_since is None:
+            self._outage_since = asyncio.get_running_loop().time()
+            self._dropped_at_outage = self.stats.dropped
+            self.stats.outages += 1
+            self.log.warning("redis link lost (%s: %r); reconnecting, publishes are queued (at most %d)",
+                             name, exc, self.max_pending)
+        else:
+            self.log.debug("redis link: %s still down (%r)", name, exc)
+
+    def _component_up(self, name: str) -> None:
+        self._down.discard(name)
+        if self._down:
+            return
+        self._wake.set()
+        if self._outage_since is None:
+            return
+        took = asyncio.get_running_loop().time() - self._outage_since
+        dropped = self.stats.dropped - self._dropped_at_outage
+        self._outage_since = None
+        self.log.info("redis link back after %.2f s (%d messages dropped meanwhile)", took, dropped)
+        if self.on_reconnect is not None:
+            try:
+                self.on_reconnect()
+            except Exception as exc:
+                self._log_once("on_reconnect", exc)
+
+
+def _count(reply: Any) -> int:
+    """The count out of a NUMSUB/SHARDNUMSUB reply (``[(channel, n)]`` or ``[channel, n]``)."""
+    if isinstance(reply, dict):  # a cluster may merge per-node replies
+        return sum(_count(value) for value in reply.values())
+    if isinstance(reply, list | tuple) and reply:
+        first = reply[0]
+        if isinstance(first, list | tuple):
+            return int(first[1])
+        return int(reply[1])
+    return 0

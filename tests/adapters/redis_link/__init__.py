@@ -1,0 +1,1 @@
+"""RedisLink tests against a real redis-server."""
