@@ -305,6 +305,31 @@ async def test_emit_with_ack_ends_early_when_a_recipient_leaves(cluster: Any) ->
     assert info.value.responses == ["a"] and info.value.expected == 2 and info.value.disconnected == 1
 
 
+async def test_emit_with_ack_skips_a_socket_whose_disconnect_is_under_way(cluster: Any) -> None:
+    """A socket whose disconnect handler is still running is not sent the packet and not waited
+    for: the call returns the others' answers, with nothing missing."""
+    c: Any = await cluster()
+    leaving = asyncio.Event()
+    release = asyncio.Event()
+
+    @c.sio.event
+    async def disconnect(_sid: str, _reason: str) -> None:
+        leaving.set()
+        await release.wait()
+
+    await c.connect("a")
+    await c.connect("b")
+    gone = await c.connect("gone")
+    await gone.client.disconnect()
+    await asyncio.wait_for(leaving.wait(), 5)
+    try:
+        answers = await c.sio.emit_with_ack("ask", None, timeout=3)
+    finally:
+        release.set()
+    assert sorted(answers) == ["a", "b"]
+    assert "ask" not in [e for e, _ in gone.got]
+
+
 async def test_emit_with_ack_answers_unpacked_like_call(cluster: Any) -> None:
     c: Any = await cluster()
 
