@@ -25,6 +25,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from aiosio.protocol.eio_session import Action, EngineIOState, ProtocolError, Role, State
 from aiosio.protocol.engineio import (
     Packet,
     PacketType,
@@ -35,8 +36,9 @@ from aiosio.protocol.engineio import (
 )
 from aiosio.protocol.errors import ParseError
 from aiosio.protocol.frames import CLOSE, Frame
+from aiosio.protocol.handshake import Handshake
 
-from .eio_state import Handshake, engine_url, parse_open
+from .eio_state import engine_url
 
 #: What ``http_session`` may be: a session to share, or a factory for one per connection.
 SessionSource = (
@@ -44,6 +46,8 @@ SessionSource = (
 )
 
 _PONG_TYPE = PacketType.PONG
+_MESSAGE = PacketType.MESSAGE
+_UPGRADING = State.UPGRADING
 _WS_CLOSED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
 _NETWORK_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError)
 
@@ -89,6 +93,10 @@ class EngineOptions:
 class EngineConnection:
     """A single Engine.IO session; see the module docstring for its life cycle.
 
+    Its protocol state (opening, open on polling or WebSocket, upgrading, closing, closed) is the
+    sans-IO :class:`~aiosio.protocol.eio_session.EngineIOState` in the client role; this class runs
+    the requests, sockets, tasks and the heartbeat watchdog around it.
+
     ``on_message`` gets every MESSAGE's data (``str`` or ``bytes``) in order, synchronously from the
     reading task; if it raises :class:`ParseError` the session ends with reason ``'parse error'``.
     ``on_close`` is called once with the reason the session ended: ``'transport close'``,
@@ -112,8 +120,7 @@ class EngineConnection:
         self._headers: dict[str, str] = {}
         self._poll_url = ""
         self._ws: aiohttp.ClientWebSocketResponse | None = None
-        self._open = False
-        self._closed = False
+        self._machine = EngineIOState(Role.CLIENT)
         self._outbox: deque[Frame] = deque()
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
@@ -121,10 +128,6 @@ class EngineConnection:
         # Set while no polling POST is in flight; the upgrade waits for it before switching.
         self._post_idle = asyncio.Event()
         self._post_idle.set()
-        self._paused = False
-        # Set once close() has begun: no new polling GET starts (the server may already have ended
-        # the session when it arrives, and python-engineio logs that as an error).
-        self._closing = False
         self._reader: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._upgrader: asyncio.Task[None] | None = None
@@ -133,12 +136,18 @@ class EngineConnection:
         self._requests = 0
         #: What the server announced in its OPEN packet (set once :meth:`open` returns).
         self.handshake: Handshake | None = None
-        #: ``'polling'`` or ``'websocket'``: the transport carrying packets now.
-        self.transport = ""
-        #: Why the session ended (None while it is open).
-        self.close_reason: str | None = None
 
     # -- public API ---------------------------------------------------------------------------------
+
+    @property
+    def transport(self) -> str:
+        """``'polling'`` or ``'websocket'``: the transport carrying packets now (``''`` before opening)."""
+        return self._machine.transport
+
+    @property
+    def close_reason(self) -> str | None:
+        """Why the session ended (None while it is open)."""
+        return self._machine.close_reason
 
     @property
     def sid(self) -> str | None:
@@ -148,7 +157,7 @@ class EngineConnection:
     @property
     def is_open(self) -> bool:
         """True from a successful :meth:`open` until the session ends."""
-        return self._open and not self._closed
+        return self.handshake is not None and not self._machine.closed
 
     async def open(self, url: str, headers: dict[str, str], transports: tuple[str, ...], path: str) -> None:
         """Handshake with the server over ``transports[0]``; raise :class:`EngineError` on failure.
@@ -164,10 +173,9 @@ class EngineConnection:
             else:
                 await self._open_polling(url, path)
         except BaseException:
-            self._closed = True
+            self._machine.close("transport error")
             await self._release()
             raise
-        self._open = True
         self._arm_watchdog()
         self._writer = self._loop.create_task(self._write_loop())
         if self.transport == "websocket":
@@ -181,7 +189,7 @@ class EngineConnection:
 
     def send(self, frames: list[Frame]) -> bool:
         """Queue frames to go out together, in order. Returns False (sending nothing) once closed."""
-        if self._closed or not self._open:
+        if self._machine.closed or self.handshake is None:
             return False
         self._outbox.extend(frames)
         self._drained.clear()
@@ -191,8 +199,9 @@ class EngineConnection:
     async def close(self) -> None:
         """Say goodbye (flush the outbox, send CLOSE) and release everything; ``on_close`` is not called."""
         self._on_close = None
-        self._closing = True
-        if self.is_open:
+        # From here no new polling GET starts (the server may already have ended the session when it
+        # arrives, and python-engineio logs that as an error).
+        if self._machine.begin_close():
             # The upgrade must not hold polling paused while the outbox is flushed.
             if self._upgrader is not None and not self._upgrader.done():
                 self._upgrader.cancel()
@@ -201,6 +210,10 @@ class EngineConnection:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._drained.wait(), self._options.request_timeout)
             self._end("client disconnect")
+        elif self._machine.state is State.CLOSING:
+            # Another close() is saying goodbye: let it finish flushing before releasing.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), self._options.request_timeout)
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -265,20 +278,20 @@ class EngineConnection:
             raise EngineError(f"Unexpected response from server: {exc}") from None
         except _NETWORK_ERRORS as exc:
             raise EngineError(f"Connection error: {_describe(exc)}") from None
-        if not packets or packets[0].type != PacketType.OPEN:
+        if not packets:
             raise EngineError("OPEN packet not returned by server")
-        self._accept_open(packets[0].data)
-        assert self.handshake is not None
-        self._poll_url = engine_url(url, path, "polling", self.handshake.sid)
+        handshake = self._accept_open(packets[0], "polling")
+        self._poll_url = engine_url(url, path, "polling", handshake.sid)
         self._initial = packets[1:]
-        self.transport = "polling"
 
-    def _accept_open(self, data: str | bytes) -> None:
+    def _accept_open(self, packet: Packet, transport: str) -> Handshake:
         try:
-            self.handshake = parse_open(data)
-        except ParseError as exc:
-            raise EngineError(f"Invalid OPEN packet: {exc}") from None
-        self._log.info("Engine.IO session %s opened", self.handshake.sid)
+            handshake = self._machine.open_received(packet, transport)
+        except ProtocolError as exc:
+            raise EngineError(str(exc)) from None
+        self.handshake = handshake
+        self._log.info("Engine.IO session %s opened", handshake.sid)
+        return handshake
 
     async def _ws_connect(self, url: str) -> aiohttp.ClientWebSocketResponse:
         assert self._session is not None
@@ -313,11 +326,8 @@ class EngineConnection:
         try:
             packet = decode_text(msg.data)
         except ParseError:
-            packet = Packet(PacketType.NOOP)
-        if packet.type != PacketType.OPEN:
-            raise EngineError("OPEN packet not returned by server")
-        self._accept_open(packet.data)
-        self.transport = "websocket"
+            raise EngineError("OPEN packet not returned by server") from None
+        self._accept_open(packet, "websocket")
 
     # -- receiving ----------------------------------------------------------------------------------
 
@@ -332,13 +342,15 @@ class EngineConnection:
 
     def _handle(self, packet: Packet) -> None:
         ptype = packet.type
-        if ptype == PacketType.MESSAGE:
+        if ptype == _MESSAGE:
             self._on_message(packet.data)
-        elif ptype == PacketType.PING:
+            return
+        action = self._machine.receive(ptype)
+        if action is Action.SEND_PONG:
             self._arm_watchdog()
             data = packet.data if isinstance(packet.data, str) else ""
             self.send([Frame.text(_PONG_TYPE, data.encode())])
-        elif ptype == PacketType.CLOSE:
+        elif action is Action.CLOSE:
             self._lost("transport close")
         elif ptype != PacketType.NOOP:
             self._log.debug("Ignoring unexpected Engine.IO packet %s", ptype.name)
@@ -348,13 +360,15 @@ class EngineConnection:
         # A GET is answered at the latest when the server pings, every pingInterval.
         timeout = self.handshake.ping_interval + self.handshake.ping_timeout + self._options.request_timeout
         try:
+            machine = self._machine
             packets, self._initial = self._initial, []
             while True:
                 for packet in packets:
                     self._handle(packet)
-                    if self._closed:
+                    if machine.closed:
                         return
-                if self._paused or self._closing:
+                state = machine.state
+                if state is State.UPGRADING or state is State.CLOSING:
                     # An upgrade is switching to WebSocket; the server answered this GET (with a NOOP
                     # if nothing else) so that no poll is left hanging. Or CLOSE is on its way.
                     return
@@ -371,6 +385,7 @@ class EngineConnection:
             self._lost("transport error")
 
     async def _ws_read_loop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        machine = self._machine
         try:
             while True:
                 msg = await ws.receive()
@@ -383,7 +398,7 @@ class EngineConnection:
                     self._lost("transport error")
                 elif msg.type in _WS_CLOSED:
                     self._lost("transport close")
-                if self._closed:
+                if machine.closed:
                     return
         except ParseError as exc:
             self._log.warning("Engine.IO parse error: %s", exc)
@@ -415,15 +430,18 @@ class EngineConnection:
 
     async def _write_loop(self) -> None:
         assert self.handshake is not None
+        machine = self._machine
         try:
-            while not self._closed:
-                if not self._outbox or (self.transport == "polling" and self._paused):
+            while not machine.closed:
+                # While UPGRADING nothing more goes out over polling (and nothing over the WebSocket
+                # before UPGRADE): frames wait for the switch.
+                if not self._outbox or machine.state is _UPGRADING:
                     if not self._outbox:
                         self._drained.set()
                     self._wake.clear()
                     await self._wake.wait()
                     continue
-                if self.transport == "websocket":
+                if machine.transport == "websocket":
                     assert self._ws is not None
                     frame = self._outbox.popleft()
                     opcode = aiohttp.WSMsgType.BINARY if frame.binary else aiohttp.WSMsgType.TEXT
@@ -444,36 +462,41 @@ class EngineConnection:
     async def _upgrade(self, url: str, path: str) -> None:
         """Probe a WebSocket while polling goes on, then pause polling and switch.
 
-        The sequence is engine.io's: ``2probe`` out, ``3probe`` back, polling paused, ``5`` out.
+        The sequence is the session machine's (engine.io's): ``2probe`` out, ``3probe`` back (polling
+        pauses: UPGRADING), ``5`` out once no polling request is in flight.
         """
         assert self.handshake is not None
+        machine = self._machine
         ws: aiohttp.ClientWebSocketResponse | None = None
         timeout = self._options.request_timeout
         try:
             ws = await self._ws_connect(engine_url(url, path, "websocket", self.handshake.sid))
-            await ws.send_str("2probe")
+            probe = machine.start_upgrade()
+            assert probe is not None
+            await ws.send_str(probe.payload.decode())
             msg = await asyncio.wait_for(ws.receive(), timeout)
-            if msg.type != aiohttp.WSMsgType.TEXT or msg.data != "3probe":
-                raise EngineError(f"unexpected answer to the probe: {msg.type.name} {str(msg.data)[:40]!r}")
-            # Pause polling: no new GET or POST starts; wait for those in flight to complete, so that
-            # nothing is left in (or sent through) the polling transport after the switch.
-            self._paused = True
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                raise ProtocolError(f"{msg.type.name} message in answer to the probe")
+            upgrade = machine.receive_probe(decode_text(msg.data))
+            assert upgrade is not None
+            # Polling is paused: no new GET or POST starts; wait for those in flight to complete, so
+            # that nothing is left in (or sent through) the polling transport after the switch.
             assert self._reader is not None
             await asyncio.wait_for(asyncio.wait([self._reader]), timeout)
             await asyncio.wait_for(self._post_idle.wait(), timeout)
-            if self._closed:
-                return
-            await ws.send_str("5")
+            if machine.state is not _UPGRADING:
+                return  # the session ended meanwhile
+            await ws.send_str(upgrade.payload.decode())
             self._ws, ws = ws, None
-            self.transport = "websocket"
+            machine.upgrade_sent()
             self._reader = self._loop.create_task(self._ws_read_loop(self._ws))
             self._log.info("Upgraded Engine.IO session %s to WebSocket", self.handshake.sid)
-        except (EngineError, aiohttp.WSServerHandshakeError, *_NETWORK_ERRORS) as exc:
+        except (ParseError, aiohttp.WSServerHandshakeError, *_NETWORK_ERRORS) as exc:
             self._log.info("WebSocket upgrade failed, staying on polling: %s", _describe(exc))
         finally:
-            if self.transport == "polling" and self._paused:
-                self._paused = False
-                if not (self._closed or self._closing) and self._reader is not None and self._reader.done():
+            if machine.upgrading:  # failed or cancelled before the switch: back to polling
+                machine.abort_upgrade()
+                if self._reader is not None and self._reader.done():
                     self._reader = self._loop.create_task(self._poll_read_loop())
             self._wake.set()
             if ws is not None:
@@ -483,7 +506,7 @@ class EngineConnection:
 
     def _lost(self, reason: str) -> None:
         """The session ended (not by :meth:`close`): stop everything and tell the owner, once."""
-        if self._closed:
+        if self._machine.closed:
             return
         self._end(reason)
         callback, self._on_close = self._on_close, None
@@ -491,10 +514,8 @@ class EngineConnection:
             callback(reason)
 
     def _end(self, reason: str) -> None:
-        if self._closed:
+        if not self._machine.close(reason):
             return
-        self._closed = True
-        self.close_reason = reason
         self._log.info("Engine.IO session %s ended: %s", self.sid, reason)
         if self._watchdog is not None:
             self._watchdog.cancel()

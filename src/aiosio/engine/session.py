@@ -9,7 +9,8 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from ..protocol import frames
-from ..protocol.engineio import Packet, PacketType, join_payload
+from ..protocol.eio_session import Action, EngineIOState, ProtocolError, Role, State
+from ..protocol.engineio import Packet, PacketType, decode_text, join_payload
 from ..protocol.frames import Frame
 from ..protocol.heartbeat import Heartbeat, HeartbeatAction
 
@@ -38,6 +39,8 @@ BACKLOG_FACTOR = 10
 #: Seconds a PONG deadline is looked at again after the timer fires, for PONGs not yet read.
 PONG_GRACE = 0.01
 
+_MESSAGE = PacketType.MESSAGE
+
 #: Bytes counted for each held-back message on top of its length (the str/bytes object, the deque slot).
 HELD_OVERHEAD = 64
 
@@ -48,6 +51,10 @@ _FAREWELL_REASONS = frozenset({CloseReason.SERVER_DISCONNECT, CloseReason.SERVER
 
 class EngineSession:
     """An Engine.IO v4 session, driven by the transport layer and read by the layer above.
+
+    Its protocol state (open on polling or WebSocket, upgrading, closed) is :attr:`machine`, the
+    sans-IO :class:`~aiosio.protocol.eio_session.EngineIOState` in the server role; this class adds
+    the asyncio side: the heartbeat timer, the outbound queue or socket, the waiting GET.
 
     Outbound packets are :class:`Frame` objects shared between recipients. On WebSocket a frame is
     written straight to the connection's transport (the kernel buffer and asyncio's write buffer are
@@ -63,39 +70,33 @@ class EngineSession:
         "_inflight_waiter",
         "_paused_since",
         "_poll",
-        "_probed",
         "_queue",
         "_queue_bytes",
         "_timer",
         "_ws_close",
         "_wt",
-        "close_reason",
         "closed",
         "core",
         "data",
         "heartbeat",
         "inflight",
+        "machine",
         "request",
         "sid",
-        "transport",
-        "upgraded",
-        "upgrading",
     )
 
     def __init__(self, core: EngineCore, sid: str, transport: str, request: Any) -> None:
         self.core = core
         self.sid = sid
-        #: "polling" or "websocket": where packets go now.
-        self.transport = transport
+        #: The session's Engine.IO state; every state change goes through it.
+        self.machine = EngineIOState(Role.SERVER)
+        self.machine.opened(transport)
+        #: ``machine.state is State.CLOSED``, as a plain attribute for the checks made on every message.
+        self.closed = False
         #: The HTTP request that opened the session (the transport layer's object).
         self.request = request
         #: State of the layer above (Socket.IO keeps its per-connection state here).
         self.data: Any = None
-        self.closed = False
-        #: Why the session ended (a :class:`CloseReason` string), once it has.
-        self.close_reason: str | None = None
-        self.upgrading = False
-        self.upgraded = False
         #: Handler tasks running for this session; reading pauses at ``max_inflight``.
         self.inflight = 0
         self._inflight_waiter: asyncio.Future[None] | None = None
@@ -107,7 +108,6 @@ class EngineSession:
         #: Messages read while the backlog was full, in arrival order (None while there are none).
         self._held: deque[str | bytes] | None = None
         self._held_bytes = 0
-        self._probed = False
         #: Queued packets in polling form (``Frame.polling()``); ``_queue_bytes`` is their total length.
         self._queue: list[bytes] = []
         self._queue_bytes = 0
@@ -117,6 +117,28 @@ class EngineSession:
         loop = core.loop
         self.heartbeat = Heartbeat(core.options.ping_interval, core.options.ping_timeout, loop.time())
         self._timer: asyncio.TimerHandle | None = loop.call_at(self.heartbeat.deadline, self._on_timer)
+
+    # -- state --------------------------------------------------------------------------------------
+
+    @property
+    def transport(self) -> str:
+        """``'polling'`` or ``'websocket'``: where packets go now (polling until an upgrade completes)."""
+        return self.machine.transport
+
+    @property
+    def close_reason(self) -> str | None:
+        """Why the session ended (a :class:`CloseReason` string), once it has."""
+        return self.machine.close_reason
+
+    @property
+    def upgrading(self) -> bool:
+        """True while a WebSocket is taking over this polling session (probe sent or answered)."""
+        return self.machine.upgrading
+
+    @property
+    def upgraded(self) -> bool:
+        """True while the session is open on WebSocket (as python-engineio's ``upgraded``)."""
+        return self.machine.state is State.OPEN_WEBSOCKET
 
     # -- sending ------------------------------------------------------------------------------------
 
@@ -154,16 +176,25 @@ class EngineSession:
         wt = self._wt
         if wt is not None:
             return wt.get_write_buffer_size() <= self.core.options.volatile_threshold
-        return not self.closed and not self.upgrading and self._poll is not None
+        return self.machine.state is State.OPEN_POLLING and self._poll is not None
 
     # -- receiving ----------------------------------------------------------------------------------
 
     def receive(self, packet: Packet) -> None:
-        """Handle one packet from the client, on whichever transport it came."""
-        ptype = packet.type
-        if ptype == PacketType.MESSAGE:
+        """Handle one packet from the client, on whichever transport it came.
+
+        A MESSAGE goes straight up; what any other packet means (or whether it is allowed) is the
+        state machine's answer.
+        """
+        if packet.type == _MESSAGE:
             self.message(packet.data)
-        elif ptype == PacketType.PONG:
+            return
+        try:
+            action = self.machine.receive(packet.type)
+        except ProtocolError as exc:
+            self.protocol_error(str(exc))
+            return
+        if action is Action.HEARTBEAT:
             # A PONG nobody asked for is dropped: it must not buy the client extra time.
             # The timer is only moved if the next PING is due before it fires (ping_interval <
             # ping_timeout); otherwise it fires, sees the later deadline and sleeps on.
@@ -176,13 +207,8 @@ class EngineSession:
             ):
                 timer.cancel()
                 self._timer = self.core.loop.call_at(heartbeat.deadline, self._on_timer)
-        elif ptype == PacketType.CLOSE:
+        elif action is Action.CLOSE:
             self.close(CloseReason.CLIENT_DISCONNECT, send_close=False)
-        elif ptype == PacketType.NOOP:
-            pass
-        else:
-            # v4 heartbeats go server -> client: a PING (or OPEN/UPGRADE) here is a protocol error.
-            self.protocol_error(f"unexpected {ptype.name} packet")
 
     def message(self, data: str | bytes) -> None:
         """Hand one MESSAGE to the layer above, or hold it back while the handler backlog is full.
@@ -325,7 +351,7 @@ class EngineSession:
             self.close(CloseReason.TRANSPORT_ERROR)
             return None
         if not self._queue and not self.closed:
-            if self._probed:
+            if self.machine.state is State.UPGRADING:
                 # The client is about to pause polling for the upgrade: end this request at once.
                 return frames.NOOP.polling()
             self._poll = self.core.loop.create_future()
@@ -337,7 +363,7 @@ class EngineSession:
 
     def take_payload(self) -> bytes:
         """Remove and return as many queued packets as fit the payload budget (at least one)."""
-        if self.upgraded or not self._queue:
+        if not self._queue:
             return frames.NOOP.polling()
         queue = self._queue
         payload, taken = join_payload(queue, self.core.options.max_http_buffer_size)
@@ -377,14 +403,10 @@ class EngineSession:
     ) -> None:
         """Make a WebSocket connection this session's transport and flush anything queued onto it.
 
-        For an upgrade, this is called on the client's UPGRADE packet: nothing was written to the
-        WebSocket before it, and the queue goes out in order, so no packet is lost, duplicated or
-        reordered across the switch. A GET still waiting is ended with a NOOP.
+        For an upgrade, this is called on the client's UPGRADE packet (:meth:`upgrade_message`):
+        nothing was written to the WebSocket before it, and the queue goes out in order, so no packet
+        is lost, duplicated or reordered across the switch. A GET still waiting is ended with a NOOP.
         """
-        self.transport = "websocket"
-        if self.upgrading:
-            self.upgrading = False
-            self.upgraded = True
         self._ws_close = close
         queue, self._queue, self._queue_bytes = self._queue, [], 0
         if queue:
@@ -395,25 +417,38 @@ class EngineSession:
             poll.set_result(None)
 
     def begin_upgrade(self, close: Callable[[], Coroutine[Any, Any, Any]]) -> None:
-        """A WebSocket asks to take over this polling session; ``close`` ends it if the session dies."""
-        self.upgrading = True
+        """A WebSocket asks to take over this polling session; ``close`` ends it if the session dies.
+
+        Raises :class:`ProtocolError` (the session unchanged) unless the session is open on polling
+        with no other upgrade under way.
+        """
+        self.machine.start_upgrade()
         self._ws_close = close
 
-    def abort_upgrade(self) -> None:
-        """The upgrade failed or timed out: the session carries on over polling."""
-        self.upgrading = False
-        self._probed = False
-        self._ws_close = None
-        self._rewake()
+    def upgrade_message(self, data: str, wt: asyncio.WriteTransport) -> None:
+        """One text message on the upgrading WebSocket, whose connection is ``wt``.
 
-    def probe_answered(self) -> None:
-        """The upgrade probe was answered: end a waiting GET with NOOP so the client can pause polling."""
-        self._probed = True
-        poll = self._poll
-        if poll is not None and not poll.done():
-            self._queue.append(frames.NOOP.polling())
-            self._queue_bytes += 1
-            poll.set_result(None)
+        The probe is answered there (and a waiting GET ended with NOOP, so the client can pause
+        polling); the UPGRADE packet moves the session onto the WebSocket. Anything out of order
+        raises :class:`ProtocolError` (or :class:`ParseError`): the caller then aborts the upgrade.
+        """
+        answer = self.machine.receive_probe(decode_text(data))
+        if answer is not None:
+            wt.write(answer.ws())
+            poll = self._poll
+            if poll is not None and not poll.done():
+                self._queue.append(frames.NOOP.polling())
+                self._queue_bytes += 1
+                poll.set_result(None)
+        elif self.machine.state is State.OPEN_WEBSOCKET:
+            assert self._ws_close is not None
+            self.attach_websocket(wt, self._ws_close)
+
+    def abort_upgrade(self) -> None:
+        """The upgrade failed or timed out: the session carries on over polling (if it is still open)."""
+        if self.machine.abort_upgrade():
+            self._ws_close = None
+            self._rewake()
 
     # -- heartbeat ----------------------------------------------------------------------------------
 
@@ -460,10 +495,9 @@ class EngineSession:
 
         ``abort`` drops whatever is still buffered (a slow consumer's backlog) instead of flushing it.
         """
-        if self.closed:
+        if not self.machine.close(reason):
             return
         self.closed = True
-        self.close_reason = reason
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -500,5 +534,4 @@ class EngineSession:
         self.core.handler.on_disconnect(self, reason)
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else self.transport
-        return f"<EngineSession {self.sid} {state}>"
+        return f"<EngineSession {self.sid} {self.machine.state.name}>"

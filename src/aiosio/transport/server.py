@@ -11,7 +11,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from ..engine.server import EngineCore
 from ..engine.session import CloseReason, EngineSession
-from ..protocol import frames
+from ..protocol.eio_session import ProtocolError
 from ..protocol.engineio import decode_binary, decode_payload, decode_text
 from ..protocol.errors import ParseError
 from .cors import OriginPolicy
@@ -92,7 +92,7 @@ class AiohttpEngineTransport:
             return self._error(request, UNKNOWN_SID)
         if transport == "websocket":
             return await self._websocket_upgrade(request, session)
-        if session.transport != "polling" or session.upgraded:
+        if not session.machine.polling:
             return self._error(request, BAD_REQUEST)
         if request.method == "GET":
             return await self._poll(request, session)
@@ -247,46 +247,37 @@ class AiohttpEngineTransport:
         ws = self._websocket()
         if not await self._prepare(ws, request):
             return web.Response(status=400)  # never reaches the client: it is gone
-        if session.transport != "polling" or session.upgrading:
-            # A second WebSocket for a sid that has (or is getting) one: accepted, then closed, as
-            # the reference server does; the session stays with the first. WebSocket clients often
-            # treat a refused handshake as an unhandled error rather than a close.
-            await ws.close()
-            return ws
         wt = request.transport
         if wt is None:
             return ws
-        session.begin_upgrade(ws.close)
-        timeout = self.core.options.upgrade_timeout
         try:
-            async with asyncio.timeout(timeout):
-                msg = await ws.receive()
-                if msg.type != WSMsgType.TEXT or msg.data != "2probe":
-                    raise ValueError("expected the probe")
-                wt.write(frames.PONG_PROBE.ws())
-                session.probe_answered()
-                while True:
+            session.begin_upgrade(ws.close)
+        except ProtocolError:
+            # A second WebSocket for a sid that has (or is getting) one, or a session that ended
+            # meanwhile: accepted, then closed, as the reference server does; the session stays with
+            # the first. WebSocket clients often treat a refused handshake as an unhandled error
+            # rather than a close.
+            await ws.close()
+            return ws
+        try:
+            async with asyncio.timeout(self.core.options.upgrade_timeout):
+                # The session's machine walks the sequence: probe, its answer, then UPGRADE.
+                while session.upgrading:
                     msg = await ws.receive()
-                    if msg.type != WSMsgType.TEXT:
-                        raise ValueError("expected UPGRADE")
-                    if msg.data == "5":
-                        break
-                    if msg.data != "6":  # a NOOP while waiting is harmless
-                        raise ValueError("expected UPGRADE")
-        except (TimeoutError, ValueError, ConnectionError) as exc:
-            if not session.closed:
-                session.abort_upgrade()
+                    if msg.type is not WSMsgType.TEXT:
+                        raise ProtocolError(f"{msg.type.name} message during the upgrade")
+                    session.upgrade_message(msg.data, wt)
+        except (TimeoutError, ParseError, ConnectionError) as exc:
+            session.abort_upgrade()
             logger.debug("upgrade of %s failed: %s", session.sid, exc)
             await ws.close()
             return ws
         except BaseException:
-            if not session.closed:
-                session.abort_upgrade()  # cancelled (client gone, server stopping): back to polling
+            session.abort_upgrade()  # cancelled (client gone, server stopping): back to polling
             raise
         if session.closed:
             await ws.close()
             return ws
-        session.attach_websocket(wt, ws.close)
         await self._read_loop(ws, session)
         return ws
 
