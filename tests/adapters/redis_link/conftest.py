@@ -78,7 +78,17 @@ class RedisServer:
     def start(self) -> None:
         """Start redis-server on :attr:`port` (no persistence) and wait for PING."""
         log = (self.workdir / f"redis-{self.port}.log").open("ab")
-        cmd = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        cmd = [
+            REDIS_SERVER,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
         log.close()
         wait_ping(self.port, self.proc)

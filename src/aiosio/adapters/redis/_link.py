@@ -71,7 +71,8 @@ class LinkStats:
 
 def _backoff(attempt: int) -> float:
     """Delay before reconnect attempt ``attempt`` (1, 2, ...): exponential, capped, jittered."""
-    return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(attempt - 1, 16)) * random.uniform(0.5, 1.0)
+    delay: float = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** min(attempt - 1, 16))
+    return delay * random.uniform(0.5, 1.0)
 
 
 def _text(value: Any) -> str:
@@ -101,10 +102,6 @@ class _Subscriber:
         self._waiters: dict[tuple[str, str], list[asyncio.Future[None]]] = {}
         self.task = asyncio.get_running_loop().create_task(self._run(), name=f"aiosio-redis-sub-{name}")
 
-    def empty(self) -> bool:
-        """True when nothing is held here."""
-        return not any(self.held.values())
-
     async def change(self, command: str, names: Iterable[str]) -> None:
         """Send ``command`` (``subscribe``, ``sunsubscribe``, ...) for ``names`` if the connection is
         live, and wait (bounded) for Redis to confirm; when it is not live the reconnect applies
@@ -122,7 +119,7 @@ class _Subscriber:
             for name in names:
                 await asyncio.wait_for(getattr(self.pubsub, command)(name), self.link.op_timeout)
             await asyncio.wait_for(asyncio.gather(*futures), self.link.op_timeout)
-        except (asyncio.TimeoutError, OSError, aioredis.RedisError) as exc:
+        except (TimeoutError, OSError, aioredis.RedisError) as exc:
             # The reader sees the same failure and reconnects, which applies ``held``.
             _log.debug("redis %s %s on %s not confirmed: %r", command, list(names), self.name, exc)
 
@@ -186,7 +183,8 @@ class _Subscriber:
             else:
                 wait = last_seen + link.ping_interval - now
             wait = max(0.01, min(wait, 1.0))
-            message = await asyncio.wait_for(self.pubsub.get_message(timeout=wait), wait + link.op_timeout)
+            async with asyncio.timeout(wait + link.op_timeout):  # no task per message, unlike wait_for
+                message = await self.pubsub.get_message(timeout=wait)
             now = loop.time()
             if message is not None:
                 last_seen = now
@@ -261,15 +259,19 @@ class RedisLink:
         self._owns_client = client is None
         if client is None:
             # The link does its own backoff: redis-py must not retry (a retried pipeline is resent).
-            options = {"retry": Retry(NoBackoff(), 0), "socket_connect_timeout": op_timeout}
+            options: dict[str, Any] = {"retry": Retry(NoBackoff(), 0), "socket_connect_timeout": op_timeout}
             options.update(redis_options or {})
             options["decode_responses"] = False
-            factory = RedisCluster if cluster else aioredis.Redis
+            assert url is not None
+            factory: Any = RedisCluster if cluster else aioredis.Redis
             client = factory.from_url(url, **options)
         elif redis_options:
             raise ValueError("redis_options apply to a client the link makes from url=, not to client=")
         self.client: Any = client
         self.cluster = isinstance(client, RedisCluster)
+        encoder = client.encoder if self.cluster else client.get_encoder()
+        if getattr(encoder, "decode_responses", False):
+            raise ValueError("RedisLink needs a client with decode_responses=False (payloads are bytes)")
         if self.cluster and not sharded:
             raise ValueError("a Redis Cluster supports sharded pub/sub only: pass sharded=True")
         self.sharded = sharded
@@ -284,6 +286,8 @@ class RedisLink:
         self.stats = LinkStats()
         self._queue: deque[tuple[str, bytes, int]] = deque()
         self._wake = asyncio.Event()
+        #: set while the queue is empty and no batch is in flight (close() waits for it).
+        self._idle = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._subscribers: dict[str, _Subscriber] = {}
         #: components (publisher, subscriber names) that are not up; the link is connected when empty.
@@ -322,9 +326,9 @@ class RedisLink:
         for sub in list(self._subscribers.values()):
             with contextlib.suppress(Exception):
                 await sub.unsubscribe_all()
-        if self._queue and _PUBLISHER not in self._down:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._drained(), drain_timeout)
+        if not self._down:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), drain_timeout)
         tasks = [sub.task for sub in self._subscribers.values()]
         if self._writer is not None:
             tasks.append(self._writer)
@@ -347,10 +351,6 @@ class RedisLink:
     async def _close_client(self) -> None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.client.aclose(), self.op_timeout)
-
-    async def _drained(self) -> None:
-        while self._queue or self.stats.pending:
-            await asyncio.sleep(0.01)
 
     @property
     def connected(self) -> bool:
@@ -393,10 +393,14 @@ class RedisLink:
             elif not add and name in held:
                 held.discard(name)
                 groups.setdefault(sub.name, []).append(name)
-        command = kind if add else {"subscribe": "unsubscribe", "psubscribe": "punsubscribe"}.get(
-            kind, "sunsubscribe"
+        command = (
+            kind
+            if add
+            else {"subscribe": "unsubscribe", "psubscribe": "punsubscribe"}.get(kind, "sunsubscribe")
         )
-        await asyncio.gather(*(self._subscribers[key].change(command, group) for key, group in groups.items()))
+        await asyncio.gather(
+            *(self._subscribers[key].change(command, group) for key, group in groups.items())
+        )
 
     def _route(self, name: str, *, create: bool) -> _Subscriber | None:
         """The subscriber that holds ``name``: the only one, or (cluster) the one of its slot's master."""
@@ -408,11 +412,12 @@ class RedisLink:
         if not create:
             return None
         node = self.client.get_node_from_key(name)
-        sub = self._subscribers.get(node.name)
-        if sub is None:
-            pool = aioredis.ConnectionPool(connection_class=node.connection_class, **node.connection_kwargs)
-            sub = self._subscriber(node.name, aioredis.Redis(connection_pool=pool))
-        return sub
+        existing = self._subscribers.get(node.name)
+        if existing is not None:
+            return existing
+        # Its own pool on that master (the cluster's pools serve the publisher).
+        pool = aioredis.ConnectionPool(connection_class=node.connection_class, **node.connection_kwargs)
+        return self._subscriber(node.name, aioredis.Redis(connection_pool=pool))
 
     def _subscriber(self, name: str, client: Any = None) -> _Subscriber:
         sub = _Subscriber(self, name, client if client is not None else self.client)
@@ -440,6 +445,7 @@ class RedisLink:
             stats.pending -= 1
             stats.pending_bytes -= old
             stats.dropped += 1
+        self._idle.clear()
         self._wake.set()
         return True
 
@@ -463,6 +469,8 @@ class RedisLink:
                     continue
                 attempt = 0
                 self._component_up(_PUBLISHER)
+            if not queue:
+                self._idle.set()
             if not queue or self._down:
                 # Hold the queue until every subscriber is back too: the answers to what the node
                 # publishes (requests) must find it subscribed.
@@ -477,12 +485,14 @@ class RedisLink:
                 size += item[2]
             stats.pending -= len(batch)
             stats.pending_bytes -= size
+            self._idle.clear()
             pipe = self.client.pipeline(transaction=False) if not self.cluster else self.client.pipeline()
             command = pipe.spublish if self.sharded else pipe.publish
             for channel, payload, _ in batch:
                 command(channel, payload)
             try:
-                await asyncio.wait_for(pipe.execute(raise_on_error=False), self.op_timeout)
+                async with asyncio.timeout(self.op_timeout):
+                    replies = await pipe.execute(raise_on_error=False)
             except asyncio.CancelledError:
                 stats.dropped += len(batch)
                 raise
@@ -490,7 +500,11 @@ class RedisLink:
                 stats.dropped += len(batch)
                 self._component_down(_PUBLISHER, exc)
                 continue
-            stats.published += len(batch)
+            failed = sum(1 for reply in replies if isinstance(reply, Exception))
+            if failed:  # refused by Redis (not a connection failure): counted, logged once per kind
+                stats.dropped += failed
+                self._log_once("publish", next(r for r in replies if isinstance(r, Exception)))
+            stats.published += len(batch) - failed
             stats.batches += 1
 
     async def _drop_idle_connections(self) -> None:
@@ -531,8 +545,13 @@ class RedisLink:
         key = f"{where}:{type(exc).__qualname__}"
         if key not in self._logged_errors:
             self._logged_errors.add(key)
-            self.log.error("redis link: %s raised %r (further %s errors of this kind are counted, not logged)",
-                           where, exc, type(exc).__name__, exc_info=exc)
+            self.log.error(
+                "redis link: %s raised %r (further %s errors of this kind are counted, not logged)",
+                where,
+                exc,
+                type(exc).__name__,
+                exc_info=exc,
+            )
 
     def _component_down(self, name: str, exc: BaseException) -> None:
         self._down.add(name)
@@ -544,8 +563,12 @@ class RedisLink:
             self._outage_since = asyncio.get_running_loop().time()
             self._dropped_at_outage = self.stats.dropped
             self.stats.outages += 1
-            self.log.warning("redis link lost (%s: %r); reconnecting, publishes are queued (at most %d)",
-                             name, exc, self.max_pending)
+            self.log.warning(
+                "redis link lost (%s: %r); reconnecting, publishes are queued (at most %d)",
+                name,
+                exc,
+                self.max_pending,
+            )
         else:
             self.log.debug("redis link: %s still down (%r)", name, exc)
 
