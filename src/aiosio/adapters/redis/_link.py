@@ -14,8 +14,13 @@ master that owns a subscribed shard channel), and it survives Redis going away:
   when its periodic PING is not answered in time (a half-dead link that Redis still counts), it closes
   that connection and reconnects with exponential backoff and jitter, then subscribes every channel and
   pattern it holds on the new connection, so each is held exactly once.
+- While any subscriber connection is down the queue is held (the answers to what the node publishes
+  must find it subscribed), and it drains in order once every connection is back.
 - An outage logs one warning when it starts and one info when it ends (how long, how many messages
   were dropped); ``on_reconnect`` is called when it ends, so the adapter can announce itself again.
+
+On a Redis Cluster a shard channel is routed to the master owning its slot when first subscribed;
+a slot that later moves to another master is not followed (its reconnects then fail with MOVED).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import contextlib
 import logging
 import random
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,7 +107,7 @@ class _Subscriber:
         self._waiters: dict[tuple[str, str], list[asyncio.Future[None]]] = {}
         self.task = asyncio.get_running_loop().create_task(self._run(), name=f"aiosio-redis-sub-{name}")
 
-    async def change(self, command: str, names: Iterable[str]) -> None:
+    async def change(self, command: str, names: list[str]) -> None:
         """Send ``command`` (``subscribe``, ``sunsubscribe``, ...) for ``names`` if the connection is
         live, and wait (bounded) for Redis to confirm; when it is not live the reconnect applies
         :attr:`held`, which the caller already updated."""
@@ -119,7 +124,7 @@ class _Subscriber:
             for name in names:
                 await asyncio.wait_for(getattr(self.pubsub, command)(name), self.link.op_timeout)
             await asyncio.wait_for(asyncio.gather(*futures), self.link.op_timeout)
-        except (TimeoutError, OSError, aioredis.RedisError) as exc:
+        except Exception as exc:  # a connection lost meanwhile
             # The reader sees the same failure and reconnects, which applies ``held``.
             _log.debug("redis %s %s on %s not confirmed: %r", command, list(names), self.name, exc)
 
