@@ -123,7 +123,8 @@ def decode_payload(raw: bytes) -> Any:
 
 def pack(obj: Any) -> bytes:
     """``obj`` packed like notepack.io packs it (``bytes`` as msgpack bin): byte-comparable with Node."""
-    return msgpack.packb(obj, use_bin_type=True)
+    packed: bytes = msgpack.packb(obj, use_bin_type=True)
+    return packed
 
 
 class RedisMonitor:
@@ -142,9 +143,10 @@ class RedisMonitor:
         self._error: BaseException | None = None
 
     async def __aenter__(self) -> RedisMonitor:
-        reader, self._writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), 5)
-        self._writer.write(b"MONITOR\r\n")
-        await self._writer.drain()
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), 5)
+        self._writer = writer
+        writer.write(b"MONITOR\r\n")
+        await writer.drain()
         ok = await asyncio.wait_for(reader.readline(), 5)
         if ok != b"+OK\r\n":
             raise RuntimeError(f"MONITOR refused: {ok!r}")

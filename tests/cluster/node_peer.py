@@ -219,14 +219,14 @@ class NodePeer:
                 continue
             try:
                 msg = json.loads(line)
-            except ValueError:
+                if "id" in msg and "event" not in msg:
+                    fut = self._pending.pop(msg["id"], None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(msg)
+                    continue
+                msg = from_wire(msg)
+            except ValueError:  # not JSON, or a malformed {"$bin"}: kept as a bad-output event
                 msg = {"event": "bad-output", "line": line}
-            if "id" in msg and "event" not in msg:
-                fut = self._pending.pop(msg["id"], None)
-                if fut is not None and not fut.done():
-                    fut.set_result(msg)
-                continue
-            msg = from_wire(msg)
             async with self._changed:
                 self.events.append(msg)
                 self._unclaimed.append(msg)

@@ -231,7 +231,7 @@ class RedisClusterServers:
         """The node's ``cluster_state`` (``ok`` / ``fail``), or ``down`` when it does not answer."""
         client = node.client()
         try:
-            info = client.execute_command("CLUSTER", "INFO")
+            info = client.execute_command("CLUSTER", "INFO")  # type: ignore[no-untyped-call]
         except redis.RedisError:
             return "down"
         finally:

@@ -50,7 +50,7 @@ def got(node: NodePeer, cid: str, name: str) -> list[dict[str, Any]]:
 
 
 async def pair(
-    node_cluster_node: NodeFactory, url: str, profile: str = "classic", **opts: Any
+    node_cluster_node: NodeFactory, url: str | None, profile: str = "classic", **opts: Any
 ) -> list[NodePeer]:
     """Two nodes A and B of *profile* on the Redis at *url*."""
     return [await node_cluster_node(profile, url, name=name, **opts) for name in "AB"]
@@ -237,6 +237,25 @@ async def test_sharded_pair_on_standalone_redis(
     }
 
 
+async def test_join_reply_waits_for_the_room_subscription(
+    redis_server: RedisServer, node_cluster_node: NodeFactory
+) -> None:
+    """A reply comes only after Redis confirmed the adapter's (un)subscriptions: with Redis paused, A's
+    ``join`` of a new room (a dynamic-mode SSUBSCRIBE) answers only once the pause is over, and an emit
+    from B right after it reaches the member."""
+    a, b = await pair(node_cluster_node, redis_server.url, "sharded", subscriptionMode="dynamic")
+    c = await client_in_room(a, a.url)
+    client = redis_server.client()
+    try:
+        client.execute_command("CLIENT", "PAUSE", "400", "ALL")  # type: ignore[no-untyped-call]
+    finally:
+        client.close()
+    reply = await a.send("join", sid=c["sid"], rooms="fresh-room")
+    assert reply["ok"] and reply["ms"] >= 300, reply
+    await b.command("emit", event="in-room", rooms="fresh-room")
+    await a.next_event({"event": "client-event", "cid": c["cid"], "name": "in-room"})
+
+
 # ----------------------------------------------------------------------------------------- dead nodes
 
 
@@ -342,15 +361,20 @@ async def test_redis_restart_same_port_nodes_resubscribe(
 # ----------------------------------------------------------------------------------------- Redis Cluster
 
 
-@pytest.mark.timeout(30)
-async def test_sharded_pair_on_redis_cluster(
-    redis_cluster: RedisClusterServers, node_cluster_node: NodeFactory
+@pytest.mark.timeout(30)  # the first one creates the session's Redis Cluster
+@pytest.mark.parametrize("profile", ["classic", "sharded"])
+async def test_pair_on_redis_cluster(
+    redis_cluster: RedisClusterServers, node_cluster_node: NodeFactory, profile: str
 ) -> None:
-    """A sharded pair on a 3-master Redis Cluster (node-redis createCluster): serverCount sums SHARDNUMSUB
-    over the masters to 2, and a room broadcast crosses nodes."""
-    a, b = await pair(node_cluster_node, None, "sharded", cluster=redis_cluster.urls)
+    """A pair on a 3-master Redis Cluster (node-redis createCluster): serverCount sums (SHARD)NUMSUB over
+    the masters to 2; a room broadcast, fetchSockets and serverSideEmitWithAck cross nodes."""
+    assert len(set(redis_cluster.pids)) == 3
+    a, b = await pair(node_cluster_node, None, profile, cluster=redis_cluster.urls)
     assert await a.command("serverCount") == 2 and await b.command("serverCount") == 2
     member = await client_in_room(a, a.url, "r1")
     await b.command("emit", event="hello", args=HELLO_ARGS, rooms="r1")
     ev = await a.next_event({"event": "client-event", "cid": member["cid"], "name": "hello"})
     assert ev["args"] == HELLO_ARGS
+    assert [s["id"] for s in await b.command("fetchSockets", rooms="r1")] == [member["sid"]]
+    await a.command("onServerSide", event="ping-servers", reply="A")
+    assert await b.command("serverSideEmitWithAck", event="ping-servers") == ["A"]
