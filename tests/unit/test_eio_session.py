@@ -8,6 +8,7 @@ nothing, and the state stays consistent (closed, close reason, transport, the or
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -117,7 +118,7 @@ def test_server_never_reads_an_open_packet() -> None:
 def test_packets_before_the_handshake_are_a_protocol_error(role: Role) -> None:
     m = EngineIOState(role)
     for ptype in PacketType:
-        unchanged_by(m, lambda t=ptype: m.receive(t))
+        unchanged_by(m, partial(m.receive, ptype))
 
 
 # -- the upgrade --------------------------------------------------------------------------------------
@@ -376,7 +377,7 @@ def test_what_each_packet_means_in_every_open_state(role: Role) -> None:
             else:
                 # v4 heartbeats go server -> client; the client never sends OPEN; its only UPGRADE
                 # is the one on the upgrading WebSocket.
-                unchanged_by(m, lambda t=ptype, m=m: m.receive(t))
+                unchanged_by(m, partial(m.receive, ptype))
 
 
 def test_protocol_error_is_a_parse_error() -> None:
