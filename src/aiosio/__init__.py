@@ -4,13 +4,18 @@
 names, arguments and handler signatures. See docs/migration.md for where aiosio differs.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import exceptions, packet
 from .client import AsyncClient, AsyncClientNamespace, AsyncSimpleClient
 from .engine.session import CloseReason
 from .server import AsyncNamespace, AsyncServer
 from .server.manager import AsyncManager
+from .server.remote import RemoteSocket
+
+if TYPE_CHECKING:
+    from .adapters.redis.emitter import RedisEmitter
+    from .server.redis_manager import AsyncRedisManager
 
 __version__ = "0.1.0"
 
@@ -19,16 +24,22 @@ __all__ = [
     "AsyncClientNamespace",
     "AsyncManager",
     "AsyncNamespace",
+    "AsyncRedisManager",
     "AsyncServer",
     "AsyncSimpleClient",
     "CloseReason",
+    "RedisEmitter",
+    "RemoteSocket",
     "__version__",
     "exceptions",
     "packet",
 ]
 
 _SYNC = "aiosio is asyncio only: use the Async* classes (AsyncServer, AsyncClient, ...)"
-_QUEUE = "message-queue managers are not provided yet (the in-memory AsyncManager is the only one)"
+_QUEUE = (
+    "of the message-queue managers only AsyncRedisManager is provided (in the wire format of Node's "
+    "Redis adapter)"
+)
 #: python-socketio's public names aiosio does not provide, and what to use instead.
 _NOT_PROVIDED = {
     "Client": _SYNC,
@@ -42,7 +53,6 @@ _NOT_PROVIDED = {
     "RedisManager": _QUEUE,
     "ZmqManager": _QUEUE,
     "KafkaManager": _QUEUE,
-    "AsyncRedisManager": _QUEUE,
     "AsyncAioPikaManager": _QUEUE,
     "WSGIApp": "aiosio runs on aiohttp: use AsyncServer.attach(app) on an aiohttp web.Application",
     "Middleware": "aiosio runs on aiohttp: use AsyncServer.attach(app) on an aiohttp web.Application",
@@ -51,8 +61,28 @@ _NOT_PROVIDED = {
 }
 
 
+#: Names that need the ``redis`` extra: imported on first use, so ``import aiosio`` needs no redis-py.
+_REDIS = {
+    "AsyncRedisManager": "aiosio.server.redis_manager",
+    "RedisEmitter": "aiosio.adapters.redis.emitter",
+}
+
+
 def __getattr__(name: str) -> Any:
-    """Explain, rather than only fail, when code asks for a python-socketio name aiosio lacks."""
+    """The Redis names on first use; and an explanation, rather than only a failure, when code asks
+    for a python-socketio name aiosio lacks."""
+    module = _REDIS.get(name)
+    if module is not None:
+        try:
+            import importlib
+
+            value = getattr(importlib.import_module(module), name)
+        except ImportError as exc:
+            if exc.name is None or not exc.name.startswith("redis"):
+                raise
+            raise ImportError(f"aiosio.{name} needs redis-py: pip install 'aiosio[redis]'") from exc
+        globals()[name] = value
+        return value
     why = _NOT_PROVIDED.get(name)
     if why is not None:
         raise AttributeError(f"aiosio does not provide socketio.{name}: {why}; see docs/migration.md")

@@ -34,6 +34,7 @@ def test_every_name_in_python_socketios_all_is_provided_or_explained() -> None:
         "AsyncClientNamespace",
         "AsyncManager",
         "AsyncNamespace",
+        "AsyncRedisManager",
         "AsyncServer",
         "AsyncSimpleClient",
     ]

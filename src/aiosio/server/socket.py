@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from ..engine.session import CloseReason, EngineSession
+from ..protocol.cluster import js_date_string
 from ..protocol.frames import Frame
 from ..protocol.parser import PacketDecoder
 from ..transport.environ import build_environ
@@ -85,8 +86,6 @@ class ServerSocket:
 
     def handshake(self) -> dict[str, Any]:
         """Node's ``socket.handshake`` (what ``fetch_sockets`` reports), from the connection request."""
-        from ..protocol.cluster import js_date_string
-
         environ = self.conn.environ
         headers = {
             key[5:].lower().replace("_", "-"): value

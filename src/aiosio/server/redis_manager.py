@@ -1,0 +1,115 @@
+"""``AsyncRedisManager``: python-socketio's Redis client manager, speaking the wire format of Node's
+official Redis adapters, so aiosio and Node socket.io servers form one cluster.
+
+It cannot share a cluster with python-socketio nodes (their format is python-socketio's own);
+docs/migration.md says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+from ..adapters.cluster import DEFAULT_REQUEST_TIMEOUT, ClusterAdapter
+from ..adapters.redis.classic import ClassicDriver
+from ..adapters.redis.emitter import RedisEmitter
+from .manager import AsyncManager
+
+
+class AsyncRedisManager(AsyncManager):
+    """Rooms and broadcasts across every server sharing one Redis (``client_manager=``).
+
+    ``url`` and ``redis_options`` go to redis-py (``redis.asyncio.Redis.from_url``). ``channel`` is
+    the channel prefix shared by the cluster (Node's ``key``, ``"socket.io"`` there too).
+    ``request_timeout`` bounds how long cluster queries wait for other servers (Node's
+    ``requestsTimeout``). ``publish_on_specific_response_channel`` is Node's option of that name.
+
+    ``write_only=True`` makes a manager for a process that is not a server (python-socketio's use):
+    it only publishes, through a :class:`~aiosio.RedisEmitter`, and is never counted as a server;
+    call its ``emit``, ``enter_room``, ``leave_room``, ``close_room`` and ``disconnect``.
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://localhost:6379/0",
+        channel: str = "socket.io",
+        write_only: bool = False,
+        logger: logging.Logger | None = None,
+        redis_options: dict[str, Any] | None = None,
+        *,
+        mode: Literal["classic"] = "classic",
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        publish_on_specific_response_channel: bool = False,
+    ) -> None:
+        super().__init__()
+        if mode != "classic":
+            raise ValueError(f"unknown Redis adapter mode {mode!r}: use 'classic'")
+        self.url = url
+        self.channel = channel
+        self.write_only = write_only
+        self.logger = logger
+        self.emitter: RedisEmitter | None = None
+        if write_only:
+            self.emitter = RedisEmitter(url, channel, redis_options=redis_options, logger=logger)
+            # Instance attributes, not overrides: a server never calls these through the hooks.
+            self.emit = self._publish_emit  # type: ignore[method-assign]
+            self.enter_room = self._publish_enter_room  # type: ignore[method-assign]
+            self.leave_room = self._publish_leave_room  # type: ignore[method-assign]
+            self.close_room = self._publish_close_room  # type: ignore[method-assign]
+            self.disconnect = self._publish_disconnect  # type: ignore[method-assign]
+            return
+        driver = ClassicDriver(
+            url,
+            key=channel,
+            redis_options=redis_options,
+            publish_on_specific_response_channel=publish_on_specific_response_channel,
+            logger=logger,
+        )
+        self.adapter = ClusterAdapter(driver, request_timeout, logger)
+
+    def _emitter(self) -> RedisEmitter:
+        if self.emitter is None:
+            raise RuntimeError("only a write_only manager publishes by itself")
+        return self.emitter
+
+    async def _publish_emit(
+        self,
+        event: str,
+        data: Any = None,
+        namespace: str | None = None,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if callback is not None:
+            raise ValueError("a write_only manager cannot receive acks (callback is not supported)")
+        args = data if isinstance(data, tuple) else (() if data is None else (data,))
+        await self._emitter().emit(
+            event,
+            *args,
+            to=to if to is not None else room,
+            skip_sid=skip_sid,
+            namespace=namespace,
+            volatile=bool(kwargs.get("volatile", False)),
+        )
+
+    async def _publish_enter_room(
+        self, sid: str, namespace: str, room: str, eio_sid: str | None = None
+    ) -> None:
+        await self._emitter().sockets_join(room, to=sid, namespace=namespace)
+
+    async def _publish_leave_room(self, sid: str, namespace: str, room: str) -> None:
+        await self._emitter().sockets_leave(room, to=sid, namespace=namespace)
+
+    async def _publish_close_room(self, room: str, namespace: str) -> None:
+        await self._emitter().sockets_leave(room, to=room, namespace=namespace)
+
+    async def _publish_disconnect(self, sid: str, namespace: str | None = None, **kwargs: Any) -> None:
+        await self._emitter().disconnect_sockets(to=sid, namespace=namespace)
+
+    async def close(self) -> None:
+        """Close a write-only manager's connection (after what it published went out)."""
+        if self.emitter is not None:
+            await self.emitter.close()
