@@ -35,8 +35,9 @@ async def test_aiosio_and_node_share_a_classic_cluster(
     await node.command("emit", event="hello", args=["from-node"], rooms=["r1"])
     await node.next_event({"event": "client-event", "cid": py_client["cid"], "name": "hello"})
     await sio.emit("hello", ("from-py", b"\x01\x02"), to="r1")
+    cid = node_client["cid"]
     ev = await node.next_event(
-        lambda e: e.get("event") == "client-event" and e["cid"] == node_client["cid"] and e["args"][0] == "from-py"
+        lambda e: e.get("event") == "client-event" and e["cid"] == cid and e["args"][0] == "from-py"
     )
     assert ev["args"][1] == b"\x01\x02"
 
