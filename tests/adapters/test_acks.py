@@ -44,7 +44,7 @@ class TwoServers:
 
         return forget
 
-    async def server_count(self) -> int:
+    async def server_count(self, namespace: str = "/") -> int:
         return 2
 
 
