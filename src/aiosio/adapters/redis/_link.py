@@ -247,7 +247,7 @@ class RedisLink:
         client: Any = None,
         on_message: Callable[[str, bytes], None],
         sharded: bool = False,
-        cluster: bool | None = None,
+        cluster: bool = False,
         max_pending: int = 10_000,
         max_pending_bytes: int = 64 * 2**20,
         ping_interval: float = 5.0,
