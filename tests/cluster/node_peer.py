@@ -35,7 +35,8 @@ an error reply raises :class:`NodeCommandError` with Node's exact message:
   timeoutMs -> {cid, sid, recovered}
 - ``clientEmit`` cid, event, args, ack (bool), timeoutMs -> true, or the ack's arguments
 - ``clientInfo`` cid -> {cid, connected, sid, recovered}; ``clientClose`` cid (socket.disconnect());
-  ``clientDrop`` cid (engine.close(): "transport close", reconnects if reconnection is on)
+  ``clientDrop`` cid (engine.close(), like a network drop: the client sees "forced close", the server
+  "transport close"; it reconnects when reconnection is on, sending its pid with CSR)
 - ``emitter`` action (emit | serverSideEmit | socketsJoin | socketsLeave | disconnectSockets), event,
   args, rooms, except, volatile, join, leave, close: through @socket.io/redis-emitter (classic only)
 - ``redisCommand`` args -> the reply of a raw command on the pub client (standalone Redis only)

@@ -188,6 +188,25 @@ async def test_classic_server_side_emit_with_ack(
     assert b.unclaimed({"event": "server-side"}) == []  # never delivered to the sender itself
 
 
+async def test_timeouts_give_nodes_error_texts(
+    redis_server: RedisServer, node_cluster_node: NodeFactory
+) -> None:
+    """Rejections come back as ``{"error", "responses"}`` with Node's texts: a server-side emit nobody
+    acks (classic requestsTimeout), a broadcast a client never acks (flags.timeout)."""
+    a, b = await pair(node_cluster_node, redis_server.url, requestsTimeout=500)
+    c = await client_in_room(a, a.url)
+    assert await b.command("serverSideEmitWithAck", event="nobody-acks") == {
+        "error": "timeout reached: only 0 responses received out of 1",
+        "responses": [],
+    }
+    assert await b.command("emitWithAck", event="not-acked", timeoutMs=300) == {
+        "error": "operation has timed out",
+        "responses": [],
+    }
+    ev = await a.next_event({"event": "client-event", "cid": c["cid"], "name": "not-acked"})
+    assert ev["ack"] is True  # it was asked for an ack, and did not give one (no ack-me prefix)
+
+
 async def test_in_process_client_acks_and_emits(
     redis_server: RedisServer, node_cluster_node: NodeFactory
 ) -> None:

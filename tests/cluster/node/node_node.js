@@ -366,7 +366,8 @@ const commands = {
     return true;
   },
   async clientDrop(p) {
-    // closes the transport under the socket (like a network drop): "transport close", reconnection if on
+    // closes the transport under the socket, like a network drop: the client sees "forced close", the
+    // server "transport close"; the client reconnects when reconnection is on
     client(p).io.engine.close();
     return true;
   },
