@@ -244,3 +244,53 @@ class RedisMonitor:
     def mark(self) -> int:
         """The current length of :attr:`commands` (pass it as ``start=`` to look only at what follows)."""
         return len(self.commands)
+
+
+class ClusterMonitor:
+    """Async context manager: one :class:`RedisMonitor` per Redis Cluster node, read as one.
+
+    Each command keeps the node it ran on: ``node_of(cmd)`` is the url of its monitor, so a test can
+    check which master a SPUBLISH landed on (the owner of the channel's slot).
+    """
+
+    def __init__(self, urls: list[str]) -> None:
+        self.monitors = [RedisMonitor(url) for url in urls]
+        self._stack = contextlib.AsyncExitStack()
+
+    async def __aenter__(self) -> ClusterMonitor:
+        async with contextlib.AsyncExitStack() as stack:
+            for mon in self.monitors:
+                await stack.enter_async_context(mon)
+            self._stack = stack.pop_all()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._stack.aclose()
+
+    @property
+    def commands(self) -> list[MonitorCommand]:
+        """Every node's commands, merged in time order."""
+        return sorted((c for m in self.monitors for c in m.commands), key=lambda c: c.time)
+
+    def node_of(self, cmd: MonitorCommand) -> str:
+        """The url of the node *cmd* ran on."""
+        for mon in self.monitors:
+            if any(c is cmd for c in mon.commands):
+                return f"redis://{mon.host}:{mon.port}"
+        raise KeyError(cmd)
+
+    async def sync(self, timeout: float = 5.0) -> None:
+        """:meth:`RedisMonitor.sync` on every node."""
+        await asyncio.gather(*(m.sync(timeout) for m in self.monitors))
+
+    def select(self, *names: str, channel: bytes | str | None = None) -> list[MonitorCommand]:
+        """:meth:`RedisMonitor.select` over every node, in time order."""
+        return sorted(
+            (c for m in self.monitors for c in m.select(*names, channel=channel)), key=lambda c: c.time
+        )
+
+    def published(self, channel: bytes | str | None = None) -> list[MonitorCommand]:
+        """``PUBLISH`` and ``SPUBLISH`` commands on every node, optionally only those on *channel*."""
+        return self.select("PUBLISH", "SPUBLISH", channel=channel)

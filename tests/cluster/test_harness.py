@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from .conftest import NodeFactory
-from .monitor import RedisMonitor, decode_payload, pack, parse_line, split_args
+from .monitor import ClusterMonitor, RedisMonitor, decode_payload, pack, parse_line, split_args
 from .node_peer import NodeCommandError, NodePeer
 from .redis_fixtures import RedisClusterServers, RedisServer
 
@@ -391,9 +391,22 @@ async def test_pair_on_redis_cluster(
     a, b = await pair(node_cluster_node, None, profile, cluster=redis_cluster.urls)
     assert await a.command("serverCount") == 2 and await b.command("serverCount") == 2
     member = await client_in_room(a, a.url, "r1")
-    await b.command("emit", event="hello", args=HELLO_ARGS, rooms="r1")
-    ev = await a.next_event({"event": "client-event", "cid": member["cid"], "name": "hello"})
+    async with ClusterMonitor(redis_cluster.urls) as mon:
+        await b.command("emit", event="hello", args=HELLO_ARGS, rooms="r1")
+        ev = await a.next_event({"event": "client-event", "cid": member["cid"], "name": "hello"})
+        await mon.sync()
     assert ev["args"] == HELLO_ARGS
+    [cmd] = mon.published("socket.io#/#r1#")
+    if profile == "sharded":  # SPUBLISH runs on the master owning the channel's slot, and only there
+        assert cmd.name == "SPUBLISH"
+        owner = redis_cluster.nodes[0].client()
+        try:
+            slot = owner.execute_command("CLUSTER", "KEYSLOT", "socket.io#/#r1#")  # type: ignore[no-untyped-call]
+            ranges = owner.execute_command("CLUSTER", "SLOTS")  # type: ignore[no-untyped-call]
+        finally:
+            owner.close()
+        [port] = [r[2][1] for r in ranges if r[0] <= slot <= r[1]]
+        assert mon.node_of(cmd) == f"redis://127.0.0.1:{port}"
     assert [s["id"] for s in await b.command("fetchSockets", rooms="r1")] == [member["sid"]]
     await a.command("onServerSide", event="ping-servers", reply="A")
     assert await b.command("serverSideEmitWithAck", event="ping-servers") == ["A"]
