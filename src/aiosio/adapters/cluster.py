@@ -188,6 +188,8 @@ class ClusterAdapter(MemoryAdapter):
         #: Namespaces this node joined the cluster for, and those being joined.
         self._opened: set[str] = set()
         self._opening: set[asyncio.Task[None]] = set()
+        #: The last server count the driver gave per namespace (used while it cannot count).
+        self._known_servers: dict[str, int] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -323,14 +325,23 @@ class ClusterAdapter(MemoryAdapter):
         return Answers(answers, missing)
 
     async def server_count(self, namespace: str = "/") -> int:
-        """What the driver counts (this server included)."""
-        return await self.driver.server_count(namespace)
+        """What the driver counts (this server included). While it cannot count (its broker is
+        away), the last count it gave: the servers are presumed still there, and queries wait for
+        them and report them missing, rather than pretending this server is alone."""
+        try:
+            count = await self.driver.server_count(namespace)
+        except Exception as exc:
+            known = self._known_servers.get(namespace, 1)
+            self.logger.debug("server count unavailable (%r); using the last one, %d", exc, known)
+            return known
+        self._known_servers[namespace] = count
+        return count
 
     async def _ask(
         self, namespace: str, send: Callable[[str], None], timeout: float
     ) -> tuple[list[Any], int]:
         """Send a request to the other servers; their answers and how many did not answer."""
-        expected = await self.driver.server_count(namespace) - 1
+        expected = await self.server_count(namespace) - 1
         if expected <= 0:
             return [], 0
         request_id = self.driver.new_request_id()
