@@ -46,11 +46,7 @@ def test_classic_response_round_trip(response: c.ClassicResponse) -> None:
 @given(s.cluster_messages())
 def test_cluster_message_round_trip(message: c.ClusterMessage) -> None:
     payload = c.encode_cluster(message)
-    data = (
-        getattr(message, "packet", None)
-        or getattr(message, "data", None)
-        or getattr(message, "sockets", None)
-    )
+    data = next((getattr(message, f) for f in ("packet", "data", "sockets") if hasattr(message, f)), None)
     binary = message.type in _MAY_CARRY_BINARY and _has_bytes(data)
     assert (payload[:1] != b"{") == binary
     assert c.decode_cluster(payload) == message
