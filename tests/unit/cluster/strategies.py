@@ -25,6 +25,9 @@ def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 json_values = st.recursive(scalars, _containers, max_leaves=16)
 #: Values msgpack carries exactly: bytes and dates too.
 binary_values = st.recursive(st.one_of(scalars, st.binary(max_size=16), dates), _containers, max_leaves=16)
+#: Values with binary but no dates: a sharded message goes as JSON when it has no bytes, and a date
+#: then becomes its ISO text (as ``Date.toJSON`` makes it), so dates only round-trip within msgpack.
+sharded_values = st.recursive(st.one_of(scalars, st.binary(max_size=16)), _containers, max_leaves=16)
 #: Values a sender may hand in, that come back changed: tuples, bytearray/memoryview, integral floats.
 messy_values = st.recursive(
     st.one_of(
@@ -106,7 +109,7 @@ def cluster_messages(draw: st.DrawFn) -> c.ClusterMessage:
     uid, nsp = draw(uids), draw(text)
     rid = draw(request_ids)
     kind = draw(st.sampled_from(list(c.ClusterType)))
-    values = binary_values if draw(st.booleans()) else json_values
+    values = sharded_values if draw(st.booleans()) else json_values
     room_list = draw(st.lists(rooms, max_size=3).map(tuple))
     match kind:
         case c.ClusterType.INITIAL_HEARTBEAT:

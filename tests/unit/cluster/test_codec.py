@@ -50,3 +50,11 @@ def test_decoders_accept_bytearray_and_memoryview() -> None:
     for wrapped in (bytearray(payload), memoryview(payload)):
         assert c.decode_broadcast(wrapped)[0] == "u"
     assert c.loads(memoryview(b'{"a":1}')) == {"a": 1}
+
+
+def test_a_date_travels_as_a_timestamp_in_msgpack_and_as_iso_text_in_json() -> None:
+    when = dt.datetime(2026, 12, 1, 8, 34, 31, 434000, tzinfo=dt.UTC)
+    alone = c.decode_cluster(c.encode_cluster(c.ClusterBroadcastAck("u", "/", "r", {"at": when})))
+    assert alone == c.ClusterBroadcastAck("u", "/", "r", {"at": "2026-12-01T08:34:31.434Z"})
+    with_bytes = c.ClusterBroadcastAck("u", "/", "r", {"at": when, "b": b""})
+    assert c.decode_cluster(c.encode_cluster(with_bytes)) == with_bytes
