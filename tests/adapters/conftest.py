@@ -1,14 +1,21 @@
 """Fixtures of the adapter contract suite: every test runs once per adapter in :data:`ADAPTERS`.
 
-A new adapter proves itself by adding a factory here and passing the suite. Each test drives a real
-aiosio server (127.0.0.1, random port) with real python-socketio clients and calls the adapter
+A new adapter proves itself by adding a factory here and passing the suite. Each test drives real
+aiosio servers (127.0.0.1, random port) with real python-socketio clients and calls the adapter
 through the public seams: ``AsyncServer`` methods and ``sio.manager.adapter``.
+
+The Redis adapters run on a real redis-server (one per session, :class:`RedisServer` of
+tests/cluster/redis_fixtures.py), each test on a channel prefix of its own, so no test sees
+another's traffic. ``fleet`` makes several servers of one cluster (tests/adapters/
+test_contract_cluster.py); ``cluster`` one server alone (tests/adapters/test_contract.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import importlib.util
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,11 +24,52 @@ import socketio  # python-socketio, as the client peer only
 
 import aiosio
 from aiosio.adapters.memory import MemoryAdapter
+from cluster.redis_fixtures import RedisServer  # tests/cluster's redis-server runner
+from peers import require_executable
 
 WAIT = 5.0
 
-#: name -> adapter class (a cluster adapter adds its factory here, with its redis-server fixture).
-ADAPTERS: dict[str, type[Any]] = {"memory": MemoryAdapter}
+
+@dataclass(frozen=True)
+class AdapterKind:
+    """One adapter under test: ``make(redis_url, channel)`` returns a server's client manager
+    (its ``adapter`` is the adapter under test); ``redis`` says it needs a redis-server (else the
+    url is ``""``). Managers made with the same url and channel form one cluster."""
+
+    make: Callable[[str, str], aiosio.AsyncManager]
+    redis: bool = False
+
+
+def _memory(_url: str, _channel: str) -> aiosio.AsyncManager:
+    manager = aiosio.AsyncManager()
+    manager.adapter = MemoryAdapter()
+    return manager
+
+
+def _redis_classic(url: str, channel: str) -> aiosio.AsyncManager:
+    return aiosio.AsyncRedisManager(url, channel=channel)
+
+
+def _redis_sharded(url: str, channel: str) -> aiosio.AsyncManager:
+    manager: Any = aiosio.AsyncRedisManager
+    return manager(url, channel=channel, mode="sharded")  # type: ignore[no-any-return]
+
+
+def _sharded_exists() -> bool:
+    """Whether the sharded driver has landed (its module imports)."""
+    try:
+        return importlib.util.find_spec("aiosio.adapters.redis.sharded") is not None
+    except ImportError:
+        return False
+
+
+#: name -> how to make it. A new adapter adds its factory here and passes the suite.
+ADAPTERS: dict[str, AdapterKind] = {
+    "memory": AdapterKind(_memory),
+    "redis-classic": AdapterKind(_redis_classic, redis=True),
+}
+if _sharded_exists():
+    ADAPTERS["redis-sharded"] = AdapterKind(_redis_sharded, redis=True)
 
 
 def spy_class(base: type[Any]) -> type[Any]:
@@ -121,21 +169,68 @@ class Cluster:
         return {n for n, p in self.peers.items() if any(e == event for e, _ in p.got)}
 
 
+@pytest.fixture(scope="session")
+def contract_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server 7 for the Redis adapters of the suite (SIGKILLed by pid at teardown)."""
+    server = RedisServer(require_executable("redis-server"), tmp_path_factory.mktemp("contract-redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@dataclass(frozen=True)
+class AdapterFactory:
+    """The adapter under test, bound to this test's Redis and channel prefix: every manager it
+    makes joins the same cluster (of one server, or several)."""
+
+    name: str
+    kind: AdapterKind
+    url: str
+    channel: str
+
+    @property
+    def redis(self) -> bool:
+        """Whether the adapter spans processes over Redis."""
+        return self.kind.redis
+
+    def manager(self) -> aiosio.AsyncManager:
+        """A new client manager on the adapter under test, its adapter spied (:func:`spy_class`)."""
+        manager = self.kind.make(self.url, self.channel)
+        adapter = manager.adapter
+        # The same instance, its class swapped for a recording subclass (whatever the factory built).
+        adapter.__class__ = spy_class(type(adapter))
+        adapter.calls = []
+        return manager
+
+
 @pytest.fixture(params=list(ADAPTERS))
-def adapter_class(request: pytest.FixtureRequest) -> type[Any]:
-    """The adapter under test (its class)."""
-    return ADAPTERS[str(request.param)]
+def adapter_factory(request: pytest.FixtureRequest) -> AdapterFactory:
+    """The adapter under test, with a fresh channel prefix (and Redis, if it needs it)."""
+    name = str(request.param)
+    kind = ADAPTERS[name]
+    url = request.getfixturevalue("contract_redis").url if kind.redis else ""
+    return AdapterFactory(name, kind, url, f"contract-{uuid.uuid4().hex[:10]}")
+
+
+async def _disconnect_peers(made: list[Cluster]) -> None:
+    for c in made:
+        for peer in c.peers.values():
+            if peer.client.connected:
+                await peer.client.disconnect()
 
 
 @pytest.fixture
-async def cluster(serve: Any, adapter_class: type[Any]) -> AsyncIterator[Callable[..., Awaitable[Cluster]]]:
+async def cluster(
+    serve: Any, adapter_factory: AdapterFactory
+) -> AsyncIterator[Callable[..., Awaitable[Cluster]]]:
     """``c = await cluster()``: an aiosio server whose manager's adapter is a (spied) instance of
     the adapter under test. Peers are disconnected at teardown."""
     made: list[Cluster] = []
 
     async def _make(**server_kwargs: Any) -> Cluster:
-        manager = aiosio.AsyncManager()
-        manager.adapter = spy_class(adapter_class)()
+        manager = adapter_factory.manager()
         sio = aiosio.AsyncServer(client_manager=manager, **server_kwargs)
         handle = await serve(sio)
         c = Cluster(sio, manager.adapter, handle.url)
@@ -143,7 +238,71 @@ async def cluster(serve: Any, adapter_class: type[Any]) -> AsyncIterator[Callabl
         return c
 
     yield _make
-    for c in made:
-        for peer in c.peers.values():
-            if peer.client.connected:
-                await peer.client.disconnect()
+    await _disconnect_peers(made)
+
+
+@dataclass
+class Fleet:
+    """Several aiosio servers of one cluster (the same adapter, Redis and channel prefix), each
+    with its own peers (names unique across the fleet)."""
+
+    nodes: list[Cluster]
+
+    @property
+    def peers(self) -> dict[str, Peer]:
+        """Every peer of every node, by name."""
+        return {name: peer for node in self.nodes for name, peer in node.peers.items()}
+
+    def node_of(self, name: str) -> Cluster:
+        """The node peer ``name`` is connected to."""
+        return next(node for node in self.nodes if name in node.peers)
+
+    async def settle(self, via: Cluster | None = None) -> None:
+        """Let everything ``via`` (the first node by default) sent so far arrive everywhere: a
+        marker broadcast from it, awaited on every peer of every node (a cluster keeps one node's
+        messages in order)."""
+        peers = self.peers.values()
+        for peer in peers:
+            peer.got[:] = [g for g in peer.got if g[0] != "mark"]
+        await (via or self.nodes[0]).sio.emit("mark")
+        for peer in peers:
+            if "/" in peer.client.namespaces:
+                await peer.until("mark")
+
+    def received(self, event: str) -> set[str]:
+        """Names of the peers (of any node) that received ``event``."""
+        return {n for n, p in self.peers.items() if any(e == event for e, _ in p.got)}
+
+
+async def until_count(nodes: list[Cluster], count: int, timeout: float = WAIT) -> None:
+    """Wait until every node counts ``count`` servers."""
+    async with asyncio.timeout(timeout):
+        while True:
+            counts = [await node.sio.server_count() for node in nodes]
+            if all(c == count for c in counts):
+                return
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def fleet(
+    serve: Any, adapter_factory: AdapterFactory
+) -> AsyncIterator[Callable[..., Awaitable[Fleet]]]:
+    """``f = await fleet(n)``: ``n`` aiosio servers on the adapter under test, in one cluster, each
+    counting ``n`` servers before it is handed over. Peers are disconnected at teardown, then the
+    servers shut down (the ``serve`` fixture)."""
+    made: list[Cluster] = []
+
+    async def _make(count: int = 2, **server_kwargs: Any) -> Fleet:
+        nodes: list[Cluster] = []
+        for _ in range(count):
+            manager = adapter_factory.manager()
+            sio = aiosio.AsyncServer(client_manager=manager, **server_kwargs)
+            handle = await serve(sio)
+            nodes.append(Cluster(sio, manager.adapter, handle.url))
+        made.extend(nodes)
+        await until_count(nodes, count)
+        return Fleet(nodes)
+
+    yield _make
+    await _disconnect_peers(made)
