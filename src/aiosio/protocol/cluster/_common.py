@@ -97,7 +97,8 @@ def js_date_string(epoch_seconds: float) -> str:
     if not math.isfinite(epoch_seconds):
         raise ValueError(f"not a date: {epoch_seconds!r}")
     try:
-        t = _EPOCH + _dt.timedelta(milliseconds=math.floor(epoch_seconds * 1000))
+        # A Date holds whole milliseconds, truncated toward zero (TimeClip).
+        t = _EPOCH + _dt.timedelta(milliseconds=int(epoch_seconds * 1000))
     except OverflowError:
         raise ValueError(f"date out of range: {epoch_seconds!r}") from None
     return (
