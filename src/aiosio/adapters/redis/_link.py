@@ -331,9 +331,15 @@ class RedisLink:
         for sub in list(self._subscribers.values()):
             with contextlib.suppress(Exception):
                 await sub.unsubscribe_all()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + drain_timeout
+        # Closed while the first connection is still being made (no outage yet: a short-lived
+        # emitter): what it queued gets the drain time to go out too.
+        while self._queue and self._down and self._outage_since is None and loop.time() < deadline:
+            await asyncio.sleep(0.01)
         if not self._down:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), drain_timeout)
+                await asyncio.wait_for(self._idle.wait(), max(0.0, deadline - loop.time()))
         tasks = [sub.task for sub in self._subscribers.values()]
         if self._writer is not None:
             tasks.append(self._writer)
