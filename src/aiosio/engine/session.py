@@ -1,4 +1,4 @@
-"""One Engine.IO session: its transport, heartbeat timer, outbound queue and upgrade state."""
+"""One Engine.IO session on asyncio: the shared state machine driven, heartbeat timer, outbound queue."""
 
 from __future__ import annotations
 
@@ -445,8 +445,13 @@ class EngineSession:
             self.attach_websocket(wt, self._ws_close)
 
     def abort_upgrade(self) -> None:
-        """The upgrade failed or timed out: the session carries on over polling (if it is still open)."""
-        if self.machine.abort_upgrade():
+        """The upgrade failed or timed out: the session carries on over polling (if it is still open).
+
+        Does nothing once the session has ended (the upgrade ended with it); never raises, since it
+        runs while another error or a cancellation is being handled.
+        """
+        if self.machine.upgrading:
+            self.machine.abort_upgrade()
             self._ws_close = None
             self._rewake()
 
