@@ -1,20 +1,24 @@
 """Run the Socket.IO server benchmarks and print the report.
 
 Every selected target runs every selected scenario `--runs` times, each time on a fresh server
-pinned to one core with the Node load generator pinned to another. Runs are interleaved (run 1
-of every target, then run 2, ...) so that a burst of background load hits all targets alike.
+pinned to one core with the Node load generator pinned to another (the cluster scenarios: two
+fresh servers on the first core, a fresh redis-server with the generator on the second). Runs
+are interleaved (run 1 of every target, then run 2, ...) so that a burst of background load hits
+all targets alike.
 Results go to benchmarks/results/<run id>.jsonl; the report (medians, ratios to aiosio) is
 printed and written to benchmarks/results/latest.md. The README's table is rendered from the
 committed benchmarks/results/published.jsonl: `--publish <run id>.jsonl` makes a run the published
 one and re-renders the table, `--readme` re-renders it from the published file.
 
     .venv/bin/python benchmarks/run.py [--quick] [--targets a,b] [--scenarios x,y] [--runs N]
+    .venv/bin/python benchmarks/run.py --scenarios cluster-fanout,redis-cost
     .venv/bin/python benchmarks/run.py --publish benchmarks/results/<run id>.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -23,10 +27,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from harness import machine, procs, readme
+from harness import machine, procs, readme, redis_server
 from harness.report import render
-from harness.scenarios import ALL_SCENARIOS, Scenario, select
+from harness.scenarios import ALL_SCENARIOS, REDIS_SCENARIOS, Scenario, select
 from harness.targets import DEFAULT_TARGETS, Target, all_targets
+from harness.topologies import run_scenario
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +46,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--scenarios", help=f"comma-separated names or prefixes, from: {scenarios}")
     p.add_argument("--runs", type=int, help="runs per target x scenario (default 3, --quick 1)")
     p.add_argument("--quick", action="store_true", help="1 run, 0.5 s warm-up, 2 s windows")
+    p.add_argument(
+        "--clients",
+        type=int,
+        help="every scenario with N clients instead of its own count: a smoke run, not comparable",
+    )
     p.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     p.add_argument("--report", type=Path, help="only re-render the report of a results .jsonl")
     p.add_argument(
@@ -64,13 +74,30 @@ def select_targets(names: str | None) -> list[Target]:
     return [known[n] for n in wanted]
 
 
-def preflight(targets: list[Target]) -> None:
-    """Fail early, with a hint, if Node or the npm peers the targets need are missing."""
+def preflight(targets: list[Target], scenarios: list[Scenario], explicit: bool) -> list[Scenario]:
+    """Fail early, with a hint, if Node, the npm peers or the redis-server the run needs are missing.
+
+    Returns the scenarios to run: when they were not named (`explicit` False) and redis-server is
+    missing, the cluster scenarios are left out with a warning instead.
+    """
     if shutil.which("node") is None:
         raise SystemExit("node not found: the load generator needs Node.js 18+")
-    needs_npm = any(t.name == "node" for t in targets)
+    needs_npm = any(t.name.startswith("node") for t in targets)
     if needs_npm and not (ROOT / "node_modules" / "socket.io" / "package.json").exists():
         raise SystemExit("node_modules/socket.io missing: run scripts/setup (or npm ci)")
+    clustered = [s for s in scenarios if s.name in REDIS_SCENARIOS]
+    if not any(s.name not in t.skips for s in clustered for t in targets):
+        return scenarios
+    if not redis_server.available():
+        hint = "redis-server not found: the cluster scenarios need it (apt-get install redis-server)"
+        if explicit:
+            raise SystemExit(hint)
+        print(f"warning: {hint}; skipping {', '.join(s.name for s in clustered)}", file=sys.stderr)
+        return [s for s in scenarios if s.name not in REDIS_SCENARIOS]
+    for pkg in ("@socket.io/redis-adapter", "redis"):
+        if needs_npm and not (ROOT / "node_modules" / pkg / "package.json").exists():
+            raise SystemExit(f"node_modules/{pkg} missing: run scripts/setup (or npm ci)")
+    return scenarios
 
 
 def run_one(
@@ -79,17 +106,13 @@ def run_one(
     quick: bool,
     cores: tuple[str | None, str | None],
     log: TextIO,
+    run: int = 1,
 ) -> dict[str, Any]:
-    """Run one scenario against a fresh server of `target`; return the generator's result."""
+    """Run one scenario against fresh server(s) of `target`; return the generator's result."""
     if scenario.name in target.skips:
         return {"ok": False, "skipped": True}
     try:
-        with procs.server(list(target.argv), cores[0], log) as (proc, port):
-            result = procs.run_loadgen(
-                scenario.loadgen_args(quick), port, proc.pid, cores, scenario.budget_seconds(), log
-            )
-            if proc.poll() is not None:
-                result = {"ok": False, "error": f"server died (exit code {proc.returncode})"}
+        result = run_scenario(target, scenario, quick, cores, log, run)
     except RuntimeError as exc:
         result = {"ok": False, "error": str(exc)}
     return result
@@ -113,7 +136,9 @@ def benchmark(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str,
     """Run every run x scenario x target, appending each record to the run's JSONL file."""
     targets = select_targets(args.targets)
     scenarios = select(args.scenarios.split(",") if args.scenarios else None)
-    preflight(targets)
+    scenarios = preflight(targets, scenarios, explicit=bool(args.scenarios))
+    if args.clients:
+        scenarios = [dataclasses.replace(s, params={**s.params, "clients": args.clients}) for s in scenarios]
     runs = args.runs or (1 if args.quick else 3)
     most_clients = max(int(s.params.get("clients", 0)) for s in scenarios)
     procs.raise_fd_limit(most_clients + 1000)
@@ -126,8 +151,14 @@ def benchmark(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str,
     meta = {
         "machine": machine.describe(),
         "config": {
-            "Run": f"{run_id}, {runs} run(s){' (quick)' if args.quick else ''}",
-            "Pinning": f"server on core {cores[0]}, load generator on core {cores[1]}",
+            "Run": f"{run_id}, {runs} run(s){' (quick)' if args.quick else ''}"
+            + (f", every scenario with {args.clients} clients (smoke run)" if args.clients else ""),
+            "Pinning": f"server on core {cores[0]}, load generator on core {cores[1]}"
+            + (
+                f" (cluster scenarios: both servers on core {cores[0]}, redis-server on core {cores[1]})"
+                if any(s.name in REDIS_SCENARIOS for s in scenarios)
+                else ""
+            ),
         },
         "targets": [t.name for t in targets],
         "scenarios": [s.name for s in scenarios],
@@ -143,7 +174,7 @@ def benchmark(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str,
                 for target in targets:
                     started = time.monotonic()
                     with (logs / f"{target.name}-{scenario.name}-{run}.log").open("w") as log:
-                        result = run_one(target, scenario, args.quick, cores, log)
+                        result = run_one(target, scenario, args.quick, cores, log, run)
                     # The generator's own `scenario` is its function name ("fanout"); ours wins.
                     rec = {
                         **result,

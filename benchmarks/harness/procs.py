@@ -11,7 +11,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -101,21 +101,32 @@ def run_loadgen(
     cores: tuple[str | None, str | None],
     timeout: float,
     log: TextIO,
+    *,
+    port2: int | None = None,
+    more_pids: Sequence[int] = (),
+    redis_pid: int | None = None,
 ) -> dict[str, Any]:
     """Run one generator scenario and return its JSON result ({"ok": False, ...} on failure).
 
     `cores` is (server core, generator core); the generator runs on the second and watches how
-    busy the first is.
+    busy the first is. The cluster scenarios add the second server's `port2` (half of the clients
+    go there), its pid in `more_pids` (server CPU is the sum) and the redis-server's pid.
     """
     server_core, core = cores
+    extra: list[str] = []
+    if port2 is not None:
+        extra += ["--port2", str(port2)]
+    if redis_pid is not None:
+        extra += ["--redis-pid", str(redis_pid)]
     argv = [
         NODE,
         str(LOADGEN),
         *args,
+        *extra,
         "--port",
         str(port),
         "--server-pid",
-        str(server_pid),
+        ",".join(str(pid) for pid in (server_pid, *more_pids)),
         "--server-core",
         server_core if server_core is not None else "-1",
         "--clock-ticks",

@@ -113,7 +113,8 @@ def summary_table(
                 continue
             base = cells.get((BASELINE, s.name))
             mark = " †" if cell.saturated else ""
-            out.append(f"{fmt(cell.metrics.get(m.key), m.digits)} ({ratio(cell, base, m.key)}){mark}")
+            value = fmt(cell.metrics.get(m.key), m.digits)
+            out.append(f"{value} ({ratio(cell, base, m.key)}){mark}" if m.compare else f"{value}{mark}")
         lines.append(row(out))
     return lines
 
@@ -123,7 +124,7 @@ def detail_table(cells: dict[tuple[str, str], Cell], targets: list[Target], scen
     header = ["Target"]
     for m in scenario.metrics:
         header.append(m.header)
-        if m.key in scenario.headline:
+        if m.key in scenario.headline and m.compare:
             header.append(f"vs {BASELINE}")
     header += ["gen CPU", "server CPU", "other load", "runs ok"]
     lines = [row(header), row(["---"] + ["---:"] * (len(header) - 1))]
@@ -137,7 +138,7 @@ def detail_table(cells: dict[tuple[str, str], Cell], targets: list[Target], scen
         out = [t.label]
         for m in scenario.metrics:
             out.append(fmt(cell.metrics.get(m.key), m.digits))
-            if m.key in scenario.headline:
+            if m.key in scenario.headline and m.compare:
                 out.append(ratio(cell, base, m.key))
         gen = pct(cell.gen_cpu) + (" †" if cell.saturated else "")
         out += [gen, pct(cell.server_cpu), pct(cell.other_load), f"{cell.ok_runs}/{cell.runs}"]

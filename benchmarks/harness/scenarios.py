@@ -13,6 +13,7 @@ class Metric:
     header: str
     higher_is_better: bool = True
     digits: int = 0
+    compare: bool = True  # a headline metric shows its ratio to the baseline (not for shares)
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,10 @@ class Scenario:
     metrics: tuple[Metric, ...]
     headline: tuple[str, ...]
     timed: bool = True  # has a warm-up and a measurement window
+    # What runs: "single" (one server), "cluster" (two servers of the target sharing a fresh
+    # redis-server, the generator's clients split between them) or "redis-cost" (the load once on
+    # a server without Redis and once on one with Redis configured; the record holds both).
+    topology: str = "single"
 
     def loadgen_args(self, quick: bool) -> list[str]:
         """Arguments for loadgen.js; `quick` shortens the warm-up and measurement windows."""
@@ -48,6 +53,12 @@ DELIVERIES = Metric("deliveries_per_s", "deliveries/s")
 P50 = Metric("p50_ms", "p50 ms", higher_is_better=False, digits=2)
 P99 = Metric("p99_ms", "p99 ms", higher_is_better=False, digits=2)
 BROADCASTS = Metric("broadcasts", "msgs done")
+REDIS_CPU = Metric("redis_cpu_pct", "redis CPU %", higher_is_better=False)
+PLAIN = Metric("plain_deliveries_per_s", "no Redis deliveries/s")
+KEPT = Metric("kept_pct", "kept %", digits=1, compare=False)
+
+# The cluster scenarios' load: fanout-1k's, after a probe broadcast has reached every client.
+CLUSTER_LOAD = {"clients": 1000, "window": 1, "warmup": 1, "duration": 3, "probe": 1}
 
 
 def fanout(clients: int, duration: float) -> Scenario:
@@ -107,7 +118,35 @@ ALL_SCENARIOS: tuple[Scenario, ...] = (
         headline=("connects_per_s", "kib_per_conn"),
         timed=False,
     ),
+    Scenario(
+        name="cluster-fanout",
+        kind="fanout",
+        title=(
+            "2 servers of the target sharing one Redis, 1,000 clients split half/half, `bcast` sent to "
+            "server 1 reaches all, 1 in flight (p50/p99: send → last receipt on either server)"
+        ),
+        params=dict(CLUSTER_LOAD),
+        metrics=(DELIVERIES, P50, P99, BROADCASTS, REDIS_CPU),
+        headline=("deliveries_per_s",),
+        topology="cluster",
+    ),
+    Scenario(
+        name="redis-cost",
+        kind="fanout",
+        title=(
+            "fanout-1k's load on one server with Redis configured (its `AsyncRedisManager` / "
+            "redis-adapter, nobody else on the Redis) and on the same server without, back to back; "
+            "kept % = with / without"
+        ),
+        params=dict(CLUSTER_LOAD),
+        metrics=(DELIVERIES, PLAIN, KEPT, P50, P99, BROADCASTS, REDIS_CPU),
+        headline=("deliveries_per_s", "kept_pct"),
+        topology="redis-cost",
+    ),
 )
+
+#: The scenarios that need a redis-server (and servers that can be given ``--redis URL``).
+REDIS_SCENARIOS = frozenset(s.name for s in ALL_SCENARIOS if s.topology != "single")
 
 
 def select(names: list[str] | None) -> list[Scenario]:

@@ -8,7 +8,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.scenarios import ALL_SCENARIOS, REDIS_SCENARIOS
+
 SERVERS = Path(__file__).resolve().parent.parent / "servers"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 @dataclass(frozen=True)
@@ -17,7 +20,9 @@ class Target:
 
     name: str
     label: str
-    argv: tuple[str, ...]  # the server command line, without `--port N`
+    # The server command line, without `--port N` (nor `--redis URL`, which the cluster scenarios
+    # append: every target that runs them takes it).
+    argv: tuple[str, ...]
     # Scenarios this target cannot run (recorded as skipped, not as failures).
     skips: frozenset[str] = field(default_factory=frozenset)
 
@@ -37,14 +42,47 @@ def _reference() -> list[Target]:
     if not ref:
         return []
     env = ("env", f"PYTHONPATH={ref}")
+    # A version from before the Redis adapters skips the cluster scenarios.
+    has_redis = (Path(ref) / "aiosio" / "server" / "redis_manager.py").exists()
+    skips = frozenset() if has_redis else REDIS_SCENARIOS
     return [
         Target(
-            "aiosio-ref", f"aiosio {ref} (asyncio)", (*env, *_python("sio_server.py", "--impl", "aiosio"))
+            "aiosio-ref",
+            f"aiosio {ref} (asyncio)",
+            (*env, *_python("sio_server.py", "--impl", "aiosio")),
+            skips=skips,
         ),
         Target(
             "aiosio-ref-uvloop",
             f"aiosio {ref} (uvloop)",
             (*env, *_python("sio_server.py", "--impl", "aiosio", "--loop", "uvloop")),
+            skips=skips,
+        ),
+    ]
+
+
+#: aiosio has a sharded Redis adapter (``AsyncRedisManager(url, mode="sharded")``): then the
+#: targets ``aiosio-sharded`` and ``node-sharded`` (``createShardedAdapter``) run the cluster
+#: scenarios (only those: without Redis they are ``aiosio`` and ``node``).
+SHARDED = (SRC / "aiosio" / "adapters" / "redis" / "sharded.py").exists()
+_ONLY_REDIS = frozenset(s.name for s in ALL_SCENARIOS) - REDIS_SCENARIOS
+
+
+def _sharded(node: str) -> list[Target]:
+    if not SHARDED:
+        return []
+    return [
+        Target(
+            "aiosio-sharded",
+            "aiosio sharded (asyncio)",
+            _python("sio_server.py", "--impl", "aiosio", "--redis-mode", "sharded"),
+            skips=_ONLY_REDIS,
+        ),
+        Target(
+            "node-sharded",
+            "Node socket.io 4.8 sharded",
+            (node, str(SERVERS / "node_server.js"), "--redis-mode", "sharded"),
+            skips=_ONLY_REDIS,
         ),
     ]
 
@@ -67,24 +105,33 @@ def all_targets() -> list[Target]:
             _python("sio_server.py", "--impl", "psio", "--loop", "uvloop"),
         ),
         Target("node", "Node socket.io 4.8", (node, str(SERVERS / "node_server.js"))),
-        # The ceiling speaks the websocket transport only.
+        *_sharded(node),
+        # The ceiling speaks the websocket transport only, and has no cluster.
         Target(
             "bare",
             "bare aiohttp WS (asyncio)",
             _python("bare_server.py"),
-            skips=frozenset({"polling"}),
+            skips=frozenset({"polling"}) | REDIS_SCENARIOS,
         ),
         Target(
             "bare-uvloop",
             "bare aiohttp WS (uvloop)",
             _python("bare_server.py", "--loop", "uvloop"),
-            skips=frozenset({"polling"}),
+            skips=frozenset({"polling"}) | REDIS_SCENARIOS,
         ),
     ]
 
 
 # The targets run when --targets is not given; bare-uvloop is available on request.
-DEFAULT_TARGETS = ("aiosio", "aiosio-uvloop", "psio", "psio-uvloop", "node", "bare")
+DEFAULT_TARGETS = (
+    "aiosio",
+    "aiosio-uvloop",
+    "psio",
+    "psio-uvloop",
+    "node",
+    *(("aiosio-sharded", "node-sharded") if SHARDED else ()),
+    "bare",
+)
 
 # The reference every ratio in the report is computed against.
 BASELINE = "aiosio"

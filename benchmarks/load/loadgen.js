@@ -10,7 +10,15 @@ const scenarios = require('./scenarios');
 const OPTIONS = {
   scenario: { type: 'string' },
   port: { type: 'string' },
-  'server-pid': { type: 'string', default: '0' }, // for /proc CPU and RSS readings
+  // A second server (cluster scenarios): clients alternate between the two ports, client 0 (the
+  // sender) on --port.
+  port2: { type: 'string', default: '0' },
+  // For /proc CPU and RSS readings; comma-separated for two servers (CPU summed, RSS of the first).
+  'server-pid': { type: 'string', default: '0' },
+  'redis-pid': { type: 'string', default: '0' }, // the redis-server of the cluster scenarios
+  // 1: before measuring, broadcast until one reaches every client (the servers' Redis
+  // subscriptions are then in place).
+  probe: { type: 'string', default: '0' },
   'clock-ticks': { type: 'string', default: '100' }, // os.sysconf('SC_CLK_TCK') of the host
   'server-core': { type: 'string', default: '-1' }, // the core the server is pinned to
   clients: { type: 'string', default: '50' },
@@ -28,7 +36,11 @@ async function main() {
   if (!run) throw new Error(`unknown scenario ${values.scenario}`);
   const opts = {
     port: Number(values.port),
-    serverPid: Number(values['server-pid']),
+    port2: Number(values.port2),
+    serverPid: Number(values['server-pid'].split(',')[0]),
+    serverPids: values['server-pid'].split(',').map(Number),
+    redisPid: Number(values['redis-pid']),
+    probe: values.probe === '1',
     clockTicks: Number(values['clock-ticks']),
     serverCore: Number(values['server-core']),
     clients: Number(values.clients),

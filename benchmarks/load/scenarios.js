@@ -22,6 +22,10 @@ const ECHO_PAYLOAD = {
 const ECHO_ARGS = '"echo",' + JSON.stringify(ECHO_PAYLOAD);
 const MSG_TEXT = JSON.stringify('x'.repeat(64));
 const SEQ_KEY = Buffer.from('"seq":');
+// Probe broadcasts (--probe) carry sequence numbers from here up; the pump ignores late copies.
+const PROBE_BASE = 1_000_000_000;
+const PROBE_WAIT_MS = 1000; // per probe, then the next one
+const PROBE_TIMEOUT_MS = 30_000;
 
 /** The `seq` number inside a `42["msg",{"seq":N,...}]` packet, tolerant of JSON whitespace. */
 function seqOf(buf) {
@@ -32,9 +36,14 @@ function seqOf(buf) {
   return readInt(buf, i);
 }
 
-/** Connects `n` websocket clients or throws if any fails (scenarios other than `connections`). */
+/**
+ * Connects `n` websocket clients or throws if any fails (scenarios other than `connections`).
+ * With `opts.port2` (two servers) client i goes to the second server when i is odd: half of them
+ * each, client 0 on the first.
+ */
 async function connectAll(opts, n, onEvent) {
-  const make = () => new WsClient(opts.port, onEvent);
+  const portOf = (i) => (opts.port2 && i % 2 === 1 ? opts.port2 : opts.port);
+  const make = (i) => new WsClient(portOf(i), onEvent);
   const { clients, failures } = await connectMany(n, opts.concurrency, make);
   if (failures) throw new Error(`${failures} of ${n} clients failed to connect`);
   return clients;
@@ -157,7 +166,7 @@ async function pump(opts, clients, frameFor, expectedFor) {
     const seq = seqOf(buf);
     const entry = pending.get(seq);
     if (entry === undefined) {
-      strays++;
+      if (seq < PROBE_BASE) strays++;
       return;
     }
     if (measuring) deliveries++;
@@ -174,34 +183,79 @@ async function pump(opts, clients, frameFor, expectedFor) {
 
   for (let i = 0; i < opts.window; i++) send();
   await sleep(opts.warmup * 1000);
-  const cpu = new CpuWindow(opts.serverPid, opts.clockTicks, opts.serverCore);
+  const cpu = new CpuWindow(opts.serverPids, opts.clockTicks, opts.serverCore, opts.redisPid);
   const t0 = performance.now();
   measuring = true;
   await sleep(opts.duration * 1000);
   measuring = false;
   stopping = true;
   const seconds = (performance.now() - t0) / 1000;
+  const usage = cpu.stop();
   if (error) throw error;
   if (strays) throw new Error(`${strays} msg packets with an unknown seq`);
   if (deliveries === 0) throw new Error('no deliveries in the measurement window');
   const lat = samples.summary();
-  return {
-    clients: clients.length,
-    metrics: {
-      deliveries_per_s: round(deliveries / seconds, 1),
-      broadcasts: completed,
-      p50_ms: lat.p50,
-      p99_ms: lat.p99,
-    },
-    ...cpu.stop(),
+  const metrics = {
+    deliveries_per_s: round(deliveries / seconds, 1),
+    broadcasts: completed,
+    p50_ms: lat.p50,
+    p99_ms: lat.p99,
   };
+  if (usage.redis_cpu !== undefined) metrics.redis_cpu_pct = round(usage.redis_cpu * 100, 1);
+  return { clients: clients.length, metrics, ...usage };
 }
 
-/** `fanout`: `clients` connected, one of them repeatedly asks the server to `bcast` to all. */
+/**
+ * Broadcasts `frameFor(PROBE_BASE + k)` from `clients[0]`, k = 0, 1, ..., until one reaches every
+ * client: with a Redis adapter a broadcast published before the other server (or, for
+ * python-socketio, the server itself) has subscribed is lost, and the one-in-flight pump would
+ * wait for it forever. Resolves to the number of probes sent.
+ */
+async function probeUntilAll(clients, frameFor) {
+  const deadline = performance.now() + PROBE_TIMEOUT_MS;
+  for (let k = 0; ; k++) {
+    const seq = PROBE_BASE + k;
+    const seen = new Set();
+    await new Promise((resolve) => {
+      const timer = setTimeout(resolve, PROBE_WAIT_MS);
+      const onEvent = (client, buf) => {
+        if (seqOf(buf) !== seq) return;
+        seen.add(client);
+        if (seen.size === clients.length) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      for (const client of clients) client.onEvent = onEvent;
+      clients[0].emit(frameFor(seq));
+    });
+    if (seen.size === clients.length) return k + 1;
+    if (performance.now() > deadline) {
+      throw new Error(
+        `no broadcast reached all ${clients.length} clients in ${PROBE_TIMEOUT_MS / 1000} s ` +
+          `(the last one reached ${seen.size})`,
+      );
+    }
+  }
+}
+
+/**
+ * `fanout`: `clients` connected, one of them repeatedly asks the server to `bcast` to all. With
+ * `opts.port2` the clients are split between two servers sharing Redis and the sender's server
+ * reaches the other half through Redis (cluster-fanout); `opts.probe` first waits until a
+ * broadcast reaches everyone.
+ */
 async function fanout(opts) {
   const clients = await connectAll(opts, opts.clients);
   const frameFor = (seq) => `"bcast",{"seq":${seq},"text":${MSG_TEXT}}`;
-  return pump(opts, clients, frameFor, () => clients.length);
+  const probes = opts.probe ? await probeUntilAll(clients, frameFor) : 0;
+  const result = await pump(opts, clients, frameFor, () => clients.length);
+  const extra = opts.probe ? { probes } : {};
+  // Clients per server, for the cluster scenarios.
+  if (opts.port2) {
+    extra.split = [opts.port, opts.port2].map((p) => clients.filter((c) => c.port === p).length);
+  }
+  return { ...extra, ...result };
 }
 
 /** `rooms`: `clients` spread round-robin over `rooms` rooms; `to_room` to each room in turn. */

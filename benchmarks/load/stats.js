@@ -77,22 +77,37 @@ function coreTimes(core) {
   }
 }
 
+/** The summed CPU seconds of every pid in `pids` (see serverCpuSeconds), or null. */
+function cpuSecondsOf(pids, clockTicks) {
+  let total = 0;
+  for (const pid of pids) {
+    const s = serverCpuSeconds(pid, clockTicks);
+    if (s === null) return null;
+    total += s;
+  }
+  return pids.length ? total : null;
+}
+
 /**
  * Measures CPU use over a window, for the generator (process.cpuUsage) and the server (/proc),
- * as a fraction of one core: ~1.0 means that process was saturated.
+ * as a fraction of one core: ~1.0 means that process was saturated. `serverPid` may be an array
+ * (the cluster scenarios' two servers, which share one core): their CPU use is summed. With
+ * `redisPid`, the redis-server's share of a core is reported too (`redis_cpu`).
  */
 class CpuWindow {
-  constructor(serverPid, clockTicks, serverCore) {
-    this.serverPid = serverPid;
+  constructor(serverPid, clockTicks, serverCore, redisPid = 0) {
+    this.serverPids = (Array.isArray(serverPid) ? serverPid : [serverPid]).filter(Boolean);
     this.clockTicks = clockTicks;
     this.serverCore = serverCore;
+    this.redisPid = redisPid;
     this.start();
   }
 
   start() {
     this.t0 = performance.now();
     this.gen0 = process.cpuUsage();
-    this.srv0 = serverCpuSeconds(this.serverPid, this.clockTicks);
+    this.srv0 = cpuSecondsOf(this.serverPids, this.clockTicks);
+    this.redis0 = this.redisPid ? serverCpuSeconds(this.redisPid, this.clockTicks) : null;
     this.core0 = coreTimes(this.serverCore);
   }
 
@@ -100,9 +115,15 @@ class CpuWindow {
   stop() {
     const seconds = (performance.now() - this.t0) / 1000;
     const gen = process.cpuUsage(this.gen0);
-    const srv1 = serverCpuSeconds(this.serverPid, this.clockTicks);
+    const srv1 = cpuSecondsOf(this.serverPids, this.clockTicks);
     const core1 = coreTimes(this.serverCore);
+    const redis1 = this.redisPid ? serverCpuSeconds(this.redisPid, this.clockTicks) : null;
+    const redis =
+      this.redis0 === null || redis1 === null
+        ? {}
+        : { redis_cpu: round((redis1 - this.redis0) / seconds, 2) };
     return {
+      ...redis,
       gen_cpu: round((gen.user + gen.system) / 1e6 / seconds, 2),
       gen_sys: round(gen.system / 1e6 / seconds, 2),
       server_cpu:

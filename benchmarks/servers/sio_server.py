@@ -2,6 +2,10 @@
 
 Both libraries share one API, so the same handlers serve both; only the import differs.
 Run: ``python benchmarks/servers/sio_server.py --impl aiosio|psio --loop asyncio|uvloop --port N``.
+
+``--redis URL`` (the cluster scenarios) makes the server a node of a Redis cluster through each
+library's own ``AsyncRedisManager(url)``, with its defaults: aiosio speaks Node's redis-adapter wire
+(``--redis-mode sharded`` for its sharded adapter, when aiosio has one), python-socketio its own.
 """
 
 from __future__ import annotations
@@ -32,10 +36,25 @@ SERVER_OPTIONS: dict[str, Any] = {
 MODULES = {"aiosio": "aiosio", "psio": "socketio"}
 
 
-def build_app(impl: str) -> web.Application:
-    """Create the aiohttp app with a Socket.IO server of the chosen implementation attached."""
+def redis_manager(module: Any, impl: str, url: str, mode: str) -> Any:
+    """The library's Redis client manager on `url`, as an application would configure it."""
+    if mode == "classic":
+        return module.AsyncRedisManager(url)
+    if impl != "aiosio":
+        raise SystemExit(f"--redis-mode {mode} is aiosio's only")
+    return module.AsyncRedisManager(url, mode=mode)
+
+
+def build_app(impl: str, redis: str | None = None, mode: str = "classic") -> web.Application:
+    """Create the aiohttp app with a Socket.IO server of the chosen implementation attached.
+
+    With `redis` (a URL) the server joins the Redis cluster there (see the module docstring).
+    """
     module = importlib.import_module(MODULES[impl])
-    sio = module.AsyncServer(**SERVER_OPTIONS)
+    options = dict(SERVER_OPTIONS)
+    if redis is not None:
+        options["client_manager"] = redis_manager(module, impl, redis, mode)
+    sio = module.AsyncServer(**options)
 
     @sio.event
     async def echo(sid: str, data: Any) -> Any:
@@ -69,8 +88,10 @@ def main() -> None:
     parser.add_argument("--impl", choices=sorted(MODULES), required=True)
     parser.add_argument("--loop", choices=LOOPS, default="asyncio")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--redis", help="Redis URL: be a node of the cluster on that Redis")
+    parser.add_argument("--redis-mode", choices=("classic", "sharded"), default="classic")
     args = parser.parse_args()
-    run(lambda: build_app(args.impl), args.port, args.loop)
+    run(lambda: build_app(args.impl, args.redis, args.redis_mode), args.port, args.loop)
 
 
 if __name__ == "__main__":
