@@ -55,6 +55,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _workers(text: str) -> int:
+    if text == "auto":
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of workers: {text!r} (a number, or 'auto')") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 ('auto': one per core) or more: {text!r}")
+    return value
+
+
 def _header(text: str) -> tuple[str, str]:
     from .client import parse_header
 
@@ -102,6 +114,20 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
         default=10.0,
         metavar="SECONDS",
         help="on SIGINT/SIGTERM, how long to wait for open requests (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="worker processes sharing the port, no sticky sessions needed; 0 or 'auto': one per "
+        "core; SIGHUP replaces them one at a time (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="with --workers: the workers' cluster goes through this Redis (then workers on several "
+        "machines form one cluster); default: an embedded local one",
     )
 
 

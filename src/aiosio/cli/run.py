@@ -113,6 +113,17 @@ async def _run(args: argparse.Namespace, module: ModuleType, obj: Any) -> None:
 def run_run(args: argparse.Namespace) -> int:
     """Import and serve ``args.target``; return the process exit status."""
     configure_logging(args.log_level)
+    workers = getattr(args, "workers", 1)
+    if workers != 1 or getattr(args, "redis", None):
+        from aiosio.workers.supervisor import run_supervisor
+
+        def announce(url: str) -> None:
+            print(
+                f"aiosio running {args.target} on {url} with {workers} workers (press Ctrl+C to quit)",
+                flush=True,
+            )
+
+        return run_supervisor(args, "run", announce, "aiosio run")
     try:
         module, obj = import_target(args.target, args.app_dir)
         run_with_loop(_run(args, module, obj), args.loop)

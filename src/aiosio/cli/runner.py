@@ -11,6 +11,7 @@ import asyncio
 import importlib.util
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, TypeVar
@@ -97,8 +98,15 @@ async def serve_app(
     servers: Iterable[Any] = (),
     shutdown_timeout: float = 10.0,
     access_log: bool = True,
+    sock: socket.socket | None = None,
+    unix_path: str | None = None,
+    stop: asyncio.Event | None = None,
 ) -> None:
     """Serve ``app`` on ``host``:``port`` until SIGINT or SIGTERM, then shut down gracefully.
+
+    A worker of ``--workers N`` passes ``sock``, the listening socket its supervisor made (served
+    instead of binding ``host``:``port``), ``unix_path``, a Unix socket to serve the app on as
+    well (for the hand-off between workers), and ``stop``, an event that also ends the serving.
 
     ``announce`` is called with the server's URL once it is listening (``port=0`` picks a free
     port; the URL has the real one). Each of ``servers`` (Socket.IO servers attached to the app)
@@ -123,14 +131,18 @@ async def serve_app(
     runner = web.AppRunner(app, shutdown_timeout=shutdown_timeout, **kwargs)
     # Signal handlers go in before anything is announced: a supervisor (or a test) may send
     # SIGTERM as soon as it sees the URL.
-    stop = asyncio.Event()
+    stop = stop or asyncio.Event()
     remove_handlers = _install_stop_handlers(stop)
     try:
         await runner.setup()
         try:
-            site = web.TCPSite(runner, host, port)
+            site: web.BaseSite = (
+                web.TCPSite(runner, host, port) if sock is None else web.SockSite(runner, sock)
+            )
             try:
                 await site.start()
+                if unix_path is not None:
+                    await web.UnixSite(runner, unix_path).start()
             except OSError as exc:
                 raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
             bound = runner.addresses[0]

@@ -7,23 +7,42 @@ import sqlite3
 import sys
 import webbrowser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .runner import ServeError, configure_logging, run_with_loop, serve_app
 
-__all__ = ["run_serve"]
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    import aiosio
+
+__all__ = ["build_demo", "run_serve"]
 
 
-async def _serve(args: argparse.Namespace, db_path: Path | str) -> None:
+def _db_path(args: argparse.Namespace) -> Path | str:
+    from aiosio.demo.store import default_db_path
+
+    return args.db if args.db == ":memory:" else Path(args.db or default_db_path())
+
+
+def build_demo(args: argparse.Namespace) -> tuple[web.Application, aiosio.AsyncServer]:
+    """The demo app and its Socket.IO server, for ``args`` (also what each worker serves)."""
     # Imported here so that `aiosio --help` and `aiosio client` stay quick to start.
     import aiosio
     from aiosio.demo.app import create_app
 
+    db_path = _db_path(args)
     # At debug level the Socket.IO server logs every packet too.
     sio = aiosio.AsyncServer(logger=args.log_level == "debug")
     try:
         app = create_app(db_path, sio=sio)
     except (sqlite3.Error, OSError, RuntimeError) as exc:
         raise ServeError(f"cannot open the todo database {db_path}: {exc}") from None
+    return app, sio
+
+
+async def _serve(args: argparse.Namespace, db_path: Path | str) -> None:
+    app, _sio = build_demo(args)
 
     def announce(url: str) -> None:
         print(f"aiosio demo running on {url} (press Ctrl+C to quit)", flush=True)
@@ -43,10 +62,19 @@ async def _serve(args: argparse.Namespace, db_path: Path | str) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Run the demo server until SIGINT/SIGTERM; return the process exit status."""
-    from aiosio.demo.store import default_db_path
-
     configure_logging(args.log_level)
-    db_path: Path | str = args.db if args.db == ":memory:" else Path(args.db or default_db_path())
+    db_path = _db_path(args)
+    workers = getattr(args, "workers", 1)
+    if workers != 1 or getattr(args, "redis", None):
+        from aiosio.workers.supervisor import run_supervisor
+
+        def announce(url: str) -> None:
+            print(f"aiosio demo running on {url} with {workers} workers (press Ctrl+C to quit)", flush=True)
+            print(f"todos are kept in {db_path}", flush=True)
+            if args.open:
+                webbrowser.open(url)
+
+        return run_supervisor(args, "serve", announce, "aiosio serve")
     try:
         run_with_loop(_serve(args, db_path), args.loop)
     except ServeError as exc:

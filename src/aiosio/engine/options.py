@@ -3,12 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 #: What ``cors_allowed_origins`` may be: None (same origin only), ``'*'``, one origin, a list of
 #: origins (``[]`` turns the check off), or a callable ``(origin) -> bool``.
 CorsSetting = str | Sequence[str] | Callable[[str], bool] | None
+
+#: The ``sid_prefix`` new options get (see :func:`set_default_sid_prefix`).
+_default_sid_prefix = ""
+#: What a sid prefix may contain: URL-safe characters only (``.`` and ``~`` are not base64url, so
+#: a prefix ending with one of them never runs into the random part).
+_SID_PREFIX_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
+
+
+def check_sid_prefix(prefix: str) -> str:
+    """``prefix`` if it is a valid ``sid_prefix`` (at most 16 URL-safe characters); else ValueError."""
+    if len(prefix) > 16 or not _SID_PREFIX_CHARS.issuperset(prefix):
+        raise ValueError(f"sid_prefix must be at most 16 URL-safe characters, not {prefix!r}")
+    return prefix
+
+
+def set_default_sid_prefix(prefix: str) -> None:
+    """Make ``prefix`` the ``sid_prefix`` of every Engine.IO server created from now on in this
+    process. ``aiosio run --workers N`` calls it in each worker before importing the app, so that
+    every server the app creates names its sessions after the worker that owns them."""
+    global _default_sid_prefix
+    _default_sid_prefix = check_sid_prefix(prefix)
+
+
+def _sid_prefix_default() -> str:
+    return _default_sid_prefix
 
 
 @dataclass(slots=True)
@@ -38,6 +63,10 @@ class EngineOptions:
     #: objects and block the loop for half a second; None: only ``max_http_buffer_size`` bounds them.
     #: A POST past it closes the session (``parse error``, with a WARNING line naming the count).
     max_payload_packets: int | None = 100_000
+    #: Put in front of every session id this server makes (URL-safe characters; the 18 random bytes
+    #: follow). "" by default; ``--workers`` gives each worker its own (``w3.``), which tells any
+    #: worker which one owns a session.
+    sid_prefix: str = field(default_factory=_sid_prefix_default)
 
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any]) -> EngineOptions:
@@ -62,6 +91,7 @@ class EngineOptions:
             "volatile_threshold",
             "max_inflight",
             "max_payload_packets",
+            "sid_prefix",
         ):
             if name in kwargs:
                 setattr(opts, name, kwargs.pop(name))
@@ -75,6 +105,7 @@ class EngineOptions:
             opts.transports = tuple(transports)
         if opts.ping_interval <= 0 or opts.ping_timeout <= 0:
             raise ValueError("ping_interval and ping_timeout must be positive")
+        check_sid_prefix(opts.sid_prefix)
         if opts.max_payload_packets is not None and opts.max_payload_packets < 1:
             raise ValueError("max_payload_packets must be positive (or None)")
         return opts

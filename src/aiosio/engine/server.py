@@ -72,10 +72,12 @@ class EngineCore:
         return loop
 
     def new_session(self, transport: str, request: Any) -> EngineSession:
-        """Register a new session. The sid is 18 random bytes, URL-safe, and a polling bearer token."""
-        sid = secrets.token_urlsafe(18)
+        """Register a new session. The sid is ``sid_prefix`` then 18 random bytes, URL-safe, and a
+        polling bearer token."""
+        prefix = self.options.sid_prefix
+        sid = prefix + secrets.token_urlsafe(18)
         while sid in self.sessions:  # pragma: no cover - 144 random bits
-            sid = secrets.token_urlsafe(18)
+            sid = prefix + secrets.token_urlsafe(18)
         session = EngineSession(self, sid, transport, request)
         self.sessions[sid] = session
         return session

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import orjson
 from aiohttp import WSMsgType, web
@@ -27,6 +28,12 @@ FORBIDDEN = (4, "Forbidden")
 UNSUPPORTED_PROTOCOL_VERSION = (5, "Unsupported protocol version")
 
 _TEXT_PLAIN = "text/plain; charset=UTF-8"
+
+#: Set in each worker of ``aiosio run --workers N`` (:mod:`aiosio.workers.routing`): answers a request
+#: for a session whose sid does not carry this server's ``sid_prefix`` by handing it to the worker
+#: that owns it; None when no worker has it (the request is then answered here: unknown sid).
+HandOff = Callable[[web.Request, str, "AiohttpEngineTransport"], Awaitable[web.StreamResponse | None]]
+hand_off: HandOff | None = None
 
 
 class AiohttpEngineTransport:
@@ -81,6 +88,10 @@ class AiohttpEngineTransport:
                     await self._read_loop(ws, opened)
                 return ws
             return await self._polling_handshake(request)
+        if hand_off is not None and not sid.startswith(self.core.options.sid_prefix):
+            forwarded = await hand_off(request, sid, self)
+            if forwarded is not None:
+                return forwarded
         session = self.core.get(sid)
         if session is not None and not session.check_heartbeat():
             session = None
