@@ -120,11 +120,12 @@ class ClusterDriver(Protocol):
     # rooms, for drivers that subscribe per room (Redis sharded, dynamic modes)
 
     def room_created(self, namespace: str, room: str) -> None:
-        """A room of this node got its first member."""
+        """A room of this node got its first member (a socket's own sid room too, as it is
+        registered)."""
         ...
 
     def room_deleted(self, namespace: str, room: str) -> None:
-        """A room of this node lost its last member."""
+        """A room of this node lost its last member (a sid room: its socket left)."""
         ...
 
 
@@ -188,6 +189,9 @@ class ClusterAdapter(MemoryAdapter):
         #: Namespaces this node joined the cluster for, and those being joined.
         self._opened: set[str] = set()
         self._opening: set[asyncio.Task[None]] = set()
+        #: namespace -> uids of the servers that answered its last complete query (drivers whose
+        #: answers name the responder): who is missing when a later query is not complete.
+        self._responders: dict[str, frozenset[str]] = {}
         #: The last server count the driver gave per namespace (used while it cannot count).
         self._known_servers: dict[str, int] = {}
 
@@ -219,8 +223,10 @@ class ClusterAdapter(MemoryAdapter):
             await self.driver.open_namespace(namespace)
 
     def add(self, namespace: str, member: Member) -> None:
-        """Register a socket; the first socket of a namespace not joined yet joins it."""
+        """Register a socket; the first socket of a namespace not joined yet joins it. Its own sid
+        room is a room the driver hears of too (``room_created``/``room_deleted``)."""
         super().add(namespace, member)
+        self.driver.room_created(namespace, member.sid)
         if namespace not in self._opened and self._host is not None:
             task = asyncio.ensure_future(self._open(namespace))
             self._opening.add(task)
@@ -230,6 +236,13 @@ class ClusterAdapter(MemoryAdapter):
         self._opening.discard(task)
         if not task.cancelled() and task.exception() is not None:
             self.logger.error("could not join the cluster for a namespace", exc_info=task.exception())
+
+    def remove(self, namespace: str, sid: str) -> None:
+        """Forget a socket (the driver hears its rooms, its sid room last, are gone)."""
+        known = sid in self.participants(namespace, None)
+        super().remove(namespace, sid)
+        if known:
+            self.driver.room_deleted(namespace, sid)
 
     def room_created(self, namespace: str, room: str) -> None:
         """Tell the driver (it may subscribe to the room)."""
@@ -301,10 +314,10 @@ class ClusterAdapter(MemoryAdapter):
         if selector.local:
             return Answers(local)
         timeout = selector.timeout if selector.timeout is not None else self.request_timeout
-        answers, missing = await self._ask(
+        answers, missing, who = await self._ask(
             namespace, lambda rid: self.driver.fetch_sockets(namespace, selector, rid), timeout
         )
-        return Answers([*local, *answers], missing)
+        return Answers([*local, *answers], missing, who)
 
     async def server_side_emit(
         self,
@@ -319,10 +332,10 @@ class ClusterAdapter(MemoryAdapter):
             self.driver.server_side_emit(namespace, event, args, None)
             return Answers()
         wait = timeout if timeout is not None else self.request_timeout
-        answers, missing = await self._ask(
+        answers, missing, who = await self._ask(
             namespace, lambda rid: self.driver.server_side_emit(namespace, event, args, rid), wait
         )
-        return Answers(answers, missing)
+        return Answers(answers, missing, who)
 
     async def server_count(self, namespace: str = "/") -> int:
         """What the driver counts (this server included). While it cannot count (its broker is
@@ -339,11 +352,12 @@ class ClusterAdapter(MemoryAdapter):
 
     async def _ask(
         self, namespace: str, send: Callable[[str], None], timeout: float
-    ) -> tuple[list[Any], int]:
-        """Send a request to the other servers; their answers and how many did not answer."""
+    ) -> tuple[list[Any], int, tuple[str, ...]]:
+        """Send a request to the other servers; their answers, how many did not answer, and which
+        (when the answers name their servers and a complete query showed who they are)."""
         expected = await self.server_count(namespace) - 1
         if expected <= 0:
-            return [], 0
+            return [], 0, ()
         request_id = self.driver.new_request_id()
         query = _Query(expected, asyncio.get_running_loop().create_future())
         self._queries[request_id] = query
@@ -361,7 +375,13 @@ class ClusterAdapter(MemoryAdapter):
                 )
         finally:
             self._queries.pop(request_id, None)
-        return query.answers, max(0, expected - query.answered)
+        missing = max(0, expected - query.answered)
+        responders = frozenset(query.responders)
+        if not missing and len(responders) == expected:
+            self._responders[namespace] = responders
+            return query.answers, 0, ()
+        absent = tuple(sorted(self._responders.get(namespace, frozenset()) - responders))
+        return query.answers, missing, absent if len(absent) == missing else ()
 
     # -- what other nodes send (called by the driver) --------------------------------------------
 

@@ -13,6 +13,8 @@ from typing import Any, Literal
 from ..adapters.cluster import DEFAULT_REQUEST_TIMEOUT, ClusterAdapter
 from ..adapters.redis.classic import ClassicDriver
 from ..adapters.redis.emitter import RedisEmitter
+from ..adapters.redis.sharded import ShardedDriver
+from ..protocol.cluster import SubscriptionMode
 from .manager import AsyncManager
 
 
@@ -23,6 +25,12 @@ class AsyncRedisManager(AsyncManager):
     the channel prefix shared by the cluster (Node's ``key``, ``"socket.io"`` there too).
     ``request_timeout`` bounds how long cluster queries wait for other servers (Node's
     ``requestsTimeout``). ``publish_on_specific_response_channel`` is Node's option of that name.
+
+    ``mode='sharded'`` speaks the wire of Node's ``createShardedAdapter`` instead (Redis 7 sharded
+    pub/sub; ``channel`` is its ``channelPrefix``): ``subscription_mode`` is Node's
+    ``subscriptionMode`` (``'static'``, ``'dynamic'`` or ``'dynamic-private'``, the same on every
+    node), and ``cluster=True`` connects to a Redis Cluster (redis-py's ``RedisCluster``; ``url``
+    names any of its nodes). A Redis Cluster needs ``mode='sharded'``.
 
     ``write_only=True`` makes a manager for a process that is not a server (python-socketio's use):
     it only publishes, through a :class:`~aiosio.RedisEmitter`, and is never counted as a server;
@@ -37,13 +45,19 @@ class AsyncRedisManager(AsyncManager):
         logger: logging.Logger | None = None,
         redis_options: dict[str, Any] | None = None,
         *,
-        mode: Literal["classic"] = "classic",
+        mode: Literal["classic", "sharded"] = "classic",
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
         publish_on_specific_response_channel: bool = False,
+        subscription_mode: SubscriptionMode = "dynamic",
+        cluster: bool = False,
     ) -> None:
         super().__init__()
-        if mode != "classic":
-            raise ValueError(f"unknown Redis adapter mode {mode!r}: use 'classic'")
+        if mode not in ("classic", "sharded"):
+            raise ValueError(f"unknown Redis adapter mode {mode!r}: use 'classic' or 'sharded'")
+        if cluster and mode != "sharded":
+            raise ValueError("a Redis Cluster (cluster=True) needs mode='sharded'")
+        if write_only and mode != "classic":
+            raise ValueError("write_only publishes in the emitter's format, which is the classic mode's")
         self.url = url
         self.channel = channel
         self.write_only = write_only
@@ -58,13 +72,24 @@ class AsyncRedisManager(AsyncManager):
             self.close_room = self._publish_close_room  # type: ignore[method-assign]
             self.disconnect = self._publish_disconnect  # type: ignore[method-assign]
             return
-        driver = ClassicDriver(
-            url,
-            key=channel,
-            redis_options=redis_options,
-            publish_on_specific_response_channel=publish_on_specific_response_channel,
-            logger=logger,
-        )
+        driver: ClassicDriver | ShardedDriver
+        if mode == "sharded":
+            driver = ShardedDriver(
+                url,
+                channel_prefix=channel,
+                subscription_mode=subscription_mode,
+                cluster=cluster,
+                redis_options=redis_options,
+                logger=logger,
+            )
+        else:
+            driver = ClassicDriver(
+                url,
+                key=channel,
+                redis_options=redis_options,
+                publish_on_specific_response_channel=publish_on_specific_response_channel,
+                logger=logger,
+            )
         self.adapter = ClusterAdapter(driver, request_timeout, logger)
 
     def _emitter(self) -> RedisEmitter:

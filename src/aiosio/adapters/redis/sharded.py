@@ -1,0 +1,365 @@
+"""The sharded Redis driver: the wire of ``@socket.io/redis-adapter`` 8.x ``createShardedAdapter``
+(Redis 7 sharded pub/sub, socket.io-adapter's ClusterAdapter messages), so aiosio nodes and Node
+socket.io nodes share one cluster, on a standalone Redis 7 or on a Redis Cluster.
+
+Per namespace it holds ``SSUBSCRIBE {prefix}#{nsp}#`` (every request and broadcast; ``PUBSUB
+SHARDNUMSUB`` of it is the server count) and ``{prefix}#{nsp}#{uid}#`` (the answers to this node).
+In the ``dynamic`` subscription mode it also holds ``{prefix}#{nsp}#{room}#`` while a public room
+has a member here (a single-room broadcast is published there, so a node decodes only broadcasts
+for rooms it has); in ``dynamic-private`` the same for every room, a socket's own sid room too; in
+``static`` none. Every node of a cluster must use the same mode. See CLUSTER-WIRE.md §2 and §3.
+
+Room subscriptions follow the rooms in order, in the background (as Node's do): a broadcast to a
+room another node sends right after a socket joined it here may arrive before the subscription is in
+place. :meth:`ShardedDriver.settle` waits until they are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ...protocol.cluster import (
+    CLUSTER_RESPONSE_TYPES,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    ClusterBroadcast,
+    ClusterBroadcastAck,
+    ClusterBroadcastClientCount,
+    ClusterDisconnectSockets,
+    ClusterFetchSockets,
+    ClusterFetchSocketsResponse,
+    ClusterMessage,
+    ClusterMessageError,
+    ClusterServerSideEmit,
+    ClusterServerSideEmitResponse,
+    ClusterSocketsJoin,
+    ClusterSocketsLeave,
+    ShardedChannels,
+    SubscriptionMode,
+    WirePacket,
+    WireSocket,
+    decode_cluster,
+    encode_cluster,
+    hex_uid,
+)
+from ..base import Selector, SocketInfo
+from ._convert import DropLog, from_wire_socket, to_opts, to_selector, to_wire_socket
+from ._link import RedisLink
+
+if TYPE_CHECKING:
+    from ..cluster import ClusterAdapter
+
+default_logger = logging.getLogger("aiosio.adapters.redis")
+
+_MODES = ("static", "dynamic", "dynamic-private")
+#: What a subscribed channel is for: the namespace's main channel, this node's answers, or a room.
+_MAIN, _OWN, _ROOM = "main", "own", "room"
+
+
+class ShardedDriver:
+    """A :class:`~aiosio.adapters.cluster.ClusterDriver` speaking the sharded redis-adapter wire.
+
+    ``channel_prefix`` and ``subscription_mode`` (``static`` | ``dynamic`` | ``dynamic-private``)
+    are Node's options of those names, with Node's defaults. ``url`` (and ``redis_options``) make a
+    :class:`~aiosio.adapters.redis._link.RedisLink`; ``cluster=True`` connects to a Redis Cluster
+    (redis-py's ``RedisCluster``, any of its nodes in ``url``). Or pass a sharded ``link``.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        channel_prefix: str = "socket.io",
+        subscription_mode: SubscriptionMode = "dynamic",
+        cluster: bool = False,
+        link: RedisLink | None = None,
+        redis_options: dict[str, Any] | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        if subscription_mode not in _MODES:
+            raise ValueError(
+                f"subscription_mode must be one of {', '.join(_MODES)}, not {subscription_mode!r}"
+            )
+        self.uid = hex_uid()
+        self.prefix = channel_prefix
+        self.mode: SubscriptionMode = subscription_mode
+        self.logger = logger or default_logger
+        if link is None:
+            link = RedisLink(
+                url,
+                on_message=self._on_message,
+                sharded=True,
+                cluster=cluster,
+                redis_options=redis_options,
+                logger=self.logger,
+            )
+        elif not link.sharded:
+            raise ValueError("the sharded driver needs a RedisLink made with sharded=True")
+        else:
+            link.on_message = self._on_message
+        self.link = link
+        self.max_message_bytes = max_message_bytes
+        self._adapter: ClusterAdapter | None = None
+        self._channels: dict[str, ShardedChannels] = {}
+        #: subscribed (or being subscribed) channel -> (namespace, what it is for).
+        self._routes: dict[str, tuple[str, str]] = {}
+        #: room channel -> True (subscribe) / False (unsubscribe), not sent yet, in order.
+        self._room_changes: dict[str, bool] = {}
+        self._room_wake = asyncio.Event()
+        self._room_idle = asyncio.Event()
+        self._room_idle.set()
+        self._room_task: asyncio.Task[None] | None = None
+        self.dropped = DropLog(self.logger)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self, adapter: ClusterAdapter) -> None:
+        """Start the link; ``adapter`` receives from now on."""
+        self._adapter = adapter
+        await self.link.start()
+        if self._room_task is None:
+            self._room_task = asyncio.get_running_loop().create_task(
+                self._follow_rooms(), name="aiosio-redis-rooms"
+            )
+            if self._room_changes:
+                self._room_wake.set()
+
+    async def close(self) -> None:
+        """Unsubscribe everything and close the link."""
+        task, self._room_task = self._room_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._room_changes.clear()
+        self._room_idle.set()
+        await self.link.close()
+
+    async def open_namespace(self, namespace: str) -> None:
+        """SSUBSCRIBE the namespace's main and own channels (once: SHARDNUMSUB counts this node
+        once)."""
+        if namespace in self._channels:
+            return
+        ch = ShardedChannels(self.prefix, namespace, self.uid)
+        self._channels[namespace] = ch
+        self._routes[ch.main] = (namespace, _MAIN)
+        self._routes[ch.own] = (namespace, _OWN)
+        await self.link.subscribe(ch.main, ch.own)
+
+    async def settle(self, timeout: float = 5.0) -> None:
+        """Wait (at most ``timeout`` seconds) until every room (un)subscription asked so far was
+        sent and confirmed by Redis (or Redis is away and the reconnect will apply it)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while not self._room_idle.is_set() or self._room_changes:
+                    await self._room_idle.wait()
+                    await asyncio.sleep(0)
+
+    def new_request_id(self) -> str:
+        """Node's 16-hex request ids."""
+        return hex_uid()
+
+    async def server_count(self, namespace: str) -> int:
+        """``PUBSUB SHARDNUMSUB`` of the namespace's main channel (summed over the masters of a
+        cluster; at least 1: this server)."""
+        return max(1, await self.link.numsub(self._ch(namespace).main))
+
+    def _ch(self, namespace: str) -> ShardedChannels:
+        ch = self._channels.get(namespace)
+        if ch is None:
+            # A namespace this node does not serve (yet): same names, no subscription.
+            ch = ShardedChannels(self.prefix, namespace, self.uid)
+        return ch
+
+    # -- outbound ---------------------------------------------------------------------------
+
+    def _publish(self, message: ClusterMessage) -> None:
+        channel = self._ch(message.nsp).channel_for(message, self.mode)
+        self.link.publish(channel, encode_cluster(message))
+
+    def _respond(self, origin: str, message: ClusterMessage) -> None:
+        self.link.publish(self._ch(message.nsp).response_for(origin), encode_cluster(message))
+
+    def broadcast(self, namespace: str, event: str, args: tuple[Any, ...], selector: Selector) -> None:
+        """BROADCAST on the room's channel (one room, dynamic modes) or the main channel."""
+        packet = WirePacket(namespace, [event, *args])
+        self._publish(ClusterBroadcast(self.uid, namespace, packet, to_opts(selector)))
+
+    def broadcast_with_ack(
+        self, namespace: str, event: str, args: tuple[Any, ...], selector: Selector, request_id: str
+    ) -> None:
+        """BROADCAST with ``requestId`` (always the main channel: every server answers it)."""
+        packet = WirePacket(namespace, [event, *args])
+        opts = to_opts(selector, ack_timeout=True)
+        self._publish(ClusterBroadcast(self.uid, namespace, packet, opts, request_id))
+
+    def sockets_join(self, namespace: str, selector: Selector, rooms: list[Any]) -> None:
+        """SOCKETS_JOIN (no answer)."""
+        self._publish(ClusterSocketsJoin(self.uid, namespace, to_opts(selector), tuple(rooms)))
+
+    def sockets_leave(self, namespace: str, selector: Selector, rooms: list[Any]) -> None:
+        """SOCKETS_LEAVE (no answer)."""
+        self._publish(ClusterSocketsLeave(self.uid, namespace, to_opts(selector), tuple(rooms)))
+
+    def disconnect_sockets(self, namespace: str, selector: Selector, close: bool) -> None:
+        """DISCONNECT_SOCKETS (no answer)."""
+        self._publish(ClusterDisconnectSockets(self.uid, namespace, to_opts(selector), close))
+
+    def fetch_sockets(self, namespace: str, selector: Selector, request_id: str) -> None:
+        """FETCH_SOCKETS (its ``timeout`` flag in ms, as Node's ``io.timeout(ms).fetchSockets()``)."""
+        opts = to_opts(selector, ack_timeout=True)
+        self._publish(ClusterFetchSockets(self.uid, namespace, opts, request_id))
+
+    def server_side_emit(
+        self, namespace: str, event: str, args: tuple[Any, ...], request_id: str | None
+    ) -> None:
+        """SERVER_SIDE_EMIT (answered only with a request id)."""
+        self._publish(ClusterServerSideEmit(self.uid, namespace, [event, *args], request_id))
+
+    def fetch_response(self, namespace: str, origin: str, request_id: str, sockets: list[SocketInfo]) -> None:
+        """FETCH_SOCKETS_RESPONSE (a socket whose data can be sent neither as JSON nor as msgpack is
+        described without it, and that is logged)."""
+        wire = tuple(to_wire_socket(info) for info in sockets)
+        try:
+            payload = encode_cluster(ClusterFetchSocketsResponse(self.uid, namespace, request_id, wire))
+        except (TypeError, ValueError) as exc:
+            self.logger.warning("fetch_sockets: socket data not serializable, sent without it: %s", exc)
+            wire = tuple(WireSocket(s.id, s.handshake, s.rooms, None) for s in wire)
+            payload = encode_cluster(ClusterFetchSocketsResponse(self.uid, namespace, request_id, wire))
+        self.link.publish(self._ch(namespace).response_for(origin), payload)
+
+    def server_side_response(self, namespace: str, origin: str, request_id: str, data: Any) -> None:
+        """SERVER_SIDE_EMIT_RESPONSE (the handler's answer)."""
+        self._respond(origin, ClusterServerSideEmitResponse(self.uid, namespace, request_id, data))
+
+    def client_count(self, namespace: str, origin: str, request_id: str, count: int) -> None:
+        """BROADCAST_CLIENT_COUNT."""
+        self._respond(origin, ClusterBroadcastClientCount(self.uid, namespace, request_id, count))
+
+    def broadcast_ack(self, namespace: str, origin: str, request_id: str, data: Any) -> None:
+        """BROADCAST_ACK (one client's first ack argument)."""
+        self._respond(origin, ClusterBroadcastAck(self.uid, namespace, request_id, data))
+
+    # -- room channels ------------------------------------------------------------------------
+
+    def _subscribes(self, namespace: str, room: str) -> bool:
+        # Node's shouldUseASeparateNamespace: every room in dynamic-private, rooms that are not a
+        # local socket's sid in dynamic, none in static.
+        if self.mode == "static":
+            return False
+        if self.mode == "dynamic-private":
+            return True
+        adapter = self._adapter
+        return adapter is None or not adapter.is_sid_room(namespace, room)
+
+    def room_created(self, namespace: str, room: str) -> None:
+        """SSUBSCRIBE the room's channel if the mode says so (in the background, in order)."""
+        if not self._subscribes(namespace, room):
+            return
+        channel = self._ch(namespace).room(room)
+        route = self._routes.get(channel)
+        if route is not None and route[1] != _ROOM:
+            return  # a room named like a namespace's own channel: never subscribed twice
+        self._routes[channel] = (namespace, _ROOM)
+        self._change_room(channel, True)
+
+    def room_deleted(self, namespace: str, room: str) -> None:
+        """SUNSUBSCRIBE the room's channel if it was subscribed."""
+        channel = self._ch(namespace).room(room)
+        route = self._routes.get(channel)
+        if route is None or route[1] != _ROOM:
+            return
+        del self._routes[channel]
+        self._change_room(channel, False)
+
+    def _change_room(self, channel: str, subscribe: bool) -> None:
+        self._room_changes.pop(channel, None)  # the latest wish goes last
+        self._room_changes[channel] = subscribe
+        self._room_idle.clear()
+        self._room_wake.set()
+
+    async def _follow_rooms(self) -> None:
+        """Apply the room (un)subscriptions in batches, in order, one batch at a time."""
+        while True:
+            if not self._room_changes:
+                self._room_idle.set()
+                self._room_wake.clear()
+                await self._room_wake.wait()
+                continue
+            self._room_idle.clear()
+            changes, self._room_changes = self._room_changes, {}
+            subscribe = [ch for ch, on in changes.items() if on]
+            unsubscribe = [ch for ch, on in changes.items() if not on]
+            try:
+                if unsubscribe:
+                    await self.link.unsubscribe(*unsubscribe)
+                if subscribe:
+                    await self.link.subscribe(*subscribe)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the link is closing: nothing left to follow
+                self.logger.debug("room subscription change failed", exc_info=True)
+
+    # -- inbound -----------------------------------------------------------------------------
+
+    def _on_message(self, channel: str, payload: bytes) -> None:
+        adapter = self._adapter
+        route = self._routes.get(channel)
+        if adapter is None or route is None:
+            return
+        namespace, kind = route
+        try:
+            message = decode_cluster(payload, self.max_message_bytes)
+            if message.nsp != namespace:
+                return
+            if kind == _OWN or message.type in CLUSTER_RESPONSE_TYPES:
+                self._on_response(adapter, namespace, message)
+            elif message.uid != self.uid:
+                self._on_request(adapter, namespace, message)
+        except ClusterMessageError as exc:
+            self.dropped(channel, exc)
+        except Exception as exc:
+            self.dropped(channel, f"{type(exc).__name__}: {exc}")
+            self.logger.debug("cluster message handling failed", exc_info=True)
+
+    def _on_request(self, adapter: ClusterAdapter, namespace: str, message: ClusterMessage) -> None:
+        origin = message.uid
+        match message:
+            case ClusterBroadcast(packet=packet, opts=opts, request_id=None):
+                event, *args = packet.data
+                adapter.receive_broadcast(namespace, event, tuple(args), to_selector(opts))
+            case ClusterBroadcast(packet=packet, opts=opts, request_id=str(rid)):
+                event, *args = packet.data
+                adapter.receive_broadcast_with_ack(
+                    origin, rid, namespace, event, tuple(args), to_selector(opts)
+                )
+            case ClusterSocketsJoin(opts=opts, rooms=rooms):
+                adapter.receive_sockets_join(namespace, to_selector(opts), rooms)
+            case ClusterSocketsLeave(opts=opts, rooms=rooms):
+                adapter.receive_sockets_leave(namespace, to_selector(opts), rooms)
+            case ClusterDisconnectSockets(opts=opts, close=close):
+                adapter.receive_disconnect_sockets(namespace, to_selector(opts), close)
+            case ClusterFetchSockets(opts=opts, request_id=rid):
+                adapter.receive_fetch_sockets(origin, rid, namespace, to_selector(opts))
+            case ClusterServerSideEmit(data=data, request_id=rid):
+                event, *args = data
+                adapter.receive_server_side_emit(origin, rid, namespace, event, tuple(args))
+            case _:
+                pass  # heartbeats and ADAPTER_CLOSE: the heartbeat variant's, not the sharded adapter's
+
+    def _on_response(self, adapter: ClusterAdapter, namespace: str, message: ClusterMessage) -> None:
+        match message:
+            case ClusterFetchSocketsResponse(request_id=rid, sockets=sockets, uid=responder):
+                infos = [from_wire_socket(namespace, s) for s in sockets]
+                adapter.receive_fetch_response(rid, infos, responder=responder)
+            case ClusterServerSideEmitResponse(request_id=rid, data=data, uid=responder):
+                adapter.receive_server_side_response(rid, data, responder=responder)
+            case ClusterBroadcastClientCount(request_id=rid, client_count=count):
+                adapter.receive_client_count(rid, count)
+            case ClusterBroadcastAck(request_id=rid, data=data):
+                adapter.receive_broadcast_ack(rid, data)
+            case _:
+                pass  # a request on this node's own channel: nobody sends that
