@@ -181,11 +181,14 @@ async def test_fetch_sockets_and_remote_socket_operations(
     a1 = await connect(node, node, "room1")
     p1 = await connect(node, py, "room1")
     a2 = await connect(node, node)
+    p2 = await connect(node, py)
     await node.command("setData", sid=a1["sid"], data={"node": "A", "n": 1})
     await py.command("setData", sid=p1["sid"], data={"node": "P", "n": 2})
 
     found = {s["id"]: s for s in await src.command("fetchSockets")}
-    assert set(found) == {a1["sid"], p1["sid"], a2["sid"]}
+    assert set(found) == {a1["sid"], p1["sid"], a2["sid"], p2["sid"]}
+    if src is node:  # a socket without a session: Node's default socket.data, like its own sockets
+        assert found[p2["sid"]]["data"] == found[a2["sid"]]["data"] == {}
     assert found[a1["sid"]]["data"] == {"node": "A", "n": 1}
     assert found[p1["sid"]]["data"] == {"node": "P", "n": 2}
     assert sorted(found[a1["sid"]]["rooms"]) == sorted([a1["sid"], "room1"])
@@ -231,8 +234,8 @@ async def test_fetch_sockets_and_remote_socket_operations(
     ev = await node.next_event({"event": "client-disconnect", "cid": target["cid"]})
     assert ev["reason"] == "io server disconnect"
     # nobody else got the direct emit, and the others are still connected
-    await settle(src, node, [a2["cid"]])
-    assert who_got(node, "direct", [a1["cid"], p1["cid"], a2["cid"]]) == {target["cid"]: 1}
+    await settle(src, node, [a2["cid"], p2["cid"]])
+    assert who_got(node, "direct", [a1["cid"], p1["cid"], a2["cid"], p2["cid"]]) == {target["cid"]: 1}
 
 
 # ------------------------------------------------------------------------------------- 5. server-side emit

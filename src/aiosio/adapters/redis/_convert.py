@@ -51,8 +51,10 @@ def to_selector(opts: WireOpts) -> Selector:
 
 
 def to_wire_socket(info: SocketInfo) -> WireSocket:
-    """A local socket as a fetch answer carries it."""
-    return WireSocket(info.sid, dict(info.handshake), tuple(info.rooms), info.data)
+    """A local socket as a fetch answer carries it (no session yet: ``{}``, Node's default
+    ``socket.data``)."""
+    data = {} if info.data is None else info.data
+    return WireSocket(info.sid, dict(info.handshake), tuple(info.rooms), data)
 
 
 def from_wire_socket(namespace: str, socket: WireSocket) -> SocketInfo:
