@@ -22,7 +22,7 @@ import asyncio
 import importlib.util
 import json
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
@@ -135,12 +135,43 @@ async def closed(ws: aiohttp.ClientWebSocketResponse, timeout: float = MOCHA_TIM
     await within(drain(), "close of the WebSocket", timeout)
 
 
-@pytest.fixture
-async def run_example(http: aiohttp.ClientSession) -> AsyncIterator[Callable[[str], Awaitable[Suite]]]:
-    """``await run_example("engineio" | "socketio")``: the example's server for that suite."""
+@pytest.fixture(scope="module")
+def worker_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
+    """``url_of(suite)``: the example served by ``aiosio run ... --workers 2`` (started once per
+    module and suite), the suites' way to check the hand-off between workers."""
+    from processes import AIOSIO, ServerProcess, start_process
+
+    started: dict[str, ServerProcess] = {}
+    workdir = tmp_path_factory.mktemp("workers")
+
+    def url_of(suite: str) -> str:
+        if suite not in started:
+            target = f"conformance_server:{SERVERS[suite][0].__name__}"
+            cmd = [*AIOSIO, "run", target, "--app-dir", str(EXAMPLE.parent), "--port", "0"]
+            started[suite] = start_process([*cmd, "--workers", "2", "--no-access-log"], workdir)
+        return started[suite].url
+
+    yield url_of
+    for server in started.values():
+        assert server.stop() == 0, server.output()
+
+
+@pytest.fixture(params=["in-process", "workers-2"])
+async def run_example(
+    request: pytest.FixtureRequest, http: aiohttp.ClientSession, worker_servers: Callable[[str], str]
+) -> AsyncIterator[Callable[[str], Awaitable[Suite]]]:
+    """``await run_example("engineio" | "socketio")``: the example's server for that suite, in this
+    process, or run by ``aiosio run --workers 2`` (a new connection per request there, so requests
+    land on either worker and every other one goes through the hand-off)."""
     runners: list[web.AppRunner] = []
+    fresh: list[aiohttp.ClientSession] = []
 
     async def start(suite: str) -> Suite:
+        if request.param == "workers-2":
+            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))
+            fresh.append(session)
+            port = int(worker_servers(suite).rsplit(":", 1)[1])
+            return Suite(session, port, SERVERS[suite][1])
         build, path = SERVERS[suite]
         runner = web.AppRunner(build(), shutdown_timeout=1.0)
         await runner.setup()
@@ -150,6 +181,8 @@ async def run_example(http: aiohttp.ClientSession) -> AsyncIterator[Callable[[st
         return Suite(http, int(runner.addresses[0][1]), path)
 
     yield start
+    for session in fresh:
+        await session.close()
     for runner in reversed(runners):
         await asyncio.wait_for(runner.cleanup(), 5)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import orjson
 from aiohttp import WSMsgType, web
@@ -29,10 +29,26 @@ UNSUPPORTED_PROTOCOL_VERSION = (5, "Unsupported protocol version")
 
 _TEXT_PLAIN = "text/plain; charset=UTF-8"
 
-#: Set in each worker of ``aiosio run --workers N`` (:mod:`aiosio.workers.routing`): answers a request
-#: for a session whose sid does not carry this server's ``sid_prefix`` by handing it to the worker
-#: that owns it; None when no worker has it (the request is then answered here: unknown sid).
-HandOff = Callable[[web.Request, str, "AiohttpEngineTransport"], Awaitable[web.StreamResponse | None]]
+
+
+class HandOff(Protocol):
+    """What a worker of ``aiosio run --workers N`` installs as :data:`hand_off`
+    (:class:`aiosio.workers.routing.HandOff`)."""
+
+    async def __call__(
+        self, request: web.Request, sid: str, transport: AiohttpEngineTransport
+    ) -> web.StreamResponse | None:
+        """Answer a request for a session whose sid does not carry this server's ``sid_prefix`` by
+        handing it to the worker that owns it; None when no worker has it (answered here then)."""
+        ...
+
+    async def settle(self, session: EngineSession) -> None:
+        """A polling request for a session being upgraded: let the upgrade's frames, which may be
+        coming the long way (through another worker), arrive first."""
+        ...
+
+
+#: Set in each worker of ``--workers N``; None in a single process.
 hand_off: HandOff | None = None
 
 
@@ -103,6 +119,8 @@ class AiohttpEngineTransport:
             return self._error(request, UNKNOWN_SID)
         if transport == "websocket":
             return await self._websocket_upgrade(request, session)
+        if hand_off is not None and session.upgrading:
+            await hand_off.settle(session)
         if not session.machine.polling:
             return self._error(request, BAD_REQUEST)
         if request.method == "GET":
@@ -204,7 +222,12 @@ class AiohttpEngineTransport:
         except ParseError as exc:
             session.protocol_error(str(exc))
             return self._error(request, BAD_REQUEST)
+        polled = session._poll is not None
         await session.receive_payload(packets)
+        if hand_off is not None and not polled and session.close_reason == CloseReason.CLIENT_DISCONNECT:
+            # Between workers a GET sent just before this CLOSE may come the long way (handed over)
+            # and arrive after it: it gets the NOOP it would have got had it arrived first.
+            self.core.keep_farewell(session.sid, b"6")
         if session.close_reason == CloseReason.PARSE_ERROR:
             return self._error(request, BAD_REQUEST)
         await session.wait_inflight()

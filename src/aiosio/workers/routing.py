@@ -25,6 +25,7 @@ import aiohttp
 from aiohttp import WSMsgType, web
 
 if TYPE_CHECKING:
+    from ..engine.session import EngineSession
     from ..transport.server import AiohttpEngineTransport
 
 __all__ = ["HandOff", "parse_tag", "worker_tag"]
@@ -34,6 +35,9 @@ logger = logging.getLogger("aiosio.workers")
 #: A worker's tag in a sid: ``w`` + its id + ``.`` (not a base64url character, so the random part
 #: that follows can never be mistaken for more of the tag).
 _TAG = re.compile(r"w([0-9]{1,9})\.")
+
+#: How long a polling request for a session being upgraded waits for the upgrade to finish.
+UPGRADE_GRACE = 0.05
 
 #: Headers that belong to one hop (RFC 9110 §7.6.1) or that aiohttp writes itself.
 _HOP_BY_HOP = frozenset(
@@ -113,6 +117,17 @@ class HandOff:
         """Close every connection pool."""
         for worker_id in list(self._sessions):
             await self._forget(worker_id)
+
+    async def settle(self, session: EngineSession) -> None:
+        """Wait (at most :data:`UPGRADE_GRACE`) for an upgrade in progress to finish.
+
+        A polling request during an upgrade is answered by the state the upgrade leaves; a WebSocket
+        handed over through another worker makes the upgrade's last frame (``5``) come one hop
+        later than in a single process, so a request sent after it could otherwise overtake it.
+        """
+        deadline = asyncio.get_running_loop().time() + UPGRADE_GRACE
+        while session.upgrading and not session.closed and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.002)
 
     async def __call__(
         self, request: web.Request, sid: str, transport: AiohttpEngineTransport
