@@ -30,7 +30,6 @@ UNSUPPORTED_PROTOCOL_VERSION = (5, "Unsupported protocol version")
 _TEXT_PLAIN = "text/plain; charset=UTF-8"
 
 
-
 class HandOff(Protocol):
     """What a worker of ``aiosio run --workers N`` installs as :data:`hand_off`
     (:class:`aiosio.workers.routing.HandOff`)."""
