@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from example_support import WAIT, free_port, until
 from node_driver import NodeDriver
@@ -100,6 +101,13 @@ async def test_a_broadcast_and_both_emitters_reach_every_server(
     server_a = cluster("A", [sys.executable, str(EXAMPLE / "python_node.py")])
     server_b = cluster("B", [sys.executable, str(EXAMPLE / "python_node.py")])
     server_c = cluster("C", ["node", str(EXAMPLE / "node_node.js")])
+
+    async with aiohttp.ClientSession() as http:  # both kinds of server serve the page and its bundle
+        for server in (server_a, server_c):
+            async with http.get(server.url + "/") as page:
+                assert page.status == 200 and "/socket.io/socket.io.min.js" in await page.text()
+            async with http.get(server.url + "/socket.io/socket.io.min.js") as bundle:
+                assert bundle.status == 200 and len(await bundle.read()) > 10_000
 
     chats = Chats(node)
     for name, server in (("a", server_a), ("idle", server_a), ("c", server_c)):
