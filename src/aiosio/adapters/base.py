@@ -71,9 +71,12 @@ class EventPacket:
     The frames are made on first request and kept, so a process encodes a broadcast at most once,
     and never when it has no recipient; every local recipient gets the same frame objects. An
     adapter that forwards the packet to other nodes sends ``event`` and ``args``, not frames.
+
+    ``offset`` (connection-state recovery, set before the first encoding) is encoded as the last
+    argument; it is not part of ``args``, so it is never forwarded (each node has its own).
     """
 
-    __slots__ = ("_ack_frames", "_encoder", "_frames", "ack", "args", "event", "namespace")
+    __slots__ = ("_ack_frames", "_encoder", "_frames", "ack", "args", "event", "namespace", "offset")
 
     def __init__(
         self, namespace: str, event: str, args: tuple[Any, ...], encoder: Encoder, ack: bool = False
@@ -82,6 +85,7 @@ class EventPacket:
         self.event = event
         self.args = args
         self.ack = ack
+        self.offset: str | None = None
         self._encoder = encoder
         self._frames: Sequence[Frame] | None = None
         self._ack_frames: tuple[int, Sequence[Frame]] | None = None
@@ -90,7 +94,8 @@ class EventPacket:
         """The frames without an ack id (encoded now if not yet)."""
         frames = self._frames
         if frames is None:
-            frames = self._frames = self._encoder(self.namespace, self.event, self.args, None)
+            args = self.args if self.offset is None else (*self.args, self.offset)
+            frames = self._frames = self._encoder(self.namespace, self.event, args, None)
         return frames
 
     def frames_with_ack(self, ack_id: int) -> Sequence[Frame]:

@@ -44,6 +44,7 @@ from .eio_view import EngineIOView
 from .engine import EngineConnection, EngineError, EngineOptions
 from .inbox import DEFAULT_MAX_HELD_BYTES, DEFAULT_MAX_HELD_EVENTS, InboxState, NamespaceInbox
 from .namespace import AsyncClientNamespace
+from .recovery import RecoveryState
 
 default_logger = logging.getLogger("aiosio.client")
 engine_logger = logging.getLogger("aiosio.client.engine")
@@ -175,6 +176,10 @@ class AsyncClient:
         or for its ``connect`` handler to finish (default 10,000); beyond it, or beyond
         ``max_held_bytes`` (default 16 MiB of received messages), events are dropped with a warning.
     :param max_held_bytes: see ``max_held_events``.
+    :param strip_offsets: connection-state recovery: take the recovery offset a server with recovery
+        on appends to events off their arguments before handlers see them (default True; False
+        passes it on, as Node's client does). ``recovered`` tells whether the last connection was
+        recovered (see docs/recovery.md).
 
     Handler order: every handler of a connection starts in the order its packets arrived (``connect``
     first, and it finishes before any event handler of its namespace starts). A plain function runs to
@@ -206,6 +211,7 @@ class AsyncClient:
         max_buffered_emits: int = 1000,
         max_held_events: int = DEFAULT_MAX_HELD_EVENTS,
         max_held_bytes: int = DEFAULT_MAX_HELD_BYTES,
+        strip_offsets: bool = True,
     ) -> None:
         # Validates the delays up front rather than on the first reconnection.
         Backoff(reconnection_delay, reconnection_delay_max, randomization_factor)
@@ -276,6 +282,8 @@ class AsyncClient:
         self._deferred: deque[tuple[EngineConnection, str, int | None, list[Any]]] = deque()
         #: The Engine.IO connection, with python-engineio ``AsyncClient``'s attribute names.
         self.eio = EngineIOView(self)
+        #: Connection-state recovery: pids and offsets per namespace.
+        self._recovery = RecoveryState(strip_offsets)
 
     # -- registration -------------------------------------------------------------------------------
 
@@ -426,9 +434,11 @@ class AsyncClient:
         }
         self._rx_bytes = 0
         # python-socketio sends an empty object when there is no auth; servers see {} either way.
-        payload = auth if auth is not None else {}
+        # A namespace with a session to recover also sends its pid and offset.
+        recovery = self._recovery
+        recovery.recovered.clear()
         for ns in self.connection_namespaces:
-            self._send(engine, Packet(PacketType.CONNECT, ns, payload))
+            self._send(engine, Packet(PacketType.CONNECT, ns, recovery.connect_payload(ns, auth)))
         if not wait:
             self._state = _State.CONNECTED
             self.connected = True
@@ -526,6 +536,7 @@ class AsyncClient:
         state = self._state
         if state is _State.IDLE or state is _State.DISCONNECTING:
             return
+        self._recovery.forget()
         if self._abort is not None:
             self._abort.set()
         for future in self._joins.values():
@@ -636,6 +647,8 @@ class AsyncClient:
         ptype = packet.type
         ns = packet.namespace
         if ptype == PacketType.EVENT:
+            if packet.id is None and self._recovery.pids:
+                self._recovery.on_event(ns, packet.data)
             inbox = self._inboxes.get(ns)
             if inbox is not None and inbox.is_open:
                 self._dispatch_event(engine, ns, packet.id, packet.data)
@@ -695,6 +708,7 @@ class AsyncClient:
             return
         sid = data.get("sid") if isinstance(data, dict) else None
         self.namespaces[ns] = sid if isinstance(sid, str) else self.sid
+        self._recovery.on_connect(ns, data)
         self.logger.info("Namespace %s is connected", ns)
         self._flush_buffer(ns)
         inbox.state = InboxState.CONNECTING
@@ -1093,6 +1107,17 @@ class AsyncClient:
                 )
 
     # -- utilities ----------------------------------------------------------------------------------
+
+    @property
+    def recovered(self) -> bool:
+        """True if the last connection recovered the session of every namespace it joined
+        (connection-state recovery: same sids and rooms, missed events received)."""
+        recovered = self._recovery.recovered
+        return bool(self.namespaces) and all(ns in recovered for ns in self.namespaces)
+
+    def is_recovered(self, namespace: str | None = None) -> bool:
+        """True if ``namespace`` (default ``'/'``) recovered its session on the last connection."""
+        return (namespace or "/") in self._recovery.recovered
 
     def get_sid(self, namespace: str | None = None) -> str | None:
         """The session id of ``namespace`` (default ``'/'``), or None if it is not joined."""

@@ -235,6 +235,10 @@ class EngineConnection:
         else:
             # unsafe=True keeps cookies set by servers addressed by IP (sticky-session load balancers).
             self._session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+            # aiohttp re-sends a GET whose kept-alive connection broke; a polling GET the server
+            # already answered is not safe to repeat: that answer's packets would be lost unseen.
+            if hasattr(self._session, "_retry_connection"):
+                self._session._retry_connection = False
         self._own_session = True
 
     def _ssl(self) -> bool:

@@ -20,6 +20,7 @@ from .socket import ServerSocket
 
 if TYPE_CHECKING:
     from ..engine.server import EngineCore
+    from ..recovery.store import RecoveryStore
     from .manager import AsyncManager
 
 
@@ -75,6 +76,9 @@ class Emitting:
     _core: EngineCore
     _hooks: frozenset[str]
     _sockets: dict[str, ServerSocket]
+    #: The connection-state recovery store, None when recovery is off (then emits never look at it
+    #: beyond this one attribute).
+    _recovery: RecoveryStore | None
 
     @staticmethod
     def _args(data: Any) -> tuple[Any, ...]:
@@ -110,11 +114,15 @@ class Emitting:
             # The common case: straight to one client of this process, no adapter walk.
             sock = self._sockets.get(target)
             if sock is not None and sock.namespace == ns:
-                frames = self._encode(ns, event, args, None)
                 if volatile:
-                    sock.deliver_volatile(frames)
+                    sock.deliver_volatile(self._encode(ns, event, args, None))
+                elif self._recovery is None:
+                    sock.deliver(self._encode(ns, event, args, None))
                 else:
-                    sock.deliver(frames)
+                    # Recovery: kept (and given its offset) like a broadcast to the sid (Node).
+                    direct = EventPacket(ns, event, args, self._encode)
+                    self._recovery.stamp(direct, Selector((target,), sids=True))
+                    sock.deliver(direct.frames())
                 return
         if skip_sid is not None or volatile:
             selector = Selector.of(target, skip_sid, volatile=volatile)
@@ -129,7 +137,10 @@ class Emitting:
         else:
             selector = Selector.of(target)
         if callback is None:
-            await self._adapter.broadcast(EventPacket(ns, event, args, self._encode), selector)
+            packet = EventPacket(ns, event, args, self._encode)
+            if self._recovery is not None and not volatile:
+                self._recovery.stamp(packet, selector)
+            await self._adapter.broadcast(packet, selector)
             return
         packet = EventPacket(ns, event, args, self._encode, ack=True)
         await self._adapter.broadcast_with_ack(

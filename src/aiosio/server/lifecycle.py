@@ -13,6 +13,8 @@ from ..adapters.base import Selector
 from ..engine.eager import start_task
 from ..engine.session import CloseReason, EngineSession
 from ..protocol.socketio import Packet, PacketType
+from ..recovery.options import RecoveryOptions
+from ..recovery.store import RECOVERABLE_REASONS, Restored, SessionState
 from .dispatch import Dispatch
 from .handlers import Handler, positional_capacity
 from .socket import CONNECT_QUEUED, CONNECT_RUNNING, Connection, ServerSocket
@@ -28,6 +30,9 @@ class Lifecycle(Dispatch):
     _closing: bool
 
     _adapter_ready: bool
+    _recovery_options: RecoveryOptions | None
+    #: With recovery on: pid -> the connected socket that holds it.
+    _live_pids: dict[str, ServerSocket]
 
     async def _start_adapter(self) -> bool:
         raise NotImplementedError  # the server's lifecycle
@@ -61,6 +66,9 @@ class Lifecycle(Dispatch):
         conn: Connection | None = session.data
         if conn is None:
             return
+        if self._recovery is not None and reason in RECOVERABLE_REASONS:
+            for sock in conn.sockets.values():
+                self._persist(sock)
         for sock in list(conn.sockets.values()):
             self._drop_socket(sock, reason)
 
@@ -127,25 +135,120 @@ class Lifecycle(Dispatch):
 
     def _handle_connect(self, conn: Connection, packet: Packet) -> None:
         ns = packet.namespace
-        if ns in conn.sockets:
+        if ns in conn.sockets or (conn.restoring is not None and ns in conn.restoring):
             return  # already connected (or connecting) to this namespace
         if not self._namespace_allowed(ns):
             self._send_connect_error(conn, ns, {"message": "Invalid namespace"})
             return
-        sid = secrets.token_urlsafe(15)
+        auth = packet.data
+        if self._recovery is not None and isinstance(auth, dict) and isinstance(auth.get("pid"), str):
+            offset = auth.get("offset")
+            if offset is not None and not isinstance(offset, str):
+                offset = ""  # not an offset: refused, never taken for "from the start"
+            # The recovery keys are the library's, not the app's: the handler (and fetch_sockets'
+            # handshake) see the client's own auth, and the pid stays private.
+            user_auth = {k: v for k, v in auth.items() if k != "pid" and k != "offset"}
+            self._restore(conn, ns, auth["pid"], offset, user_auth)
+            return
+        self._connect(conn, ns, auth, None)
+
+    # -- connection-state recovery ---------------------------------------------------------------
+
+    def _restore(self, conn: Connection, ns: str, pid: str, offset: str | None, auth: Any) -> None:
+        """A client asks to recover session ``pid``: ask the store, then connect (recovered or not)."""
+        old = self._live_pids.get(pid)
+        if old is not None and old.namespace == ns and old.conn is not conn and not old.gone:
+            # The client is back before this server noticed its old connection is dead (a cut
+            # polling client is seen only at its ping timeout): that connection counts as lost now.
+            self._persist(old)
+            self._drop_socket(old, CloseReason.TRANSPORT_CLOSE)
+            if not old.conn.sockets:
+                old.session.close(CloseReason.TRANSPORT_CLOSE)
+        if conn.restoring is None:
+            conn.restoring = set()
+        conn.restoring.add(ns)
+
+        def done(_result: None, exc: BaseException | None) -> None:
+            if exc is None:
+                return
+            assert conn.restoring is not None
+            conn.restoring.discard(ns)
+            if not isinstance(exc, asyncio.CancelledError):
+                self.logger.error("connection-state recovery failed; connecting afresh", exc_info=exc)
+            if not conn.session.closed and ns not in conn.sockets:
+                self._connect(conn, ns, auth, None)
+
+        start_task(self._core.loop, self._restore_and_connect(conn, ns, pid, offset, auth), done)
+
+    async def _restore_and_connect(
+        self, conn: Connection, ns: str, pid: str, offset: str | None, auth: Any
+    ) -> None:
+        store = self._recovery
+        assert store is not None and conn.restoring is not None
+        restored = await store.restore(ns, pid, offset)
+        conn.restoring.discard(ns)
+        if conn.session.closed or ns in conn.sockets:
+            return
+        if restored is not None:
+            holder = self._sockets.get(restored.session.sid)
+            if holder is not None and not holder.gone:
+                restored = None  # its sid is in use by a connected socket: not this client's
+            else:
+                store.discard(pid)
+        # Nothing awaited from the store's answer to here: no packet can slip in between.
+        self._connect(conn, ns, auth, restored)
+
+    def _persist(self, sock: ServerSocket) -> None:
+        """Keep a connected socket's session for recovery (its connection was lost)."""
+        store = self._recovery
+        if store is None or sock.pid is None or not sock.ready or sock.gone:
+            return
+        store.persist(self._session_state(sock))
+
+    def _session_state(self, sock: ServerSocket) -> SessionState:
+        assert sock.pid is not None
+        rooms = tuple(self._adapter.rooms(sock.namespace, sock.sid))
+        return SessionState(sock.sid, sock.pid, sock.namespace, rooms, sock.user, sock.recovery_start)
+
+    def _accepts_early(self, sock: ServerSocket) -> bool:
+        """Whether the CONNECT reply goes out before the connect handler runs: ``always_connect``,
+        or a recovered socket with ``skip_middlewares``."""
+        if self.always_connect:
+            return True
+        options = self._recovery_options
+        return sock.recovered and options is not None and options.skip_middlewares
+
+    def _connect(self, conn: Connection, ns: str, auth_data: Any, restored: Restored | None) -> None:
+        """Make the socket (with the restored sid, rooms and session, if any) and run its
+        connect handler."""
+        sid = secrets.token_urlsafe(15) if restored is None else restored.session.sid
         sock = ServerSocket(sid, ns, conn)
-        sock.auth = packet.data
+        sock.auth = auth_data
         conn.sockets[ns] = sock
         self._sockets[sid] = sock
         self._adapter.add(ns, sock)
-        if self.always_connect:
+        store = self._recovery
+        if store is not None:
+            if restored is None:
+                sock.pid = secrets.token_urlsafe(15)
+            else:
+                state = restored.session
+                sock.pid = state.pid
+                sock.recovered = True
+                sock.user = state.data
+                for room in state.rooms:
+                    self._adapter.join(ns, sid, room)
+                sock.missed = restored.missed
+            sock.recovery_start = store.position()
+            self._live_pids[sock.pid] = sock
+        if self._accepts_early(sock):
             self._accept(sock)
         handler, args = self._registry.find(ns, "connect", (sid,))
         if handler is None:
             self._connect_decided(sock, True, None)
             return
         # python-socketio passes auth=None when the client sent none: both for `40` and `40{}`.
-        auth = packet.data or None
+        auth = auth_data or None
         # A connect handler counts against max_inflight like an event handler: otherwise CONNECTs
         # to many namespaces would start any number of them at once.
         sock.connecting = CONNECT_QUEUED
@@ -179,9 +282,22 @@ class Lifecycle(Dispatch):
         return result
 
     def _accept(self, sock: ServerSocket) -> None:
-        """Send the CONNECT reply; the manager hears of it (``connect``) if it asked to."""
-        for frame in self._parser.encode(Packet(PacketType.CONNECT, sock.namespace, {"sid": sock.sid})):
-            sock.session.send(frame)
+        """Send the CONNECT reply; the manager hears of it (``connect``) if it asked to.
+
+        With recovery on, the reply carries the pid, and a recovered socket's missed packets go
+        out just before it (Node's order; clients hold events that arrive before CONNECT).
+        """
+        send = sock.session.send
+        if sock.pid is None:
+            reply: dict[str, Any] = {"sid": sock.sid}
+        else:
+            reply = {"sid": sock.sid, "pid": sock.pid}
+            missed, sock.missed = sock.missed, None
+            for frames in missed or ():
+                for frame in frames:
+                    send(frame)
+        for frame in self._parser.encode(Packet(PacketType.CONNECT, sock.namespace, reply)):
+            send(frame)
         sock.mark_ready()
         if "connect" in self._hooks:
             self._run_hook(sock.sid, self.manager.connect(sock.sid, sock.namespace))
@@ -199,21 +315,22 @@ class Lifecycle(Dispatch):
             error = {"message": "Connection rejected by server"}
         elif result is False:
             error = {"message": "Connection rejected by server"}
+        early = self._accepts_early(sock)
         if sock.gone:
             # The client left (or was disconnected) while the handler ran.
             if error is None:
-                if not self.always_connect and "connect" in self._hooks:
+                if not early and "connect" in self._hooks:
                     self._run_hook(sock.sid, self.manager.connect(sock.sid, sock.namespace))
                 self._run_disconnect_handler(sock, sock.left or CloseReason.CLIENT_DISCONNECT)
             else:
                 self._forget_socket(sock)
             return
         if error is None:
-            if not self.always_connect:
+            if not early:
                 self._accept(sock)
             return
         self._forget_socket(sock)
-        if self.always_connect:
+        if early:
             for frame in self._parser.encode(Packet(PacketType.DISCONNECT, sock.namespace, error)):
                 sock.session.send(frame)
         else:
@@ -239,6 +356,8 @@ class Lifecycle(Dispatch):
 
     def _forget_socket(self, sock: ServerSocket) -> None:
         self._detach(sock)
+        if sock.pid is not None and self._live_pids.get(sock.pid) is sock:
+            del self._live_pids[sock.pid]
         if self._sockets.get(sock.sid) is sock:
             del self._sockets[sock.sid]
             self._adapter.remove(sock.namespace, sock.sid)

@@ -15,6 +15,9 @@ from ..engine.options import EngineOptions
 from ..engine.session import CloseReason
 from ..engineio import _check_async_mode, _make_logger
 from ..protocol.parser import Parser, make_parser
+from ..recovery.memory import MemoryStore
+from ..recovery.options import RecoveryOptions
+from ..recovery.store import RecoveryStats, RecoveryStore
 from .cluster import AdapterHostView, ClusterOps
 from .engine import SocketIOEngine
 from .handlers import Handler, HandlerRegistry
@@ -32,6 +35,11 @@ class AsyncServer(Lifecycle, ClusterOps):
     value is the acknowledgement. Engine.IO options (``ping_interval``, ``ping_timeout``,
     ``max_http_buffer_size``, ``cors_allowed_origins``, ``transports`` …) are keyword arguments, as in
     python-socketio; see :class:`~aiosio.engine.options.EngineOptions` for all of them.
+
+    ``connection_state_recovery`` (off by default) turns on Node's connection-state recovery: a
+    dict of :class:`~aiosio.recovery.RecoveryOptions` fields (``{}`` or True for the defaults). A
+    client whose connection is lost comes back with the same sid, rooms and session and gets the
+    events it missed; :meth:`recovered` tells a connect handler which case it is. See docs/recovery.md.
 
     ``sio.eio`` is the Engine.IO server (python-engineio's API, see :class:`aiosio.engineio.AsyncServer`)
     and ``sio.manager`` the client manager (python-socketio's :class:`~aiosio.AsyncManager` API). The
@@ -59,6 +67,7 @@ class AsyncServer(Lifecycle, ClusterOps):
         async_mode: str | None = None,
         max_attachments: int = 10,
         connect_timeout: float = 45.0,
+        connection_state_recovery: bool | dict[str, Any] | RecoveryOptions | None = None,
         **kwargs: Any,
     ) -> None:
         _check_async_mode(async_mode)
@@ -96,6 +105,12 @@ class AsyncServer(Lifecycle, ClusterOps):
         self.handlers = self._registry.handlers
         self.namespace_handlers = self._registry.namespace_handlers
         self._sockets: dict[str, ServerSocket] = {}
+        #: Connection-state recovery: its options and store (None when off), and pid -> socket.
+        self._recovery_options = RecoveryOptions.of(connection_state_recovery)
+        self._recovery: RecoveryStore | None = (
+            None if self._recovery_options is None else MemoryStore(self._recovery_options)
+        )
+        self._live_pids = {}
         self._closing = False
         self._server_handlers = {}
         #: The adapter's ``init`` (started once; started again after it failed).
@@ -199,6 +214,8 @@ class AsyncServer(Lifecycle, ClusterOps):
             await self.manager.enter_room(sid, ns, room)
         elif self._adapter.is_sid_room(ns, sid):
             self._adapter.join(ns, sid, room)
+            if self._recovery is not None:
+                self._session_changed(sid, ns)
         else:
             await self._adapter.add_sockets(ns, Selector((sid,), sids=True), (room,))
 
@@ -209,6 +226,8 @@ class AsyncServer(Lifecycle, ClusterOps):
             await self.manager.leave_room(sid, ns, room)
         elif self._adapter.is_sid_room(ns, sid):
             self._adapter.leave(ns, sid, room)
+            if self._recovery is not None:
+                self._session_changed(sid, ns)
         else:
             await self._adapter.del_sockets(ns, Selector((sid,), sids=True), (room,))
 
@@ -234,6 +253,25 @@ class AsyncServer(Lifecycle, ClusterOps):
         sock = self._sockets.get(sid)
         return sock if sock is not None and sock.namespace == namespace else None
 
+    def recovered(self, sid: str, namespace: str | None = None) -> bool:
+        """True if this client's connection was recovered (connection-state recovery): it kept
+        its sid, rooms and session, and was sent what it missed. False for a new session, an
+        unknown sid, or with recovery off. Meant for the ``connect`` handler."""
+        sock = self._sockets.get(sid)
+        return sock is not None and sock.namespace == (namespace or "/") and sock.recovered
+
+    def recovery_stats(self) -> RecoveryStats | None:
+        """The connection-state recovery store's counters (kept and evicted packets, sessions,
+        restores), or None with recovery off."""
+        return None if self._recovery is None else self._recovery.stats()
+
+    def _session_changed(self, sid: str, namespace: str) -> None:
+        """A socket's rooms or session changed: a store that outlives this process writes it through."""
+        store = self._recovery
+        sock = self._sockets.get(sid)
+        if store is not None and sock is not None and sock.namespace == namespace and sock.ready:
+            store.save_session(self._session_state(sock))
+
     async def get_session(self, sid: str, namespace: str | None = None) -> dict[Any, Any]:
         """The user session dict of a client (empty at first)."""
         sock = self._socket(sid, namespace)
@@ -244,6 +282,8 @@ class AsyncServer(Lifecycle, ClusterOps):
     async def save_session(self, sid: str, session: dict[Any, Any], namespace: str | None = None) -> None:
         """Replace the user session dict of a client."""
         self._socket(sid, namespace).user = session
+        if self._recovery is not None:
+            self._session_changed(sid, namespace or "/")
 
     @contextlib.asynccontextmanager
     async def session(self, sid: str, namespace: str | None = None) -> AsyncIterator[dict[Any, Any]]:

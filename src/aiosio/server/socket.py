@@ -44,10 +44,14 @@ class ServerSocket:
         "gone",
         "hold",
         "left",
+        "missed",
         "namespace",
         "next_ack_id",
         "pending",
+        "pid",
         "ready",
+        "recovered",
+        "recovery_start",
         "session",
         "sid",
         "user",
@@ -78,6 +82,13 @@ class ServerSocket:
         self.user: dict[Any, Any] | None = None
         #: What the client's CONNECT packet carried (its ``auth``), None if nothing.
         self.auth: Any = None
+        #: Connection-state recovery (all unused when it is off): the private session id the client
+        #: sends back to recover, whether this socket is a recovered one, the packets it missed
+        #: (written just before the CONNECT reply), and the offset its session starts after.
+        self.pid: str | None = None
+        self.recovered = False
+        self.missed: list[Sequence[Frame]] | None = None
+        self.recovery_start: str | None = None
 
     @property
     def eio_sid(self) -> str:
@@ -183,7 +194,17 @@ class ServerSocket:
 class Connection:
     """Socket.IO state of one Engine.IO session: its decoder and its namespaces."""
 
-    __slots__ = ("_environ", "decoder", "eio_session", "issued", "opened_at", "owner", "session", "sockets")
+    __slots__ = (
+        "_environ",
+        "decoder",
+        "eio_session",
+        "issued",
+        "opened_at",
+        "owner",
+        "restoring",
+        "session",
+        "sockets",
+    )
 
     def __init__(self, session: EngineSession, decoder: PacketDecoder, owner: SocketOwner) -> None:
         self.session = session
@@ -199,6 +220,8 @@ class Connection:
         self._environ: dict[str, Any] | None = None
         #: The Engine.IO-level user session (``sio.eio.get_session``), made on first use.
         self.eio_session: dict[Any, Any] | None = None
+        #: Namespaces whose CONNECT waits for a recovery store's answer (None: none ever did).
+        self.restoring: set[str] | None = None
 
     @property
     def environ(self) -> dict[str, Any]:

@@ -1,0 +1,52 @@
+"""The ``connection_state_recovery`` option of :class:`~aiosio.AsyncServer`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RecoveryOptions:
+    """Connection-state recovery settings: Node's options in snake_case and seconds, plus bounds.
+
+    ``max_disconnection_duration`` (Node's ``maxDisconnectionDuration``, 120 s): how long a
+    disconnected session, and the packets sent since, are kept. ``skip_middlewares`` (Node's
+    ``skipMiddlewares``, True): a recovered connection is accepted at once (missed packets and the
+    CONNECT reply go out before the ``connect`` handler runs, which is then told of it as with
+    ``always_connect``). ``max_packets`` and ``max_bytes`` bound what is kept (the packets' encoded
+    size); the oldest packets go first, and a session that needs an evicted packet is not
+    recovered. ``max_sessions`` bounds the disconnected sessions kept (the oldest go first).
+    """
+
+    max_disconnection_duration: float = 120.0
+    skip_middlewares: bool = True
+    max_packets: int = 10_000
+    max_bytes: int = 32 * 1024 * 1024
+    max_sessions: int = 100_000
+
+    def __post_init__(self) -> None:
+        if self.max_disconnection_duration <= 0:
+            raise ValueError("max_disconnection_duration must be positive")
+        for name in ("max_packets", "max_bytes", "max_sessions"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+
+    @classmethod
+    def of(cls, value: bool | Mapping[str, Any] | RecoveryOptions | None) -> RecoveryOptions | None:
+        """The options for an ``AsyncServer(connection_state_recovery=...)`` value: None or False
+        (off), True or ``{}`` (the defaults), a dict of the fields, or a :class:`RecoveryOptions`."""
+        if value is None or value is False:
+            return None
+        if value is True:
+            return cls()
+        if isinstance(value, RecoveryOptions):
+            return value
+        if not isinstance(value, Mapping):
+            raise TypeError("connection_state_recovery must be a dict, True or None")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise TypeError(f"unknown connection_state_recovery options: {', '.join(unknown)}")
+        return cls(**dict(value))
