@@ -117,9 +117,14 @@ class ShardedDriver:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self, adapter: ClusterAdapter) -> None:
-        """Start the link; ``adapter`` receives from now on."""
+        """Start the link (on a Redis Cluster, load its slot map: raises if no node answers);
+        ``adapter`` receives from now on."""
         self._adapter = adapter
         await self.link.start()
+        if self.link.cluster:
+            # The link routes each channel to the master owning its slot: the slot map must be
+            # loaded before the first subscription (redis-py loads it on first use otherwise).
+            await asyncio.wait_for(self.link.client.initialize(), self.link.op_timeout)
         if self._room_task is None:
             self._room_task = asyncio.get_running_loop().create_task(
                 self._follow_rooms(), name="aiosio-redis-rooms"
