@@ -56,6 +56,8 @@ BROADCASTS = Metric("broadcasts", "msgs done")
 REDIS_CPU = Metric("redis_cpu_pct", "redis CPU %", higher_is_better=False)
 PLAIN = Metric("plain_deliveries_per_s", "no Redis deliveries/s")
 KEPT = Metric("kept_pct", "kept %", digits=1, compare=False)
+PER_CPU = Metric("deliveries_per_cpu_s", "deliveries/CPU-s")
+KEPT_CPU = Metric("kept_cpu_pct", "kept/CPU-s %", digits=1, compare=False)
 
 # The cluster scenarios' load: fanout-1k's, after a probe broadcast has reached every client.
 CLUSTER_LOAD = {"clients": 1000, "window": 1, "warmup": 1, "duration": 3, "probe": 1}
@@ -126,8 +128,8 @@ ALL_SCENARIOS: tuple[Scenario, ...] = (
             "server 1 reaches all, 1 in flight (p50/p99: send → last receipt on either server)"
         ),
         params=dict(CLUSTER_LOAD),
-        metrics=(DELIVERIES, P50, P99, BROADCASTS, REDIS_CPU),
-        headline=("deliveries_per_s",),
+        metrics=(DELIVERIES, PER_CPU, P50, P99, BROADCASTS, REDIS_CPU),
+        headline=("deliveries_per_s", "deliveries_per_cpu_s"),
         topology="cluster",
     ),
     Scenario(
@@ -139,8 +141,8 @@ ALL_SCENARIOS: tuple[Scenario, ...] = (
             "kept % = with / without"
         ),
         params=dict(CLUSTER_LOAD),
-        metrics=(DELIVERIES, PLAIN, KEPT, P50, P99, BROADCASTS, REDIS_CPU),
-        headline=("deliveries_per_s", "kept_pct"),
+        metrics=(DELIVERIES, PLAIN, KEPT, KEPT_CPU, PER_CPU, P50, P99, BROADCASTS, REDIS_CPU),
+        headline=("deliveries_per_s", "kept_pct", "kept_cpu_pct"),
         topology="redis-cost",
     ),
 )

@@ -75,7 +75,11 @@ def test_cluster_fanout_reaches_both_servers(name: str, peers: None, tmp_path: P
     assert metrics["broadcasts"] > 0
     assert metrics["deliveries_per_s"] > 0
     assert "redis_cpu_pct" in metrics
-    assert result["server_cpu"] is not None
+    # Server CPU is both servers' (they share a core): the per-CPU-second rate divides by it.
+    assert result["server_cpu"] > 0
+    assert metrics["deliveries_per_cpu_s"] == pytest.approx(
+        metrics["deliveries_per_s"] / result["server_cpu"], rel=1e-3
+    )
 
 
 def test_redis_cost_runs_with_and_without_redis(peers: None, tmp_path: Path) -> None:
@@ -88,6 +92,10 @@ def test_redis_cost_runs_with_and_without_redis(peers: None, tmp_path: Path) -> 
     plain = result["without_redis"]["metrics"]["deliveries_per_s"]
     assert metrics["plain_deliveries_per_s"] == plain
     assert metrics["kept_pct"] == pytest.approx(100 * metrics["deliveries_per_s"] / plain, abs=0.1)
+    plain_per_cpu = result["without_redis"]["metrics"]["deliveries_per_cpu_s"]
+    assert metrics["kept_cpu_pct"] == pytest.approx(
+        100 * metrics["deliveries_per_cpu_s"] / plain_per_cpu, abs=0.1
+    )
     # Only the with-Redis side had a redis-server to measure.
     assert "redis_cpu_pct" in metrics
     assert "redis_cpu_pct" not in result["without_redis"]["metrics"]
