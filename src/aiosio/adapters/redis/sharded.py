@@ -112,6 +112,8 @@ class ShardedDriver:
         self._room_idle = asyncio.Event()
         self._room_idle.set()
         self._room_task: asyncio.Task[None] | None = None
+        #: the batch of room (un)subscriptions being applied (never cancelled: see _follow_rooms).
+        self._room_batch: asyncio.Future[None] | None = None
         self.dropped = DropLog(self.logger)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -142,6 +144,10 @@ class ShardedDriver:
         self._room_changes.clear()
         self._room_idle.set()
         await self.link.close()
+        batch, self._room_batch = self._room_batch, None
+        if batch is not None and not batch.done():
+            # The closed link released what it was waiting for: this ends at once.
+            await asyncio.wait({batch}, timeout=self.link.op_timeout)
 
     async def open_namespace(self, namespace: str) -> None:
         """SSUBSCRIBE the namespace's main and own channels (once: SHARDNUMSUB counts this node
@@ -298,15 +304,19 @@ class ShardedDriver:
             changes, self._room_changes = self._room_changes, {}
             subscribe = [ch for ch, on in changes.items() if on]
             unsubscribe = [ch for ch, on in changes.items() if not on]
-            try:
-                if unsubscribe:
-                    await self.link.unsubscribe(*unsubscribe)
-                if subscribe:
-                    await self.link.subscribe(*subscribe)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the link is closing: nothing left to follow
-                self.logger.debug("room subscription change failed", exc_info=True)
+            # A batch runs on its own and is never cancelled (close() cancels this loop): a
+            # cancelled wait for Redis's confirmations would leave asyncio futures unretrieved.
+            batch = self._room_batch = asyncio.ensure_future(self._apply_rooms(subscribe, unsubscribe))
+            await asyncio.shield(batch)
+
+    async def _apply_rooms(self, subscribe: list[str], unsubscribe: list[str]) -> None:
+        try:
+            if unsubscribe:
+                await self.link.unsubscribe(*unsubscribe)
+            if subscribe:
+                await self.link.subscribe(*subscribe)
+        except Exception:  # the link is closing: nothing left to follow
+            self.logger.debug("room subscription change failed", exc_info=True)
 
     # -- inbound -----------------------------------------------------------------------------
 
