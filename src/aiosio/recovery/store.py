@@ -19,11 +19,21 @@ from typing import Any, Protocol
 from ..adapters.base import EventPacket, Selector
 from ..protocol.frames import Frame
 
-#: Why a connection ended, for which its sockets' sessions are kept (Node's
-#: RECOVERABLE_DISCONNECT_REASONS, in aiosio's words: ``server disconnect`` at the Engine.IO level is
-#: Node's ``forced close``). A namespace disconnect by either side is never recoverable.
+#: Why a connection (an Engine.IO session) ended, for which the sockets still on it keep their
+#: sessions: Node's RECOVERABLE_DISCONNECT_REASONS in aiosio's words. ``server disconnect`` at the
+#: Engine.IO level is Node's ``forced close``; ``client disconnect`` there is an Engine.IO CLOSE from
+#: the client (Node's client sends one when its polling transport fails), which Node reports as
+#: ``transport close``. A namespace disconnect by either side (a client's ``disconnect()`` sends
+#: one per namespace first) is never recoverable.
 RECOVERABLE_REASONS = frozenset(
-    {"transport error", "transport close", "ping timeout", "server shutting down", "server disconnect"}
+    {
+        "transport error",
+        "transport close",
+        "ping timeout",
+        "server shutting down",
+        "server disconnect",
+        "client disconnect",
+    }
 )
 
 
