@@ -13,7 +13,7 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -101,12 +101,14 @@ async def serve_app(
     sock: socket.socket | None = None,
     unix_path: str | None = None,
     stop: asyncio.Event | None = None,
+    started: Callable[[web.AppRunner], Awaitable[None]] | None = None,
 ) -> None:
     """Serve ``app`` on ``host``:``port`` until SIGINT or SIGTERM, then shut down gracefully.
 
     A worker of ``--workers N`` passes ``sock``, the listening socket its supervisor made (served
     instead of binding ``host``:``port``), ``unix_path``, a Unix socket to serve the app on as
-    well (for the hand-off between workers), and ``stop``, an event that also ends the serving.
+    well (for the hand-off between workers), ``stop``, an event that also ends the serving, and
+    ``started``, awaited with the runner once the sites listen, before ``announce``.
 
     ``announce`` is called with the server's URL once it is listening (``port=0`` picks a free
     port; the URL has the real one). Each of ``servers`` (Socket.IO servers attached to the app)
@@ -145,6 +147,8 @@ async def serve_app(
                     await web.UnixSite(runner, unix_path).start()
             except OSError as exc:
                 raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+            if started is not None:
+                await started(runner)
             bound = runner.addresses[0]
             announce(format_url(host if host in ("0.0.0.0", "::", "") else bound[0], bound[1]))
             await stop.wait()

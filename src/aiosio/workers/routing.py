@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import WSMsgType, web
 
+from .handover import send_connection
+
 if TYPE_CHECKING:
     from ..engine.session import EngineSession
     from ..transport.server import AiohttpEngineTransport
@@ -89,6 +91,9 @@ class HandOff:
         self.runtime_dir = Path(runtime_dir)
         self.own_id = own_id
         self._sessions: dict[int, aiohttp.ClientSession] = {}
+        #: Requests whose connection was handed to the owner, and requests relayed to it.
+        self.moved = 0
+        self.relayed = 0
 
     def socket_path(self, worker_id: int) -> Path:
         """Where worker ``worker_id`` serves the application privately."""
@@ -136,6 +141,10 @@ class HandOff:
         owner = parse_tag(sid)
         if owner is None or owner == self.own_id or not self.socket_path(owner).exists():
             return None
+        if await send_connection(request, self.runtime_dir / f"w{owner}.fd"):
+            self.moved += 1
+            return web.Response(status=204)  # never written: this worker no longer has the connection
+        self.relayed += 1
         try:
             if request.headers.get("Upgrade", "").lower() == "websocket":
                 return await self._websocket(request, owner, transport)

@@ -21,7 +21,10 @@ import socket
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 __all__ = ["WorkerSpec", "main"]
 
@@ -55,6 +58,11 @@ class WorkerSpec:
         return cls(**json.loads(text))
 
     @property
+    def handover_path(self) -> str:
+        """Where this worker takes connections other workers hand over."""
+        return str(Path(self.runtime_dir) / f"w{self.id}.fd")
+
+    @property
     def unix_path(self) -> str:
         """This worker's private socket."""
         return str(Path(self.runtime_dir) / f"w{self.id}.sock")
@@ -86,6 +94,7 @@ async def serve_worker(spec: WorkerSpec) -> None:
     from ..cli.runner import serve_app
     from ..engine.options import set_default_sid_prefix
     from ..transport import server as transport
+    from .handover import HandOverServer
     from .install import find_servers, install_cluster
     from .routing import HandOff, worker_tag
 
@@ -100,6 +109,15 @@ async def serve_worker(spec: WorkerSpec) -> None:
     sock = socket.socket(fileno=spec.fd)
     sock.setblocking(False)
     watcher = asyncio.ensure_future(_watch_parent(os.getppid(), stop))
+
+    handover: HandOverServer | None = None
+
+    async def started(runner: web.AppRunner) -> None:
+        nonlocal handover
+        factory = runner.server
+        assert factory is not None  # set up before the sites start
+        handover = HandOverServer(spec.handover_path, factory)
+        await handover.start()
 
     def ready(_url: str) -> None:
         with contextlib.suppress(OSError):
@@ -118,9 +136,12 @@ async def serve_worker(spec: WorkerSpec) -> None:
             sock=sock,
             unix_path=spec.unix_path,
             stop=stop,
+            started=started,
         )
     finally:
         watcher.cancel()
+        if handover is not None:
+            await handover.close()
         await hand_off.close()
         with contextlib.suppress(OSError):
             os.unlink(spec.unix_path)

@@ -1,0 +1,49 @@
+"""The app the ``--workers`` tests serve: ``aiosio run app:sio --workers N`` (from this folder)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import aiosio
+
+sio = aiosio.AsyncServer(ping_interval=2, ping_timeout=2)
+
+
+@sio.on("echo")
+async def echo(sid: str, value: Any) -> Any:
+    """The ack is the value."""
+    return value
+
+
+@sio.on("pid")
+async def pid(sid: str) -> int:
+    """Which worker serves this client."""
+    return os.getpid()
+
+
+@sio.on("join")
+async def join(sid: str, room: str) -> bool:
+    """Join ``room`` (on this client's worker)."""
+    await sio.enter_room(sid, room)
+    return True
+
+
+@sio.on("shout")
+async def shout(sid: str, room: str | None, token: Any) -> int:
+    """Broadcast ``news`` with ``token`` to ``room`` (None: everyone) from this client's worker."""
+    await sio.emit("news", token, to=room)
+    return os.getpid()
+
+
+@sio.on("servers")
+async def servers(sid: str) -> int:
+    """The cluster's server count, as this worker sees it."""
+    return await sio.server_count()
+
+
+@sio.on("census")
+async def census(sid: str) -> list[int]:
+    """``[sockets fetched across the cluster, servers that did not answer]``."""
+    found = await sio.fetch_sockets(timeout=5)
+    return [len(found), found.missing]

@@ -1,0 +1,227 @@
+"""``aiosio run --workers N``: real supervisor and worker processes, real npm socket.io-client peers.
+
+The app is ``tests/workers/app.py``; ``load.js`` runs the clients (polling only, so every request
+after the handshake may land on a worker that does not own the session and be handed over).
+Every process is stopped by its pid: the servers by the ``start`` fixture, the Node runner here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import os
+import re
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from processes import AIOSIO, ServerProcess
+
+HERE = Path(__file__).resolve().parent
+LOAD_JS = HERE / "load.js"
+UNKNOWN_SID = {"code": 1, "message": "Session ID unknown"}
+
+pytestmark = pytest.mark.timeout(60)
+
+Start = Callable[[list[str]], ServerProcess]
+
+
+def workers_cmd(count: int, *extra: str) -> list[str]:
+    return [
+        *AIOSIO,
+        "run",
+        "app:sio",
+        "--app-dir",
+        str(HERE),
+        "--port",
+        "0",
+        "--workers",
+        str(count),
+        "--no-access-log",
+        "--shutdown-timeout",
+        "3",
+        *extra,
+    ]
+
+
+def worker_pids(server: ServerProcess) -> set[int]:
+    """The supervisor's child processes (its workers) now."""
+    pid = server.proc.pid
+    children: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        children.update(int(p) for p in text)
+    return children
+
+
+async def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+class LoadRun:
+    """One ``node load.js`` process; its JSON lines as they come."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    async def line(self, key: str, timeout: float) -> dict[str, Any]:
+        """The next JSON line that has ``key``."""
+        assert self.proc.stdout is not None
+        async with asyncio.timeout(timeout):
+            while True:
+                raw = await self.proc.stdout.readline()
+                if not raw:
+                    err = await self.proc.stderr.read() if self.proc.stderr else b""
+                    raise AssertionError(f"load.js exited without {key!r}: {err.decode()[-2000:]}")
+                data = json.loads(raw)
+                if "fatal" in data:
+                    raise AssertionError(data["fatal"])
+                if key in data:
+                    return dict(data)
+
+
+@pytest.fixture
+async def load() -> AsyncIterator[Callable[..., Any]]:
+    """``await load(url, clients=..., mode=..., ...)`` starts load.js; stopped by pid at the end."""
+    runs: list[LoadRun] = []
+
+    async def run(url: str, **cfg: Any) -> LoadRun:
+        proc = await asyncio.create_subprocess_exec(
+            "node",
+            str(LOAD_JS),
+            json.dumps({"url": url, **cfg}),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=HERE,
+        )
+        runs.append(LoadRun(proc))
+        return runs[-1]
+
+    yield run
+    for r in runs:
+        if r.proc.returncode is None:
+            r.proc.kill()
+        await r.proc.wait()
+
+
+def by_worker(clients: list[dict[str, Any]]) -> collections.Counter[int]:
+    return collections.Counter(c["pid"] for c in clients)
+
+
+async def test_polling_clients_on_three_workers(start: Start, load: Any) -> None:
+    """200 polling clients, 20 acked emits each, no error; a broadcast to everyone reaches each
+    client once; a broadcast to a room, from a worker other than the first broadcaster's, reaches
+    exactly its members on every worker; fetch_sockets sees all 200; 3 servers counted."""
+    server = start(workers_cmd(3))
+    run = await load(server.url, clients=200, emits=20, mode="burst")
+    result = await run.line("result", 50)
+    clients = result["clients"]
+    assert len(clients) == 200
+    assert [c["errors"] for c in clients if c["errors"]] == []
+    assert sum(c["ok"] for c in clients) == 200 * 20
+    assert all(c["failed"] == 0 and c["disconnects"] == [] for c in clients)
+    spread = by_worker(clients)
+    assert len(spread) >= 2, spread  # the kernel spread them: the hand-off and the cluster are used
+    assert all(c["news"].get("t-all") == 1 for c in clients)
+    assert [c["news"].get("t-even", 0) for c in clients] == [1, 0] * 100
+    first, other = result["shoutPids"]
+    assert first != other
+    assert result["servers"] == 3
+    assert result["census"] == [200, 0]
+
+
+async def test_sigkill_one_worker(start: Start, load: Any) -> None:
+    """A worker killed by SIGKILL is restarted; the clients of the other workers see nothing; the
+    dead worker's clients reconnect to a live worker and their acks go on."""
+    server = start(workers_cmd(3))
+    run = await load(server.url, clients=30, mode="steady", duration=7, retries=3)
+    ready = await run.line("ready", 30)
+    spread = collections.Counter(ready["pids"])
+    victim = spread.most_common(1)[0][0]
+    before = worker_pids(server)
+    assert victim in before and len(before) == 3
+    os.kill(victim, signal.SIGKILL)
+    await wait_for(
+        lambda: len(worker_pids(server) - before) == 1 and len(worker_pids(server)) == 3,
+        15,
+        "the restarted worker",
+    )
+    result = await run.line("result", 40)
+    assert re.search(r"worker \d+ \(pid %d\) exited with status -9; restarting" % victim, server.output())
+    untouched = [c for c in result["clients"] if c["pid"] != victim]
+    moved = [c for c in result["clients"] if c["pid"] == victim]
+    assert untouched and moved
+    assert [c for c in untouched if c["disconnects"] or c["connects"] != 1] == []
+    assert all(c["failed"] == 0 for c in untouched)
+    for c in moved:
+        assert c["disconnects"] and c["connected"], c
+        assert c["pids"][-1] != victim, c
+        assert c["ok"] > 0
+    assert victim not in worker_pids(server)
+
+
+async def test_sighup_rolling_restart_under_load(start: Start, load: Any) -> None:
+    """SIGHUP replaces both workers one at a time while 30 clients keep emitting: every client
+    ends on a new worker and no ack failed."""
+    server = start(workers_cmd(2))
+    run = await load(server.url, clients=30, mode="steady", duration=9, retries=5)
+    await run.line("ready", 30)
+    old = worker_pids(server)
+    server.proc.send_signal(signal.SIGHUP)
+    await wait_for(lambda: server.output().count("replaced by worker") == 2, 30, "the rolling restart")
+    new = worker_pids(server)
+    assert len(new) == 2 and not new & old
+    result = await run.line("result", 40)
+    clients = result["clients"]
+    assert [c["errors"] for c in clients if c["failed"]] == []
+    assert all(c["connected"] and c["pids"][-1] in new for c in clients), clients
+    assert all(c["disconnects"] for c in clients)  # each was on a replaced worker
+    assert sum(c["ok"] for c in clients) > 30 * 10
+
+
+async def test_unknown_sid_is_the_usual_400(start: Start) -> None:
+    """A sid no worker has, whatever its tag says, gets the 400 with its reason: an unknown worker,
+    a live worker that does not know it, no tag, a hostile tag; and a WebSocket upgrade for one
+    is refused with 400. A session of a killed worker is unknown too."""
+    server = start(workers_cmd(2))
+    base = server.url + "/socket.io/?EIO=4&transport=polling"
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+        async with http.get(base) as resp:
+            sid = json.loads((await resp.text())[1:])["sid"]
+        assert re.fullmatch(r"w[01]\.[A-Za-z0-9_-]{24}", sid)
+        live = sid.split(".")[0]
+        for bogus in ("w999.abc", f"{live}.nope", "nope", "w../../etc", "w1" + "9" * 40 + ".x"):
+            for _ in range(4):  # through either worker
+                async with http.get(f"{base}&sid={bogus}") as resp:
+                    assert resp.status == 400
+                    assert await resp.json() == UNKNOWN_SID
+                async with http.post(f"{base}&sid={bogus}", data="40") as resp:
+                    assert resp.status == 400
+                    assert await resp.json() == UNKNOWN_SID
+        ws_url = server.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket&sid=w999.abc"
+        with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+            await http.ws_connect(ws_url)
+        assert info.value.status == 400
+        # The owner of a live session dies: its sid becomes unknown on every worker.
+        owner = next(pid for pid in worker_pids(server) if _worker_id(server, pid) == int(live[1:]))
+        os.kill(owner, signal.SIGKILL)
+        await wait_for(lambda: "restarting" in server.output(), 10, "the restart")
+        for _ in range(4):
+            async with http.get(f"{base}&sid={sid}") as resp:
+                assert resp.status == 400
+                assert await resp.json() == UNKNOWN_SID
+
+
+def _worker_id(server: ServerProcess, pid: int) -> int:
+    match = re.search(r"worker (\d+) \(pid %d\) serving" % pid, server.output())
+    assert match, server.output()
+    return int(match.group(1))
