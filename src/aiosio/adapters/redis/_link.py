@@ -497,13 +497,26 @@ class RedisLink:
             stats.pending -= len(batch)
             stats.pending_bytes -= size
             self._idle.clear()
-            pipe = self.client.pipeline(transaction=False) if not self.cluster else self.client.pipeline()
-            command = pipe.spublish if self.sharded else pipe.publish
-            for channel, payload, _ in batch:
-                command(channel, payload)
             try:
                 async with asyncio.timeout(self.op_timeout):
-                    replies = await pipe.execute(raise_on_error=False)
+                    if len(batch) == 1:
+                        # One message (a broadcast at a time): a plain command costs less than a pipeline.
+                        channel, payload, _ = batch[0]
+                        send = self.client.spublish if self.sharded else self.client.publish
+                        try:
+                            replies = [await send(channel, payload)]
+                        except aioredis.ResponseError as refused:
+                            replies = [refused]
+                    else:
+                        pipe = (
+                            self.client.pipeline(transaction=False)
+                            if not self.cluster
+                            else self.client.pipeline()
+                        )
+                        command = pipe.spublish if self.sharded else pipe.publish
+                        for channel, payload, _ in batch:
+                            command(channel, payload)
+                        replies = await pipe.execute(raise_on_error=False)
             except asyncio.CancelledError:
                 stats.dropped += len(batch)
                 raise
