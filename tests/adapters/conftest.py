@@ -13,10 +13,12 @@ test_contract_cluster.py); ``cluster`` one server alone (tests/adapters/test_con
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pytest
@@ -50,9 +52,10 @@ def _redis_classic(url: str, channel: str) -> aiosio.AsyncManager:
     return aiosio.AsyncRedisManager(url, channel=channel)
 
 
-def _redis_sharded(url: str, channel: str) -> aiosio.AsyncManager:
-    manager: Any = aiosio.AsyncRedisManager
-    return manager(url, channel=channel, mode="sharded")  # type: ignore[no-any-return]
+def _redis_sharded(url: str, channel: str, *, mode: str) -> aiosio.AsyncManager:
+    manager: Any = aiosio.AsyncRedisManager  # mode= and subscription_mode= are the sharded driver's
+    made: aiosio.AsyncManager = manager(url, channel=channel, mode="sharded", subscription_mode=mode)
+    return made
 
 
 def _sharded_exists() -> bool:
@@ -69,7 +72,8 @@ ADAPTERS: dict[str, AdapterKind] = {
     "redis-classic": AdapterKind(_redis_classic, redis=True),
 }
 if _sharded_exists():
-    ADAPTERS["redis-sharded"] = AdapterKind(_redis_sharded, redis=True)
+    for _mode in ("dynamic", "static", "dynamic-private"):
+        ADAPTERS[f"redis-sharded-{_mode}"] = AdapterKind(partial(_redis_sharded, mode=_mode), redis=True)
 
 
 def spy_class(base: type[Any]) -> type[Any]:
@@ -215,10 +219,20 @@ def adapter_factory(request: pytest.FixtureRequest) -> AdapterFactory:
 
 
 async def _disconnect_peers(made: list[Cluster]) -> None:
+    """Disconnect every peer, then wait until the servers have let their sockets go and their
+    room (un)subscriptions are confirmed, so each shuts down idle. (Shutting down in the middle
+    of those is tested on its own: test_contract_cluster.py, test_a_server_shut_down_while_...)"""
     for c in made:
         for peer in c.peers.values():
             if peer.client.connected:
                 await peer.client.disconnect()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(WAIT):
+            for c in made:
+                manager = c.sio.manager
+                while any(list(manager.get_participants(ns, None)) for ns in manager.get_namespaces()):
+                    await asyncio.sleep(0.01)
+    await Fleet(made).rooms_ready()
 
 
 @pytest.fixture
@@ -257,17 +271,29 @@ class Fleet:
         """The node peer ``name`` is connected to."""
         return next(node for node in self.nodes if name in node.peers)
 
+    async def rooms_ready(self) -> None:
+        """Wait until every node's room subscriptions are confirmed by Redis (the sharded driver's
+        ``settle()``, in the modes that subscribe a channel per room; a no-op otherwise). Until
+        then a node does not hear a broadcast to a room it has just got its first member in: the
+        same window Node's dynamic modes have."""
+        for node in self.nodes:
+            settle = getattr(getattr(node.adapter, "driver", None), "settle", None)
+            if settle is not None:
+                await settle()
+
     async def settle(self, via: Cluster | None = None) -> None:
         """Let everything ``via`` (the first node by default) sent so far arrive everywhere: a
         marker broadcast from it, awaited on every peer of every node (a cluster keeps one node's
-        messages in order)."""
+        messages in order); then the room subscriptions that caused are confirmed too."""
         peers = self.peers.values()
         for peer in peers:
             peer.got[:] = [g for g in peer.got if g[0] != "mark"]
+        await self.rooms_ready()
         await (via or self.nodes[0]).sio.emit("mark")
         for peer in peers:
-            if "/" in peer.client.namespaces:
+            if peer.client.connected and "/" in peer.client.namespaces:
                 await peer.until("mark")
+        await self.rooms_ready()
 
     def received(self, event: str) -> set[str]:
         """Names of the peers (of any node) that received ``event``."""
