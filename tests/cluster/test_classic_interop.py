@@ -395,3 +395,36 @@ async def test_a_frozen_requester_does_not_break_node(
         assert reply["ok"] and reply["ms"] < 1000, (cmd, reply)
     with pytest.raises(NodeCommandError, match="no socket"):
         await node.command("remoteSocket", sid="not-a-socket-anywhere", op="emit", args=["x"])
+
+
+async def test_sid_operations_on_a_node_socket_act_on_that_socket_only(
+    redis_server: RedisServer, node_cluster_node: NodeFactory, aiosio_node: LocalFactory
+) -> None:
+    """``enter_room`` / ``leave_room`` / ``disconnect`` given the sid of a socket on the Node node act
+    on it (the legacy ``{sid, room}`` requests Node 8.x answers); given a name that is only a room on
+    the Node node, they select nobody there (python-socketio's meaning of a sid)."""
+    node, py = await pair(node_cluster_node, aiosio_node, redis_server.url)
+    target = await connect(node, node)
+    lobby = [await connect(node, node, "lobby") for _ in range(2)]
+
+    async def rooms_of(sid: str) -> list[str]:
+        state = await node.command("localState")
+        return sorted(room for room, sids in state["rooms"].items() if sid in sids and room != sid)
+
+    await py.sio.enter_room(target["sid"], "vip")
+    await until(lambda: _is(rooms_of(target["sid"]), ["vip"]))
+    await py.sio.leave_room(target["sid"], "vip")
+    await until(lambda: _is(rooms_of(target["sid"]), []))
+    await py.sio.enter_room("lobby", "elsewhere")  # "lobby" is nobody's sid
+    await py.sio.disconnect("lobby")
+    await py.sio.disconnect(target["sid"])
+    ev = await node.next_event({"event": "client-disconnect", "cid": target["cid"]})
+    assert ev["reason"] == "io server disconnect"
+    await settle(py, node, [c["cid"] for c in lobby])
+    for c in lobby:
+        assert (await node.command("clientInfo", cid=c["cid"]))["connected"] is True
+        assert await rooms_of(c["sid"]) == ["lobby"]
+
+
+async def _is(value: Any, expected: Any) -> bool:
+    return bool(await value == expected)

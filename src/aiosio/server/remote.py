@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..adapters.base import Selector, SocketInfo
+from ..adapters.base import EventPacket, Selector, SocketInfo
 
 if TYPE_CHECKING:
     from .server import AsyncServer
@@ -40,8 +40,11 @@ class RemoteSocket:
         return Selector((self.sid,), sids=True)
 
     async def emit(self, event: str, data: Any = None) -> None:
-        """Emit ``event`` to this socket (``data``: one argument, or a tuple of arguments)."""
-        await self._server.emit(event, data, to=self.sid, namespace=self.namespace)
+        """Emit ``event`` to this socket (``data``: one argument, or a tuple of arguments); on the
+        wire a broadcast to its sid flagged ``expectSingleResponse``, as Node's RemoteSocket sends."""
+        args = () if data is None else data if isinstance(data, tuple) else (data,)
+        packet = EventPacket(self.namespace, event, args, self._server._encode)
+        await self._server._adapter.broadcast(packet, self._selector())
 
     async def join(self, rooms: str | Iterable[str]) -> None:
         """Put this socket in a room, or in each of several rooms."""

@@ -37,7 +37,11 @@ def _names(rooms: tuple[Room, ...]) -> tuple[Any, ...]:
 
 
 def to_selector(opts: WireOpts) -> Selector:
-    """The selector of a received operation (``rooms`` empty: the whole namespace)."""
+    """The selector of a received operation (``rooms`` empty: the whole namespace).
+
+    ``flags.expectSingleResponse`` (Node's RemoteSocket, and what a sid selector sends) makes the
+    rooms socket ids: only the sockets with those ids are selected, never a room of that name.
+    """
     flags = opts.flags
     timeout = flags.get("timeout")
     return Selector(
@@ -47,20 +51,24 @@ def to_selector(opts: WireOpts) -> Selector:
         timeout=timeout / 1000
         if isinstance(timeout, (int, float)) and not isinstance(timeout, bool)
         else None,
+        sids=flags.get("expectSingleResponse") is True and bool(opts.rooms),
     )
 
 
 def to_wire_socket(info: SocketInfo) -> WireSocket:
-    """A local socket as a fetch answer carries it (no session yet: ``{}``, Node's default
-    ``socket.data``)."""
+    """A local socket as a fetch answer carries it. No session yet (``data`` None) goes out as
+    ``{}``, Node's default ``socket.data``: Node code reading ``socket.data.x`` must not meet null."""
     data = {} if info.data is None else info.data
     return WireSocket(info.sid, dict(info.handshake), tuple(info.rooms), data)
 
 
 def from_wire_socket(namespace: str, socket: WireSocket) -> SocketInfo:
-    """A socket another node reported (no Engine.IO sid: it is not connected here)."""
+    """A socket another node reported (no Engine.IO sid: it is not connected here). ``{}`` (Node's
+    default ``socket.data``, and what a session never set goes out as) comes back as None, as this
+    node reports its own sockets without a session."""
     rooms = tuple(room if isinstance(room, str) else str(room) for room in socket.rooms)
-    return SocketInfo(socket.id, namespace, rooms, None, socket.data, socket.handshake)
+    data = None if socket.data == {} else socket.data
+    return SocketInfo(socket.id, namespace, rooms, None, data, socket.handshake)
 
 
 class DropLog:

@@ -19,6 +19,7 @@ from ...protocol.cluster import (
     BroadcastAckResponse,
     BroadcastRequest,
     ClassicChannels,
+    ClassicRequest,
     ClassicResponse,
     ClientCountResponse,
     ClusterMessageError,
@@ -153,20 +154,43 @@ class ClassicDriver:
     def _opts(self, selector: Selector) -> WireOpts:
         return WireOpts(tuple(selector.rooms or ()), tuple(selector.exclude))
 
+    def _sids(self, selector: Selector) -> list[str]:
+        return [str(sid) for sid in selector.rooms or () if sid not in selector.exclude]
+
+    def _request(self, namespace: str, request: ClassicRequest) -> None:
+        self.link.publish(self._ch(namespace).request, encode_request(request))
+
+    # A sid selector (``disconnect(sid)``, ``enter_room(sid, ...)``, a fetched socket's join, leave
+    # and disconnect) goes out in the legacy ``{sid, room}`` / ``{sid, close}`` form, one request per
+    # socket (and room): the receiver acts on the socket with that id only, never on the members of
+    # a room of that name, which the ``opts`` form cannot say (it has no flags). Node 8.x answers it
+    # (``{requestId}``, ignored here) exactly so.
+
     def sockets_join(self, namespace: str, selector: Selector, rooms: list[Any]) -> None:
         """REMOTE_JOIN (no answer)."""
-        request = RemoteJoinRequest(self.uid, self._opts(selector), tuple(rooms))
-        self.link.publish(self._ch(namespace).request, encode_request(request))
+        if selector.sids:
+            for sid in self._sids(selector):
+                for room in rooms:
+                    self._request(namespace, LegacyRemoteJoinRequest(self.uid, classic_uid(), sid, room))
+            return
+        self._request(namespace, RemoteJoinRequest(self.uid, self._opts(selector), tuple(rooms)))
 
     def sockets_leave(self, namespace: str, selector: Selector, rooms: list[Any]) -> None:
         """REMOTE_LEAVE (no answer)."""
-        request = RemoteLeaveRequest(self.uid, self._opts(selector), tuple(rooms))
-        self.link.publish(self._ch(namespace).request, encode_request(request))
+        if selector.sids:
+            for sid in self._sids(selector):
+                for room in rooms:
+                    self._request(namespace, LegacyRemoteLeaveRequest(self.uid, classic_uid(), sid, room))
+            return
+        self._request(namespace, RemoteLeaveRequest(self.uid, self._opts(selector), tuple(rooms)))
 
     def disconnect_sockets(self, namespace: str, selector: Selector, close: bool) -> None:
         """REMOTE_DISCONNECT (no answer)."""
-        request = RemoteDisconnectRequest(self.uid, self._opts(selector), close)
-        self.link.publish(self._ch(namespace).request, encode_request(request))
+        if selector.sids:
+            for sid in self._sids(selector):
+                self._request(namespace, LegacyRemoteDisconnectRequest(self.uid, classic_uid(), sid, close))
+            return
+        self._request(namespace, RemoteDisconnectRequest(self.uid, self._opts(selector), close))
 
     def fetch_sockets(self, namespace: str, selector: Selector, request_id: str) -> None:
         """REMOTE_FETCH."""

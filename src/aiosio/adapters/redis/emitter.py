@@ -30,6 +30,9 @@ default_logger = logging.getLogger("aiosio.emitter")
 class RedisEmitter:
     """Emit to the sockets of a cluster from anywhere with access to its Redis.
 
+    What it publishes is byte for byte what ``@socket.io/redis-emitter`` publishes: broadcasts and
+    server-side emits carry the uid ``"emitter"``, socketsJoin/Leave and disconnectSockets no uid.
+
     ``key`` is the cluster's channel prefix (``AsyncRedisManager(channel=...)``, Node's ``key``).
     Selection arguments are python-socketio's: ``to`` (a sid, a room, or a list of them; None:
     everyone), ``skip_sid`` (sids or rooms to leave out), ``namespace``. Messages are published in
@@ -101,7 +104,7 @@ class RedisEmitter:
         """Put the selected sockets of every server in ``rooms``."""
         link = await self._ready()
         names = (rooms,) if isinstance(rooms, str) else tuple(rooms)
-        request = RemoteJoinRequest(EMITTER_UID, _opts(to, skip_sid), names)
+        request = RemoteJoinRequest(None, _opts(to, skip_sid), names)
         link.publish(self._channels(namespace).request, encode_request(request))
 
     async def sockets_leave(
@@ -110,7 +113,7 @@ class RedisEmitter:
         """Take the selected sockets of every server out of ``rooms``."""
         link = await self._ready()
         names = (rooms,) if isinstance(rooms, str) else tuple(rooms)
-        request = RemoteLeaveRequest(EMITTER_UID, _opts(to, skip_sid), names)
+        request = RemoteLeaveRequest(None, _opts(to, skip_sid), names)
         link.publish(self._channels(namespace).request, encode_request(request))
 
     async def disconnect_sockets(
@@ -118,7 +121,7 @@ class RedisEmitter:
     ) -> None:
         """Disconnect the selected sockets of every server (``close``: their connections too)."""
         link = await self._ready()
-        request = RemoteDisconnectRequest(EMITTER_UID, _opts(to, skip_sid), close)
+        request = RemoteDisconnectRequest(None, _opts(to, skip_sid), close)
         link.publish(self._channels(namespace).request, encode_request(request))
 
     async def server_side_emit(self, event: str, *args: Any, namespace: str | None = None) -> None:
