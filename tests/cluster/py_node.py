@@ -64,7 +64,8 @@ class PyPeer(NodePeer):
     ) -> PyPeer:
         """Spawn an aiosio node on the Redis at ``redis_url`` and wait for its ``ready`` event.
 
-        *options*: ``nsps``, ``key``, ``requestsTimeout`` (ms, the manager's ``request_timeout``).
+        *options*: ``nsps``, ``key``, ``requestsTimeout`` (ms, the manager's ``request_timeout``);
+        ``profile="sharded"`` (and ``subscriptionMode``) for the sharded adapter.
         """
         config = {"profile": "classic", "name": name, "redis": redis_url, "watchdogMs": int(watchdog * 1000)}
         config.update(options)
@@ -198,8 +199,11 @@ def make_node(
     name = config.get("name", "P")
     nsps: list[str] = config.get("nsps", ["/", "/admin"])
     timeout = float(config.get("requestsTimeout", 5000)) / 1000
+    sharded: dict[str, Any] = {}
+    if config.get("profile") == "sharded":  # the sharded adapter ("subscriptionMode" as Node's option)
+        sharded = {"mode": "sharded", "subscription_mode": config.get("subscriptionMode", "dynamic")}
     manager = aiosio.AsyncRedisManager(
-        config["redis"], channel=config.get("key", "socket.io"), request_timeout=timeout
+        config["redis"], channel=config.get("key", "socket.io"), request_timeout=timeout, **sharded
     )
     sio = aiosio.AsyncServer(client_manager=manager, namespaces=nsps)
 

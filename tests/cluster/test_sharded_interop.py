@@ -18,12 +18,16 @@ from typing import Any
 import pytest
 
 import aiosio
+from aiosio.exceptions import AcksMissingError
 
+from .classic_support import py_process
 from .conftest import NodeFactory
 from .monitor import RedisMonitor
-from .node_peer import NodePeer
+from .node_peer import NodeCommandError, NodePeer
 from .redis_fixtures import RedisServer
 from .sharded_nodes import HELLO_ARGS, AioNode, got, mark, start_aio_node, wait_count
+
+__all__ = ["py_process"]  # a fixture used here
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(10)]
 
@@ -421,7 +425,10 @@ async def test_frozen_node_gives_partial_results(
     node), ``missing == 1`` naming the frozen node's uid, instead of failing; after SIGCONT, its late
     answers are ignored and a new query is complete again."""
     py, node = await setup_pair(redis_server, node_cluster_node, serve)
-    on_py, _ = await clients(node, py)
+    on_node = await node.client(node.url, transports=["websocket"])
+    client = aiosio.AsyncClient()  # in this process: it answers while the Node process is frozen
+    client.on("ack-me", lambda *args: {"client": "py"})
+    await client.connect(py.url, transports=["websocket"])
     await node.command("onServerSide", event="ping-node", reply="B")
     assert (await py.sio.fetch_sockets(timeout=3)).complete  # the cluster's servers are known now
     node.freeze()
@@ -430,16 +437,48 @@ async def test_frozen_node_gives_partial_results(
         t0 = time.monotonic()
         found = await py.sio.fetch_sockets(timeout=0.5)
         assert 0.4 < time.monotonic() - t0 < 2
-        assert [s.sid for s in found] == [on_py["sid"]]
+        assert [s.sid for s in found] == [client.get_sid()]
         assert found.missing == 1 and not found.complete
         assert found.missing_servers == (node.uids["/"],)
         answers = await py.sio.server_side_call("ping-node", timeout=0.5)
         assert list(answers) == [] and answers.missing == 1
+        assert answers.missing_servers == (node.uids["/"],)
+        with pytest.raises(AcksMissingError) as info:
+            await py.sio.emit_with_ack("ack-me", None, timeout=0.5)
+        assert info.value.responses == [{"client": "py"}]
     finally:
         node.thaw()
+        await client.disconnect()
     await asyncio.sleep(0.2)  # the late answers arrive and are dropped
     found = await py.sio.fetch_sockets(timeout=3)
-    assert found.complete and len(found) == 2
+    assert found.complete and [s.sid for s in found] == [on_node["sid"]]
+
+
+async def test_frozen_aiosio_node_makes_node_time_out_and_aiosio_report_it(
+    redis_server: RedisServer, node_cluster_node: NodeFactory, py_process: Any, serve: Any
+) -> None:
+    """An aiosio node as a process, SIGSTOPped: it stays counted, so the Node node's fetchSockets
+    rejects at its timeout with Node's own text (Node's behaviour, unchanged), while another aiosio
+    node's fetch returns the Node node's sockets with the frozen one named missing."""
+    redis_server.flush()
+    node = await node_cluster_node("sharded", redis_server.url)
+    frozen = await py_process(redis_server.url, profile="sharded")
+    py = await start_aio_node(serve, redis_server.url)
+    on_node = await node.client(node.url, transports=["websocket"])
+    assert await node.command("serverCount") == 3
+    assert (await py.sio.fetch_sockets(timeout=3)).complete
+    frozen.freeze()
+    try:
+        with pytest.raises(NodeCommandError) as info:
+            await node.command("fetchSockets", timeoutMs=500)
+        assert info.value.message == "timeout reached: only 1 responses received out of 2"
+        found = await py.sio.fetch_sockets(timeout=0.5)
+        assert [s.sid for s in found] == [on_node["sid"]]
+        assert found.missing == 1 and found.missing_servers == (frozen.uids["/"],)
+    finally:
+        frozen.thaw()
+    assert [s["id"] for s in await node.command("fetchSockets", timeoutMs=3000)] == [on_node["sid"]]
+    assert (await py.sio.fetch_sockets(timeout=3)).complete
 
 
 async def test_killed_node_leaves_the_count(
