@@ -114,6 +114,7 @@ class ShardedDriver:
         self._room_task: asyncio.Task[None] | None = None
         #: the batch of room (un)subscriptions being applied (never cancelled: see _follow_rooms).
         self._room_batch: asyncio.Future[None] | None = None
+        self._closed = False
         self.dropped = DropLog(self.logger)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -136,6 +137,7 @@ class ShardedDriver:
 
     async def close(self) -> None:
         """Unsubscribe everything and close the link."""
+        self._closed = True
         task, self._room_task = self._room_task, None
         if task is not None:
             task.cancel()
@@ -287,6 +289,8 @@ class ShardedDriver:
         self._change_room(channel, False)
 
     def _change_room(self, channel: str, subscribe: bool) -> None:
+        if self._closed:
+            return  # the sockets leaving at shutdown: the closed link holds nothing any more
         self._room_changes.pop(channel, None)  # the latest wish goes last
         self._room_changes[channel] = subscribe
         self._room_idle.clear()
