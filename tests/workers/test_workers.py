@@ -225,3 +225,35 @@ def _worker_id(server: ServerProcess, pid: int) -> int:
     match = re.search(r"worker (\d+) \(pid %d\) serving" % pid, server.output())
     assert match, server.output()
     return int(match.group(1))
+
+
+async def test_chunked_post_for_another_worker_is_relayed(start: Start) -> None:
+    """A chunked POST cannot be replayed byte for byte on a moved connection: it is relayed to the
+    owner over its Unix socket, and the client gets the owner's answer (with the owner's access log
+    line, from no TCP address, proving the relay ran)."""
+    cmd = workers_cmd(2)
+    cmd.remove("--no-access-log")
+    server = start(cmd)
+    base = server.url + "/socket.io/?EIO=4&transport=polling"
+
+    async def chunked(data: bytes) -> AsyncIterator[bytes]:
+        yield data
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+        async with http.get(base) as resp:
+            sid = json.loads((await resp.text())[1:])["sid"]
+        url = f"{base}&sid={sid}"
+        async with http.post(url, data=chunked(b"40")) as resp:
+            assert (resp.status, await resp.text()) == (200, "ok")
+        async with http.get(url) as resp:
+            assert (await resp.text()).startswith("40{")
+        for i in range(12):
+            async with http.post(url, data=chunked(b'42%d["echo",%d]' % (i, i))) as resp:
+                assert resp.status == 200
+                assert resp.headers.get("Transfer-Encoding") is None
+                assert await resp.text() == "ok"
+            async with http.get(url) as resp:
+                assert await resp.text() == "43%d[%d]" % (i, i)
+    await wait_for(lambda: '] "POST /socket.io/' in server.output(), 5, "the access log")
+    relayed = re.findall(r"aiohttp\.access:  \[[^]]*\] \"POST /socket\.io/", server.output())
+    assert relayed, server.output()[-3000:]

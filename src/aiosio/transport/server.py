@@ -41,11 +41,6 @@ class HandOff(Protocol):
         handing it to the worker that owns it; None when no worker has it (answered here then)."""
         ...
 
-    async def settle(self, session: EngineSession) -> None:
-        """A polling request for a session being upgraded: let the upgrade's frames, which may be
-        coming the long way (through another worker), arrive first."""
-        ...
-
 
 #: Set in each worker of ``--workers N``; None in a single process.
 hand_off: HandOff | None = None
@@ -118,8 +113,6 @@ class AiohttpEngineTransport:
             return self._error(request, UNKNOWN_SID)
         if transport == "websocket":
             return await self._websocket_upgrade(request, session)
-        if hand_off is not None and session.upgrading:
-            await hand_off.settle(session)
         if not session.machine.polling:
             return self._error(request, BAD_REQUEST)
         if request.method == "GET":

@@ -22,11 +22,11 @@ import socket
 import struct
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
-__all__ = ["HandOverServer", "replay_bytes", "send_connection"]
+__all__ = ["HandOverServer", "Outcome", "replay_bytes", "send_connection"]
 
 logger = logging.getLogger("aiosio.workers")
 
@@ -57,25 +57,30 @@ def replay_bytes(request: web.Request) -> bytes | None:
     return head + body
 
 
-async def send_connection(request: web.Request, path: str | Path) -> bool:
+#: What :func:`send_connection` did: the connection moved; the owner could not be reached (the
+#: request is spoilt: its buffered body was taken); or it cannot move (nothing was touched).
+Outcome = Literal["moved", "unreachable", "cannot"]
+
+
+async def send_connection(request: web.Request, path: str | Path) -> Outcome:
     """Hand the connection of ``request`` to the worker listening on ``path``.
 
-    True once the owner took it: the connection is then closed here without a word (the owner
-    holds it). False if it could not be sent; the request is left as it was, except that a body
-    buffered in aiohttp may have been taken out (only if the owner refused after reading it).
+    ``"moved"`` once the descriptor went: the connection is then dropped here without a word (the
+    owner holds it). ``"unreachable"``: the owner's socket did not take it (the owner is gone or
+    going). ``"cannot"``: this request cannot be replayed exactly (see :func:`replay_bytes`).
     """
     transport = request.transport
     if transport is None or transport.is_closing() or transport.get_extra_info("sslcontext") is not None:
-        return False
+        return "cannot"
     raw = transport.get_extra_info("socket")
     if raw is None:
-        return False
+        return "cannot"
     transport.pause_reading()
     payload = replay_bytes(request)
     transport.pause_reading()  # again: draining aiohttp's buffer may have resumed it
     if payload is None:
         transport.resume_reading()
-        return False
+        return "cannot"
     loop = asyncio.get_running_loop()
     fd = os.dup(raw.fileno())
     link = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -97,11 +102,11 @@ async def send_connection(request: web.Request, path: str | Path) -> bool:
         link.close()
     if not sent:
         transport.resume_reading()
-        return False
+        return "unreachable"
     # Once the descriptor went, the connection is the owner's (or, if it failed to take it, lost:
     # reading it here too could split the client's bytes between two processes).
     transport.abort()  # our copy only: the owner's keeps the connection open
-    return True
+    return "moved"
 
 
 def _send_fd(link: socket.socket, data: bytes, fd: int) -> None:

@@ -1,12 +1,14 @@
 """The hand-off between workers: a request for a session another worker owns goes to that worker.
 
 Every worker of ``aiosio run --workers N`` makes session ids that start with its tag (``w3.``, see
-:func:`worker_tag`) and also serves the same application on a private Unix socket,
-``<runtime dir>/w3.sock``. A long-polling GET or POST that names another worker's sid is replayed
-there with aiohttp's client (method, path and query, headers, body; then status, headers and body
-back, byte for byte: compressed bodies stay compressed); a WebSocket upgrade is answered by opening a
-WebSocket to the owner over its socket and piping frames both ways (text, binary, and the close
-code). The client sees what a single process would have answered, with no extra round trip.
+:func:`worker_tag`). A request (long-polling GET or POST, WebSocket upgrade) that names another
+worker's sid moves, connection and all, to that worker (:mod:`~aiosio.workers.handover`), which
+answers it and keeps the connection. Only a request that cannot be replayed byte for byte there (a
+chunked POST, whose body aiohttp already decoded) is relayed instead: each worker also serves the
+app on a private Unix socket, ``<runtime dir>/w3.sock``, and the request is sent there with aiohttp's
+client (method, path and query, headers, body; then status, headers and body back, as they are:
+compressed bodies stay compressed). The client sees what a single process would have answered,
+with no extra round trip.
 
 A sid whose tag names no live worker (its socket is gone: the worker died or was replaced) is
 answered by the worker that received it: the usual 400 "Session ID unknown".
@@ -14,20 +16,17 @@ answered by the worker that received it: the usual 400 "Session ID unknown".
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from .handover import send_connection
 
 if TYPE_CHECKING:
-    from ..engine.session import EngineSession
     from ..transport.server import AiohttpEngineTransport
 
 __all__ = ["HandOff", "parse_tag", "worker_tag"]
@@ -37,9 +36,6 @@ logger = logging.getLogger("aiosio.workers")
 #: A worker's tag in a sid: ``w`` + its id + ``.`` (not a base64url character, so the random part
 #: that follows can never be mistaken for more of the tag).
 _TAG = re.compile(r"w([0-9]{1,9})\.")
-
-#: How long a polling request for a session being upgraded waits for the upgrade to finish.
-UPGRADE_GRACE = 0.05
 
 #: Headers that belong to one hop (RFC 9110 §7.6.1) or that aiohttp writes itself.
 _HOP_BY_HOP = frozenset(
@@ -57,14 +53,6 @@ _HOP_BY_HOP = frozenset(
     }
 )
 _RESPONSE_SKIP = _HOP_BY_HOP | {"content-length", "date", "server"}
-_WEBSOCKET_SKIP = _HOP_BY_HOP | {
-    "content-length",
-    "sec-websocket-key",
-    "sec-websocket-version",
-    "sec-websocket-extensions",
-    "sec-websocket-accept",
-    "sec-websocket-protocol",
-}
 #: Headers aiohttp's client would otherwise add on its own: the owner must see the client's.
 _NO_AUTO_HEADERS = ("Accept-Encoding", "User-Agent", "Content-Type")
 
@@ -123,17 +111,6 @@ class HandOff:
         for worker_id in list(self._sessions):
             await self._forget(worker_id)
 
-    async def settle(self, session: EngineSession) -> None:
-        """Wait (at most :data:`UPGRADE_GRACE`) for an upgrade in progress to finish.
-
-        A polling request during an upgrade is answered by the state the upgrade leaves; a WebSocket
-        handed over through another worker makes the upgrade's last frame (``5``) come one hop
-        later than in a single process, so a request sent after it could otherwise overtake it.
-        """
-        deadline = asyncio.get_running_loop().time() + UPGRADE_GRACE
-        while session.upgrading and not session.closed and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.002)
-
     async def __call__(
         self, request: web.Request, sid: str, transport: AiohttpEngineTransport
     ) -> web.StreamResponse | None:
@@ -141,13 +118,14 @@ class HandOff:
         owner = parse_tag(sid)
         if owner is None or owner == self.own_id or not self.socket_path(owner).exists():
             return None
-        if await send_connection(request, self.runtime_dir / f"w{owner}.fd"):
+        outcome = await send_connection(request, self.runtime_dir / f"w{owner}.fd")
+        if outcome == "moved":
             self.moved += 1
             return web.Response(status=204)  # never written: this worker no longer has the connection
+        if outcome == "unreachable" or request.headers.get("Upgrade", "").lower() == "websocket":
+            return None  # the owner is gone (or going): its sessions are unknown now
         self.relayed += 1
         try:
-            if request.headers.get("Upgrade", "").lower() == "websocket":
-                return await self._websocket(request, owner, transport)
             return await self._http(request, owner)
         except (aiohttp.ClientConnectionError, OSError) as exc:
             # The owner went away (it died, or is being replaced): its sessions are gone with it.
@@ -171,69 +149,3 @@ class HandOff:
                 if name.lower() not in _RESPONSE_SKIP:
                     out.headers.add(name, value)
             return out
-
-    async def _websocket(
-        self, request: web.Request, owner: int, transport: AiohttpEngineTransport
-    ) -> web.StreamResponse | None:
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _WEBSOCKET_SKIP]
-        try:
-            upstream = await self._session(owner).ws_connect(
-                "http://worker" + request.path_qs,
-                headers=headers,
-                autoping=True,
-                max_msg_size=0,
-                timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
-            )
-        except aiohttp.WSServerHandshakeError as exc:
-            # Refused by the owner (the session ended meanwhile, or cannot upgrade): answered here,
-            # which for a sid this worker does not have is the 400 of an unknown session.
-            logger.debug("the owner refused the upgrade: %s", exc.status)
-            return None
-        limit = transport.core.options.max_http_buffer_size + 1
-        ws = web.WebSocketResponse(max_msg_size=limit, compress=False, autoping=True, heartbeat=None)
-        try:
-            await ws.prepare(request)
-        except ConnectionError:
-            await upstream.close()
-            return web.Response(status=400)  # the client is gone; never written
-        await _pipe(ws, upstream)
-        return ws
-
-
-async def _pipe(client: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse) -> None:
-    """Copy frames both ways until either side closes; the close code crosses over."""
-
-    async def down() -> None:
-        async for msg in upstream:
-            if msg.type is WSMsgType.TEXT:
-                await client.send_str(msg.data)
-            elif msg.type is WSMsgType.BINARY:
-                await client.send_bytes(msg.data)
-            else:
-                break
-
-    async def up() -> None:
-        async for msg in client:
-            if msg.type is WSMsgType.TEXT:
-                await upstream.send_str(msg.data)
-            elif msg.type is WSMsgType.BINARY:
-                await upstream.send_bytes(msg.data)
-            else:
-                break
-
-    tasks = [asyncio.ensure_future(down()), asyncio.ensure_future(up())]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            if not task.done():
-                task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, ConnectionError, RuntimeError):
-                await task
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            if not upstream.closed:
-                await upstream.close(code=client.close_code or 1000)
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            if not client.closed:
-                await client.close(code=upstream.close_code or 1000)
