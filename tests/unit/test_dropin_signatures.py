@@ -23,7 +23,19 @@ PAIRS: list[tuple[type, type, str]] = [
     (aiosio.AsyncNamespace, socketio.AsyncNamespace, "AsyncNamespace"),
     (aiosio.AsyncManager, socketio.AsyncManager, "AsyncManager"),
     (aiosio.engineio.AsyncServer, engineio.AsyncServer, "engineio.AsyncServer"),
+    (aiosio.AsyncRedisManager, socketio.AsyncRedisManager, "AsyncRedisManager"),
 ]
+
+#: Pairs that still differ where they must not: each a defect reported to its owner, with what is
+#: left to do. ``xfail(strict=True)``: once fixed, the pass fails the run and the entry goes.
+KNOWN_GAPS: dict[str, str] = {
+    "AsyncRedisManager": (
+        "python-socketio's AsyncRedisManager(url, channel, write_only, logger, json, redis_options): "
+        "aiosio's lacks json= (so a json= keyword, or redis_options passed by position, is a "
+        "TypeError), and its emit()/close_room() need the namespace python-socketio's pub/sub "
+        "manager defaults to None (src/aiosio/server/redis_manager.py)"
+    ),
+}
 
 #: Public methods of python-socketio / python-engineio aiosio leaves out, and why.
 MISSING: dict[str, str] = {
@@ -31,12 +43,31 @@ MISSING: dict[str, str] = {
         "the server registers a socket itself when its CONNECT arrives; there is no pre-connect "
         "step for a subclass to take over (see docs/migration.md)"
     ),
+    "AsyncRedisManager.pre_connect": "an AsyncManager: the same reason as AsyncManager.pre_connect",
+}
+
+#: Parameters whose default aiosio changes on purpose, and why.
+DEFAULTS: dict[str, dict[str, str]] = {
+    "AsyncRedisManager.__init__": {
+        "channel": (
+            "'socket.io', the channel prefix (key) of Node's Redis adapters, so an aiosio node joins a "
+            "Node cluster as configured by default; python-socketio's 'socketio' names its own wire "
+            "format, which aiosio does not speak (docs/migration.md)"
+        ),
+    },
 }
 
 #: Parameters aiosio adds after python-socketio's (keyword arguments with defaults), and why.
 EXTRA: dict[str, dict[str, str]] = {
     "AsyncServer.emit": {"volatile": "aiosio's volatile emits (dropped when the client can't take them)"},
     "AsyncNamespace.emit": {"volatile": "the same argument as AsyncServer.emit, which it wraps"},
+    "AsyncRedisManager.__init__": {
+        "mode": "'classic' or 'sharded': which of Node's Redis adapters' wire formats to speak",
+        "request_timeout": "Node's requestsTimeout: how long cluster queries wait for other servers",
+        "publish_on_specific_response_channel": "Node's publishOnSpecificResponseChannel (classic)",
+        "subscription_mode": "Node's subscriptionMode of the sharded adapter",
+        "cluster": "connect to a Redis Cluster (the sharded mode)",
+    },
 }
 
 # Where python-socketio takes **kwargs (AsyncServer's Engine.IO options), aiosio may also name some
@@ -74,7 +105,7 @@ def _compare(label: str, ours: Callable[..., Any], theirs: Callable[..., Any]) -
         got = mine_named[i]
         if got.name != want.name:
             problems.append(f"{label}: parameter {i} is {got.name!r}, python-socketio has {want.name!r}")
-        elif got.default != want.default:
+        elif got.default != want.default and got.name not in DEFAULTS.get(label, {}):
             problems.append(
                 f"{label}: {got.name}={got.default!r}, python-socketio has {got.name}={want.default!r}"
             )
@@ -96,7 +127,19 @@ def _compare(label: str, ours: Callable[..., Any], theirs: Callable[..., Any]) -
     return problems
 
 
-@pytest.mark.parametrize(("ours", "theirs", "name"), PAIRS, ids=[p[2] for p in PAIRS])
+@pytest.mark.parametrize(
+    ("ours", "theirs", "name"),
+    [
+        pytest.param(
+            *pair,
+            id=pair[2],
+            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[pair[2]])]
+            if pair[2] in KNOWN_GAPS
+            else [],
+        )
+        for pair in PAIRS
+    ],
+)
 def test_every_public_method_is_there_with_the_same_signature(ours: type, theirs: type, name: str) -> None:
     """Each public method of the python-socketio class exists in aiosio's with the same signature."""
     problems: list[str] = []
@@ -166,3 +209,28 @@ def test_the_allowed_differences_are_still_differences() -> None:
             assert extra not in their_names, f"{label}.{extra} is no longer an extra"
             assert extra in our_names, f"{label}.{extra} is listed but aiosio lacks it"
     assert set(WRAPPER_DIFFERENCES) == {"call", "disconnect"}
+    for label, names in DEFAULTS.items():
+        cls_name, method = label.rsplit(".", 1)
+        theirs = dict(_by_name(next(t for _o, t, n in PAIRS if n == cls_name), method))
+        ours = dict(_by_name(next(o for o, _t, n in PAIRS if n == cls_name), method))
+        for name in names:
+            assert ours[name] != theirs[name], f"{label}.{name} has python-socketio's default again"
+
+
+def _by_name(cls: type, method: str) -> list[tuple[str, Any]]:
+    return [(p.name, p.default) for p in _params(getattr(cls, method))]
+
+
+@pytest.mark.xfail(strict=True, reason=KNOWN_GAPS["AsyncRedisManager"])
+def test_async_redis_manager_takes_python_socketio_s_arguments_first() -> None:
+    """python-socketio's AsyncRedisManager parameters are a prefix of aiosio's (names, order,
+    defaults but the DEFAULTS listed), each of aiosio's own after them has a default and is
+    keyword-only, so every call python-socketio accepts means the same here."""
+    theirs = _by_name(socketio.AsyncRedisManager, "__init__")
+    ours = _params(aiosio.AsyncRedisManager.__init__)
+    changed = DEFAULTS["AsyncRedisManager.__init__"]
+    assert [p.name for p in ours[: len(theirs)]] == [n for n, _ in theirs]
+    for (name, default), got in zip(theirs, ours, strict=False):
+        assert got.default == default or name in changed, name
+    for extra in ours[len(theirs) :]:
+        assert extra.kind is inspect.Parameter.KEYWORD_ONLY and extra.default is not _EMPTY, extra.name
