@@ -328,3 +328,34 @@ async def test_hostile_messages_are_dropped_and_the_node_keeps_serving(
 
     await until(alone)  # the Node node is gone, the aiosio node serves on
     await settle(py, holder, [p1["cid"]])
+
+
+async def test_valid_messages_a_node_must_ignore(
+    redis_server: RedisServer, node_cluster_node: NodeFactory, aiosio_node: LocalFactory
+) -> None:
+    """Well-formed broadcasts Node's rules drop are dropped (and not counted as malformed): one
+    whose packet is for another namespace than its channel's, one carrying the node's own uid (a
+    replay of what it published); the emitter's uid is a valid foreign sender."""
+    holder = await node_cluster_node("classic", redis_server.url, name="H", key="elsewhere")
+    py = await aiosio_node(redis_server.url)
+    p1 = await connect(holder, py)
+    driver: Any = py.sio.manager.adapter.driver
+    before = driver.dropped.count
+    everyone = c.WireOpts((), ())
+    client = redis.asyncio.Redis.from_url(redis_server.url)
+    try:
+        for uid, nsp, event in (
+            ("zzzzzz", "/admin", "wrong-nsp"),
+            (py.uid, "/", "own-uid"),
+            (c.EMITTER_UID, "/", "from-emitter"),
+            ("zzzzzz", "/", "mark"),
+        ):
+            await client.publish(
+                "socket.io#/#", c.encode_broadcast(uid, c.WirePacket(nsp, [event]), everyone)
+            )
+        await holder.next_event({"event": "client-event", "cid": p1["cid"], "name": "mark"})
+    finally:
+        await client.aclose()
+    names = [e["name"] for e in holder.events if e["event"] == "client-event" and e["cid"] == p1["cid"]]
+    assert names == ["from-emitter", "mark"]
+    assert driver.dropped.count == before

@@ -185,8 +185,9 @@ async def test_fetch_sockets_and_remote_socket_operations(
     await node.command("setData", sid=a1["sid"], data={"node": "A", "n": 1})
     await py.command("setData", sid=p1["sid"], data={"node": "P", "n": 2})
 
-    found = {s["id"]: s for s in await src.command("fetchSockets")}
-    assert set(found) == {a1["sid"], p1["sid"], a2["sid"], p2["sid"]}
+    listed = await src.command("fetchSockets")
+    found = {s["id"]: s for s in listed}
+    assert set(found) == {a1["sid"], p1["sid"], a2["sid"], p2["sid"]} and len(listed) == 4  # each once
     if src is node:  # a socket without a session: Node's default socket.data, like its own sockets
         assert found[p2["sid"]]["data"] == found[a2["sid"]]["data"] == {}
     assert found[a1["sid"]]["data"] == {"node": "A", "n": 1}
@@ -428,3 +429,15 @@ async def test_sid_operations_on_a_node_socket_act_on_that_socket_only(
 
 async def _is(value: Any, expected: Any) -> bool:
     return bool(await value == expected)
+
+
+async def test_numeric_room_from_node(
+    redis_server: RedisServer, node_cluster_node: NodeFactory, aiosio_node: LocalFactory
+) -> None:
+    """Node's ``io.to(5)`` publishes the room as a msgpack integer (on ``socket.io#/#5#``): it reaches
+    an aiosio socket in room ``"5"`` (rooms are text in aiosio), and nobody else."""
+    node, py = await pair(node_cluster_node, aiosio_node, redis_server.url)
+    member, other = await connect(node, py, "5"), await connect(node, py)
+    await node.command("emit", event="numeric", rooms=[5])
+    await settle(node, node, [member["cid"], other["cid"]])
+    assert who_got(node, "numeric", [member["cid"], other["cid"]]) == {member["cid"]: 1}
