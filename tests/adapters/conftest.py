@@ -5,9 +5,10 @@ aiosio servers (127.0.0.1, random port) with real python-socketio clients and ca
 through the public seams: ``AsyncServer`` methods and ``sio.manager.adapter``.
 
 The Redis adapters run on a real redis-server (one per session, :class:`RedisServer` of
-tests/cluster/redis_fixtures.py), each test on a channel prefix of its own, so no test sees
-another's traffic. ``fleet`` makes several servers of one cluster (tests/adapters/
-test_contract_cluster.py); ``cluster`` one server alone (tests/adapters/test_contract.py).
+tests/cluster/redis_fixtures.py) or a 3-master Redis Cluster (the cluster modes), each test on a
+channel prefix of its own, so no test sees another's traffic. ``fleet`` makes several servers
+of one cluster (tests/adapters/test_contract_cluster.py); ``cluster`` one server alone
+(tests/adapters/test_contract.py).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import socketio  # python-socketio, as the client peer only
 
 import aiosio
 from aiosio.adapters.memory import MemoryAdapter
-from cluster.redis_fixtures import RedisServer  # tests/cluster's redis-server runner
+from cluster.redis_fixtures import RedisClusterServers, RedisServer  # tests/cluster's runners
 from peers import require_executable
 
 WAIT = 5.0
@@ -35,11 +36,12 @@ WAIT = 5.0
 @dataclass(frozen=True)
 class AdapterKind:
     """One adapter under test: ``make(redis_url, channel)`` returns a server's client manager
-    (its ``adapter`` is the adapter under test); ``redis`` says it needs a redis-server (else the
-    url is ``""``). Managers made with the same url and channel form one cluster."""
+    (its ``adapter`` is the adapter under test); ``redis`` says which Redis it needs: ``"server"``
+    (one redis-server), ``"cluster"`` (a Redis Cluster of 3 masters: the url names one) or ``""``
+    (none; the url is ``""``). Managers made with the same url and channel form one cluster."""
 
     make: Callable[[str, str], aiosio.AsyncManager]
-    redis: bool = False
+    redis: str = ""
 
 
 def _memory(_url: str, _channel: str) -> aiosio.AsyncManager:
@@ -52,9 +54,11 @@ def _redis_classic(url: str, channel: str) -> aiosio.AsyncManager:
     return aiosio.AsyncRedisManager(url, channel=channel)
 
 
-def _redis_sharded(url: str, channel: str, *, mode: str) -> aiosio.AsyncManager:
+def _redis_sharded(url: str, channel: str, *, mode: str, cluster: bool = False) -> aiosio.AsyncManager:
     manager: Any = aiosio.AsyncRedisManager  # mode= and subscription_mode= are the sharded driver's
-    made: aiosio.AsyncManager = manager(url, channel=channel, mode="sharded", subscription_mode=mode)
+    made: aiosio.AsyncManager = manager(
+        url, channel=channel, mode="sharded", subscription_mode=mode, cluster=cluster
+    )
     return made
 
 
@@ -69,11 +73,15 @@ def _sharded_exists() -> bool:
 #: name -> how to make it. A new adapter adds its factory here and passes the suite.
 ADAPTERS: dict[str, AdapterKind] = {
     "memory": AdapterKind(_memory),
-    "redis-classic": AdapterKind(_redis_classic, redis=True),
+    "redis-classic": AdapterKind(_redis_classic, redis="server"),
 }
 if _sharded_exists():
     for _mode in ("dynamic", "static", "dynamic-private"):
-        ADAPTERS[f"redis-sharded-{_mode}"] = AdapterKind(partial(_redis_sharded, mode=_mode), redis=True)
+        ADAPTERS[f"redis-sharded-{_mode}"] = AdapterKind(partial(_redis_sharded, mode=_mode), redis="server")
+    #: On a Redis Cluster: room channels live on different masters (test_contract_cluster.py checks).
+    ADAPTERS["redis-cluster-sharded-dynamic"] = AdapterKind(
+        partial(_redis_sharded, mode="dynamic", cluster=True), redis="cluster"
+    )
 
 
 def spy_class(base: type[Any]) -> type[Any]:
@@ -184,6 +192,21 @@ def contract_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSe
         server.kill()
 
 
+@pytest.fixture(scope="session")
+def contract_redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
+    """A Redis Cluster of 3 masters for the cluster modes (each SIGKILLed by pid at teardown)."""
+    masters = RedisClusterServers(
+        require_executable("redis-server"),
+        require_executable("redis-cli"),
+        tmp_path_factory.mktemp("contract-redis-cluster"),
+    )
+    try:
+        masters.start()
+        yield masters
+    finally:
+        masters.stop()
+
+
 @dataclass(frozen=True)
 class AdapterFactory:
     """The adapter under test, bound to this test's Redis and channel prefix: every manager it
@@ -193,11 +216,8 @@ class AdapterFactory:
     kind: AdapterKind
     url: str
     channel: str
-
-    @property
-    def redis(self) -> bool:
-        """Whether the adapter spans processes over Redis."""
-        return self.kind.redis
+    #: The redis-server processes behind ``url`` (none for an adapter without Redis).
+    servers: tuple[RedisServer, ...] = ()
 
     def manager(self) -> aiosio.AsyncManager:
         """A new client manager on the adapter under test, its adapter spied (:func:`spy_class`)."""
@@ -214,8 +234,14 @@ def adapter_factory(request: pytest.FixtureRequest) -> AdapterFactory:
     """The adapter under test, with a fresh channel prefix (and Redis, if it needs it)."""
     name = str(request.param)
     kind = ADAPTERS[name]
-    url = request.getfixturevalue("contract_redis").url if kind.redis else ""
-    return AdapterFactory(name, kind, url, f"contract-{uuid.uuid4().hex[:10]}")
+    channel = f"contract-{uuid.uuid4().hex[:10]}"
+    if kind.redis == "cluster":
+        masters: RedisClusterServers = request.getfixturevalue("contract_redis_cluster")
+        return AdapterFactory(name, kind, masters.urls[0], channel, tuple(masters.nodes))
+    if kind.redis:
+        server: RedisServer = request.getfixturevalue("contract_redis")
+        return AdapterFactory(name, kind, server.url, channel, (server,))
+    return AdapterFactory(name, kind, "", channel)
 
 
 async def _disconnect_peers(made: list[Cluster]) -> None:

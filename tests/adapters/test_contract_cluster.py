@@ -14,22 +14,18 @@ server that shuts down stops being counted, and one that never answers is report
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import gc
 import logging
 import os
 import signal
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import aiosio
 from aiosio import CloseReason, exceptions
-from cluster.redis_fixtures import RedisServer
 from conftest import ADAPTERS, Cluster, Fleet, until_count
-from peers import require_executable
 
 REDIS_MODES = [name for name, kind in ADAPTERS.items() if kind.redis]
 
@@ -119,6 +115,36 @@ async def test_a_broadcast_reaches_every_client_of_three_nodes_once(fleet: Any) 
     assert f.received("news") == set("bcdef")
     for name in "bcdef":
         assert sorted(d for _e, d in f.peers[name].events()) == [0, 1, 2], name
+
+
+async def test_room_broadcasts_reach_their_members_whatever_shard_their_channel_is_on(
+    fleet: Any, adapter_factory: Any
+) -> None:
+    """Twelve rooms with members on node 1, each broadcast to from node 0: each member gets its
+    rooms' events once. On a Redis Cluster their channels are spread over the masters (checked)."""
+    f: Fleet = await fleet(2)
+    rooms = [f"room-{i}" for i in range(12)]
+    for i in range(6):
+        peer = await f.nodes[1].connect(f"p{i}")
+        for room in (rooms[i], rooms[i + 6]):
+            await f.nodes[1].sio.enter_room(peer.sid, room)
+    await f.rooms_ready()
+    if adapter_factory.kind.redis == "cluster":
+        holders = set()
+        for server in adapter_factory.servers:
+            client = server.client()
+            try:
+                pattern = f"{adapter_factory.channel}#/#room-*"
+                if client.execute_command("PUBSUB", "SHARDCHANNELS", pattern):
+                    holders.add(server.port)
+            finally:
+                client.close()
+        assert len(holders) >= 2, "every room channel on one master: the test proves nothing"
+    for room in rooms:
+        await f.nodes[0].sio.emit("news", room, to=room)
+    await f.settle()
+    for i in range(6):
+        assert sorted(d for _e, d in f.peers[f"p{i}"].events()) == sorted([rooms[i], rooms[i + 6]])
 
 
 async def test_volatile_broadcast_is_dropped_by_the_node_where_it_cannot_go_now(fleet: Any) -> None:
@@ -437,29 +463,25 @@ async def test_namespaces_are_kept_apart_across_nodes(fleet: Any) -> None:
 async def test_a_server_shut_down_while_its_room_subscriptions_change_logs_no_error(
     adapter_factory: Any,
     serve: Any,
-    tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A server shut down while Redis has not confirmed the subscription of a room it just got
-    (the modes that subscribe per room; its own redis-server is frozen to hold the confirmation
-    back) ends quietly: nothing is logged at ERROR."""
-    redis = RedisServer(require_executable("redis-server"), tmp_path).start()
+    (the modes that subscribe per room; Redis is frozen, SIGSTOP, to hold the confirmation back)
+    ends quietly: nothing is logged at ERROR."""
+    sio = aiosio.AsyncServer(client_manager=adapter_factory.manager())
+    node = Cluster(sio, sio.manager.adapter, (await serve(sio)).url)
+    peer = await node.connect("a")
+    for server in adapter_factory.servers:
+        os.kill(server.pid, signal.SIGSTOP)
     try:
-        factory = dataclasses.replace(adapter_factory, url=redis.url)
-        sio = aiosio.AsyncServer(client_manager=factory.manager())
-        node = Cluster(sio, sio.manager.adapter, (await serve(sio)).url)
-        peer = await node.connect("a")
-        os.kill(redis.pid, signal.SIGSTOP)
-        try:
-            await sio.enter_room(peer.sid, "room")
-            await asyncio.sleep(0.2)  # the SSUBSCRIBE is sent, its confirmation held back
-            shutdown = asyncio.ensure_future(sio.shutdown())
-            await asyncio.sleep(0.5)  # the adapter is closing (its room subscriptions stopped)
-        finally:
-            os.kill(redis.pid, signal.SIGCONT)
-        await asyncio.wait_for(shutdown, 10)
-        gc.collect()  # an unretrieved future's error is logged when it is collected
-        await asyncio.sleep(0.1)
+        await sio.enter_room(peer.sid, "room")
+        await asyncio.sleep(0.2)  # the SSUBSCRIBE is sent, its confirmation held back
+        shutdown = asyncio.ensure_future(sio.shutdown())
+        await asyncio.sleep(0.5)  # the adapter is closing (its room subscriptions stopped)
     finally:
-        redis.kill()
+        for server in adapter_factory.servers:
+            os.kill(server.pid, signal.SIGCONT)
+    await asyncio.wait_for(shutdown, 10)
+    gc.collect()  # an unretrieved future's error is logged when it is collected
+    await asyncio.sleep(0.1)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
