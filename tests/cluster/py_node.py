@@ -202,6 +202,8 @@ def make_node(
     sharded: dict[str, Any] = {}
     if config.get("profile") == "sharded":  # the sharded adapter ("subscriptionMode" as Node's option)
         sharded = {"mode": "sharded", "subscription_mode": config.get("subscriptionMode", "dynamic")}
+    if config.get("publishOnSpecificResponseChannel"):  # Node's classic option of that name
+        sharded["publish_on_specific_response_channel"] = True
     manager = aiosio.AsyncRedisManager(
         config["redis"], channel=config.get("key", "socket.io"), request_timeout=timeout, **sharded
     )

@@ -441,3 +441,27 @@ async def test_numeric_room_from_node(
     await node.command("emit", event="numeric", rooms=[5])
     await settle(node, node, [member["cid"], other["cid"]])
     assert who_got(node, "numeric", [member["cid"], other["cid"]]) == {member["cid"]: 1}
+
+
+async def test_publish_on_specific_response_channel(
+    redis_server: RedisServer, node_cluster_node: NodeFactory, aiosio_node: LocalFactory, monitor: Any
+) -> None:
+    """Node's ``publishOnSpecificResponseChannel``, on both nodes: each answers a fetch on the
+    requester's own channel ``socket.io-response#/#<uid>#`` (and a server-side ack on the common
+    one), and each requester gets its answer there."""
+    node, py = await pair(
+        node_cluster_node, aiosio_node, redis_server.url, publishOnSpecificResponseChannel=True
+    )
+    on_node, on_py = await connect(node, node), await connect(node, py)
+    await node.command("onServerSide", event="q", reply="A")
+    await py.command("onServerSide", event="q", reply="P")
+    async with monitor(redis_server.url) as mon:
+        assert {s["id"] for s in await node.command("fetchSockets")} == {on_node["sid"], on_py["sid"]}
+        found = await py.sio.fetch_sockets()
+        assert found.complete and {s.sid for s in found} == {on_node["sid"], on_py["sid"]}
+        assert await node.command("serverSideEmitWithAck", event="q") == ["P"]
+        assert list(await py.sio.server_side_call("q")) == ["A"]
+        await mon.sync()
+    assert len(mon.published(f"socket.io-response#/#{node.uids['/']}#")) == 1  # the aiosio node's answer
+    assert len(mon.published(f"socket.io-response#/#{py.uid}#")) == 1  # the Node node's answer
+    assert len(mon.published("socket.io-response#/#")) == 2  # the server-side acks, both ways

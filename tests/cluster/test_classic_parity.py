@@ -13,11 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import redis.asyncio
 
 import aiosio
 from unit.cluster.captured import CAPTURED, EMITTED
 
-from .classic_support import LocalFactory, aiosio_node, connect
+from .classic_support import LocalFactory, aiosio_node, connect, until
 from .conftest import NodeFactory
 from .monitor import MonitorCommand, RedisMonitor, decode_payload
 from .node_peer import NodePeer
@@ -297,3 +298,64 @@ async def test_redis_emitter_equals_nodes_emitter(redis_server: RedisServer) -> 
     # Node's "except room1, compress(false)" emit has no aiosio counterpart (no compress flag)
     expected = [v for v in EMITTED if b"notroom1" not in v[1]]
     assert got == expected
+
+
+async def test_answers_to_requests_8x_never_sends_equal_nodes(
+    redis_server: RedisServer, node_cluster_node: NodeFactory, aiosio_node: LocalFactory
+) -> None:
+    """SOCKETS (0) and the legacy ``{sid, room}`` / ``{sid, close}`` requests (which 8.x answers but
+    only older adapters send, so no capture has them), published raw: the aiosio node's answer
+    equals the Node node's answer to the same request, ids substituted."""
+    node, py = await cluster(redis_server, node_cluster_node, aiosio_node)
+    on_node = await connect(node, node, "room1")
+    on_py = await connect(node, py, "room1")
+    sids = {node.uids["/"]: on_node["sid"], py.uid: on_py["sid"]}
+    req, resp = "socket.io-request#/#", "socket.io-response#/#"
+    client = redis.asyncio.Redis.from_url(redis_server.url)
+    try:
+        async with RedisMonitor(redis_server.url) as mon:
+            requests: list[Callable[[str], bytes]] = [
+                lambda sid: b'{"uid":"zzzzzz","requestId":"rq0000","type":0,"rooms":["room1"]}',
+                lambda sid: (
+                    b'{"uid":"zzzzzz","requestId":"rq%s","type":2,"sid":"%s","room":"x"}'
+                    % (sid[:4].encode(), sid.encode())
+                ),
+                lambda sid: (
+                    b'{"uid":"zzzzzz","requestId":"rl%s","type":3,"sid":"%s","room":"x"}'
+                    % (sid[:4].encode(), sid.encode())
+                ),
+                lambda sid: (
+                    b'{"uid":"zzzzzz","requestId":"rd%s","type":4,"sid":"%s","close":false}'
+                    % (sid[:4].encode(), sid.encode())
+                ),
+            ]
+            for make in requests:
+                start = len(mon.published(resp))
+                payloads = {make(sid) for sid in sids.values()}
+                for payload in payloads:
+                    await client.publish(req, payload)
+                await mon.sync()
+
+                async def both_answered(start: int = start) -> bool:
+                    await mon.sync()
+                    return len(mon.published(resp)[start:]) == 2
+
+                await until(both_answered)
+                a, b = (cmd.payload for cmd in mon.published(resp)[start:])
+                # who answered which: the answer naming (or keyed by) the aiosio socket is the aiosio node's
+                mine, theirs = (
+                    (a, b) if on_py["sid"][:4].encode() in a or on_py["sid"].encode() in a else (b, a)
+                )
+                swap = {
+                    on_node["sid"].encode(): on_py["sid"].encode(),
+                    on_node["sid"][:4].encode(): on_py["sid"][:4].encode(),
+                }
+                expected = theirs
+                for old, new in swap.items():
+                    expected = expected.replace(old, new)
+                assert mine == expected, (mine, theirs)
+    finally:
+        await client.aclose()
+    for info in (on_node, on_py):
+        ev = await node.next_event({"event": "client-disconnect", "cid": info["cid"]})
+        assert ev["reason"] == "io server disconnect"
