@@ -465,3 +465,56 @@ async def test_publish_on_specific_response_channel(
     assert len(mon.published(f"socket.io-response#/#{node.uids['/']}#")) == 1  # the aiosio node's answer
     assert len(mon.published(f"socket.io-response#/#{py.uid}#")) == 1  # the Node node's answer
     assert len(mon.published("socket.io-response#/#")) == 2  # the server-side acks, both ways
+
+
+async def test_json_only_values_cross_as_node_sends_them(
+    redis_server: RedisServer, node_cluster_node: NodeFactory, aiosio_node: LocalFactory
+) -> None:
+    """Classic fetch answers and server-side emits are JSON, as between Node servers: ``bytes`` in a
+    session or a server-side argument arrive as Node's Buffer JSON form; a session JSON cannot hold
+    (a set) is described with Node's default ``{}``, and the other sockets still are."""
+    node, py = await pair(node_cluster_node, aiosio_node, redis_server.url)
+    binary = await connect(node, py)
+    await py.command("setData", sid=binary["sid"], data={"b": b"\x01\x02"})
+    [found] = [s for s in await node.command("fetchSockets") if s["id"] == binary["sid"]]
+    assert found["data"] == {"b": {"type": "Buffer", "data": [1, 2]}}
+    await node.command("onServerSide", event="bin")
+    await py.sio.server_side_emit("bin", b"\x03")
+    ev = await node.next_event({"event": "server-side", "name": "bin"})
+    assert ev["args"] == [{"type": "Buffer", "data": [3]}]
+
+    odd = await connect(node, py)
+    await py.sio.save_session(odd["sid"], {"tags": {"a", "b"}})
+    listed = {s["id"]: s for s in await node.command("fetchSockets")}
+    assert listed[odd["sid"]]["data"] == {}
+    assert listed[binary["sid"]]["data"] == {"b": {"type": "Buffer", "data": [1, 2]}}  # only that one
+
+
+@pytest.mark.parametrize("layout", ["NNP", "NPP"])
+async def test_three_nodes_hear_each_other_once(
+    redis_server: RedisServer, node_cluster_node: NodeFactory, aiosio_node: LocalFactory, layout: str
+) -> None:
+    """Three nodes (2 Node + 1 aiosio, 1 Node + 2 aiosio): every node's broadcast reaches every
+    client of every node exactly once, every node's fetch lists every socket once, complete, and an
+    ack broadcast gathers every client's ack."""
+    peers: list[Peer] = []
+    for i, kind in enumerate(layout):
+        if kind == "N":
+            peers.append(await node_cluster_node("classic", redis_server.url, name=f"N{i}"))
+        else:
+            peers.append(await aiosio_node(redis_server.url, name=f"P{i}"))
+    hub = peers[0]
+    assert isinstance(hub, NodePeer)
+    clients = [await connect(hub, p) for p in peers for _ in range(2)]
+    cids = [c["cid"] for c in clients]
+    for i, p in enumerate(peers):
+        await p.command("emit", event=f"from-{i}", args=[i])
+    for p in peers:
+        await settle(p, hub, cids)
+    for i in range(len(peers)):
+        assert who_got(hub, f"from-{i}", cids) == dict.fromkeys(cids, 1)
+    for p in peers:
+        listed = await p.command("fetchSockets")
+        assert sorted(s["id"] for s in listed) == sorted(c["sid"] for c in clients)
+        acks = await p.command("emitWithAck", event="ack-me-3", timeoutMs=3000)
+        assert sorted(a["client"] for a in acks) == sorted(cids)

@@ -43,6 +43,7 @@ from ...protocol.cluster import (
     decode_broadcast,
     decode_request,
     decode_response,
+    dumps,
     encode_broadcast,
     encode_request,
     encode_response,
@@ -211,13 +212,15 @@ class ClassicDriver:
 
     def fetch_response(self, namespace: str, origin: str, request_id: str, sockets: list[SocketInfo]) -> None:
         """Describe this node's selected sockets (a socket whose data cannot be sent as JSON is
-        described without it, and that is logged)."""
+        described with Node's default data ``{}``, and that is logged)."""
         wire = tuple(to_wire_socket(info) for info in sockets)
         try:
             payload = encode_response(FetchResponse(request_id, wire))
         except (TypeError, ValueError) as exc:
             self.logger.warning("fetch_sockets: socket data not JSON-serializable, sent without it: %s", exc)
-            wire = tuple(WireSocket(s.id, s.handshake, s.rooms, None) for s in wire)
+            wire = tuple(
+                s if _json_safe(s.data) else WireSocket(s.id, s.handshake, s.rooms, {}) for s in wire
+            )
             payload = encode_response(FetchResponse(request_id, wire))
         ch = self._ch(namespace)
         self.link.publish(ch.response_for(origin) if self.specific_responses else ch.response, payload)
@@ -331,3 +334,12 @@ class ClassicDriver:
                 adapter.receive_broadcast_ack(rid, data)
             case _:
                 pass  # answers to requests this node does not send (SOCKETS, ALL_ROOMS, legacy)
+
+
+def _json_safe(data: Any) -> bool:
+    """Whether ``data`` can travel in a JSON answer."""
+    try:
+        dumps(data)
+    except (TypeError, ValueError):
+        return False
+    return True
