@@ -104,6 +104,8 @@ class ShardedDriver:
         self.max_message_bytes = max_message_bytes
         self._adapter: ClusterAdapter | None = None
         self._channels: dict[str, ShardedChannels] = {}
+        #: namespaces whose main and own channels are subscribed.
+        self._opened: set[str] = set()
         #: subscribed (or being subscribed) channel -> (namespace, what it is for).
         self._routes: dict[str, tuple[str, str]] = {}
         #: room channel -> True (subscribe) / False (unsubscribe), not sent yet, in order.
@@ -153,14 +155,14 @@ class ShardedDriver:
 
     async def open_namespace(self, namespace: str) -> None:
         """SSUBSCRIBE the namespace's main and own channels (once: SHARDNUMSUB counts this node
-        once)."""
-        if namespace in self._channels:
+        once). A failed attempt (a Redis Cluster whose slot map cannot be read) can be made again."""
+        if namespace in self._opened:
             return
-        ch = ShardedChannels(self.prefix, namespace, self.uid)
-        self._channels[namespace] = ch
+        ch = self._channels.setdefault(namespace, ShardedChannels(self.prefix, namespace, self.uid))
         self._routes[ch.main] = (namespace, _MAIN)
         self._routes[ch.own] = (namespace, _OWN)
         await self.link.subscribe(ch.main, ch.own)
+        self._opened.add(namespace)
 
     async def settle(self, timeout: float = 5.0) -> None:
         """Wait (at most ``timeout`` seconds) until every room (un)subscription asked so far was
