@@ -69,7 +69,7 @@ async def test_frozen_node_node_gives_aiosio_partial_results(
         took = loop_time() - t0
     finally:
         b.thaw()
-    assert 0.9 < took < 2.5
+    assert 0.9 < took < 3.0
     assert not isinstance(found, BaseException) and not isinstance(called, BaseException)
     assert sorted(s.sid for s in found) == sorted([a1["sid"], p1["sid"]])
     assert found.missing == 1 and not found.complete
@@ -88,22 +88,32 @@ async def test_frozen_aiosio_node_node_times_out_aiosio_gets_partial(
     aiosio_node: LocalFactory,
     py_process: ProcessFactory,
 ) -> None:
-    """An aiosio node process frozen: a Node requester rejects after its requestsTimeout with its own
-    text (Node's behaviour), while the other aiosio node returns A's and its own sockets with
+    """An aiosio node process frozen: a Node requester's fetch, server-side call and ack broadcast
+    end after its timeouts with its own texts (Node's behaviour: the fetch loses what arrived, the
+    others keep it), while the other aiosio node returns A's and its own sockets with
     ``missing == 1``; once thawed, the frozen node answers again."""
     a = await node_cluster_node("classic", redis_server.url, name="A", requestsTimeout=1000)
     q = await py_process(redis_server.url, name="Q")
     py = await aiosio_node(redis_server.url, requestsTimeout=1000)
     a1, q1, p1 = await connect(a, a), await connect(a, q), await connect(a, py)
+    for peer in (q, py):
+        await peer.command("onServerSide", event="q", reply=peer.name)
     q.freeze()
     try:
-        node_fetch, py_fetch = await asyncio.gather(
-            a.command("fetchSockets"), py.sio.fetch_sockets(), return_exceptions=True
+        node_fetch, py_fetch, node_call, node_acks = await asyncio.gather(
+            a.command("fetchSockets"),
+            py.sio.fetch_sockets(),
+            a.command("serverSideEmitWithAck", event="q"),
+            a.command("emitWithAck", event="ack-me", timeoutMs=1000),
+            return_exceptions=True,
         )
     finally:
         q.thaw()
     assert isinstance(node_fetch, NodeCommandError)
     assert node_fetch.message == "timeout reached while waiting for fetchSockets response"
+    assert node_call == {"error": "timeout reached: only 1 responses received out of 2", "responses": ["P"]}
+    assert isinstance(node_acks, dict) and node_acks["error"] == "operation has timed out"
+    assert sorted(r["client"] for r in node_acks["responses"]) == sorted([a1["cid"], p1["cid"]])
     assert not isinstance(py_fetch, BaseException)
     assert sorted(s.sid for s in py_fetch) == sorted([a1["sid"], p1["sid"]]) and py_fetch.missing == 1
 
@@ -148,12 +158,12 @@ async def test_killed_nodes_leave_the_count_and_queries_return_at_once(
     found = await py.sio.fetch_sockets()
     called = await py.sio.server_side_call("q")
     acks = await py.sio.emit_with_ack("ack-me", None, timeout=5)
-    assert loop_time() - t0 < 0.5
+    assert loop_time() - t0 < 1.0  # their timeouts are 5 s
     assert found.complete and sorted(s.sid for s in found) == sorted([a1["sid"], p1["sid"]])
     assert called.complete and list(called) == ["A"]
     assert sorted(r["client"] for r in acks) == sorted([a1["cid"], p1["cid"]])
     reply = await a.send("fetchSockets")
-    assert reply["ok"] and reply["ms"] < 500 and len(reply["result"]) == 2
+    assert reply["ok"] and reply["ms"] < 1000 and len(reply["result"]) == 2
 
 
 # ------------------------------------------------------------------------------------- Redis restart

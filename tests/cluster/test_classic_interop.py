@@ -292,13 +292,13 @@ async def test_emit_with_ack_aggregates_every_node(
     assert sorted(a["client"] for a in acks) == sorted([on_src["cid"], on_other["cid"]])
     for room, holder in (("r-src", on_src), ("r-other", on_other)):
         t0 = asyncio.get_running_loop().time()
-        acks = await src.command("emitWithAck", event="ack-me-one", rooms=room, timeoutMs=3000)
+        acks = await src.command("emitWithAck", event="ack-me-one", rooms=room, timeoutMs=4000)
         took = asyncio.get_running_loop().time() - t0
         assert acks == [{"client": holder["cid"], "ev": "ack-me-one"}]
-        assert took < 1.5, f"{room}: {took:.2f}s: a node with no matching client did not say so"
+        assert took < 2.0, f"{room}: {took:.2f}s: a node with no matching client did not say so"
     t0 = asyncio.get_running_loop().time()
-    assert await src.command("emitWithAck", event="ack-me-none", rooms="empty", timeoutMs=3000) == []
-    assert asyncio.get_running_loop().time() - t0 < 1.5
+    assert await src.command("emitWithAck", event="ack-me-none", rooms="empty", timeoutMs=4000) == []
+    assert asyncio.get_running_loop().time() - t0 < 2.0
 
 
 # ------------------------------------------------------------------------------------- 7. remote room ops
@@ -380,20 +380,23 @@ async def test_node_all_rooms_includes_the_aiosio_node(
     assert {p1["sid"], "py-room"} <= set(rooms)
 
 
-async def test_a_frozen_requester_does_not_break_node(
+async def test_node_requests_to_an_aiosio_node_never_wait_for_the_timeout(
     redis_server: RedisServer, node_cluster_node: NodeFactory, aiosio_node: LocalFactory
 ) -> None:
-    """A Node requester's wait on an aiosio node ends with Node's own error only when the aiosio
-    node cannot answer: it answers every request type, so none of them times out."""
-    node, py = await pair(node_cluster_node, aiosio_node, redis_server.url, requestsTimeout=1500)
+    """A Node requester waits for every server's answer until its timeout: the aiosio node answers
+    every request type (fetch, all rooms, ack broadcast, server-side call) at once, so none waits."""
+    node, py = await pair(node_cluster_node, aiosio_node, redis_server.url, requestsTimeout=3000)
     await connect(node, py)
+    await py.command("onServerSide", event="q", reply=1)
     for cmd, args in (
         ("fetchSockets", {}),
         ("rooms", {}),
-        ("emitWithAck", {"event": "ack-me", "timeoutMs": 1500}),
+        ("emitWithAck", {"event": "ack-me", "timeoutMs": 3000}),
+        ("serverSideEmitWithAck", {"event": "q"}),
     ):
         reply = await node.send(cmd, **args)
-        assert reply["ok"] and reply["ms"] < 1000, (cmd, reply)
+        assert reply["ok"] and reply["ms"] < 2000, (cmd, reply)
+        assert not (isinstance(reply["result"], dict) and "error" in reply["result"]), reply
     with pytest.raises(NodeCommandError, match="no socket"):
         await node.command("remoteSocket", sid="not-a-socket-anywhere", op="emit", args=["x"])
 
