@@ -125,3 +125,37 @@ async def test_hostile_messages_are_dropped_and_the_node_keeps_serving(
     assert on_py["sid"] in {s["id"] for s in await node.command("fetchSockets")}
     await node.command("emit", event="still-here", rooms="r1")
     await holder.next_event({"event": "client-event", "cid": on_py["cid"], "name": "still-here"})
+
+
+async def test_a_server_answering_twice_is_counted_once(redis_server: RedisServer, serve: Any) -> None:
+    """Two fake servers (raw Redis clients on the main channel, so SHARDNUMSUB counts 3): one answers a
+    fetch twice, the other never. The duplicate is ignored (Node's ClusterAdapter would count it and
+    complete early): the fetch returns one answer, ``missing == 1``."""
+    redis_server.flush()
+    py = await start_aio_node(serve, redis_server.url)
+    fakes = [redis.asyncio.Redis.from_url(redis_server.url) for _ in range(2)]
+    subs = [fake.pubsub() for fake in fakes]
+    try:
+        for sub in subs:
+            await sub.ssubscribe("socket.io#/#")
+            assert (await sub.get_message(timeout=2))["type"] == "ssubscribe"
+        assert await py.sio.server_count() == 3
+        fetch = asyncio.ensure_future(py.sio.fetch_sockets(timeout=1))
+        async with asyncio.timeout(3):
+            while True:
+                message = await subs[0].get_message(timeout=1)
+                if message is not None and message["type"] == "smessage":
+                    request = c.decode_cluster(message["data"])
+                    if isinstance(request, c.ClusterFetchSockets):
+                        break
+        wire = c.WireSocket("s" * 20, {"address": "fake"}, ("s" * 20,), {"n": 1})
+        answer = c.encode_cluster(c.ClusterFetchSocketsResponse("fake-one", "/", request.request_id, (wire,)))
+        for _ in range(2):
+            await fakes[0].spublish(f"socket.io#/#{py.uid}#", answer)
+        found = await fetch
+    finally:
+        for sub in subs:
+            await sub.aclose()
+        for fake in fakes:
+            await fake.aclose()
+    assert [s.sid for s in found] == ["s" * 20] and found.missing == 1
