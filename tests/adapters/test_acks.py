@@ -12,6 +12,7 @@ import pytest
 from aiosio import exceptions
 from aiosio.adapters import EventPacket, Selector
 from aiosio.adapters.acks import gather
+from aiosio.adapters.base import AckRequest
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -27,7 +28,7 @@ class TwoServers:
 
     async def broadcast_with_ack(
         self, packet: Any, selector: Any, on_count: Callable[[int], None], on_ack: Callable[[Any], None]
-    ) -> Callable[[], None]:
+    ) -> AckRequest:
         loop = asyncio.get_running_loop()
         on_count(1)
         on_ack(["here"])
@@ -42,7 +43,7 @@ class TwoServers:
         def forget() -> None:
             self.forgotten = True
 
-        return forget
+        return AckRequest(forget, 2)
 
     async def server_count(self, namespace: str = "/") -> int:
         return 2

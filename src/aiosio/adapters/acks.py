@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from ..exceptions import AcksMissingError
-from .base import Adapter, EventPacket, Selector
+from .base import AckRequest, Adapter, EventPacket, Selector
 
 
 def unpack(args: list[Any]) -> Any:
@@ -20,10 +20,12 @@ def unpack(args: list[Any]) -> Any:
 class _Collector:
     """Counts servers and recipients as they report, and answers as they come."""
 
-    __slots__ = ("clients", "disconnected", "future", "responses", "servers", "servers_seen")
+    __slots__ = ("clients", "disconnected", "first", "future", "responses", "servers", "servers_seen")
 
-    def __init__(self, future: asyncio.Future[list[Any]]) -> None:
+    def __init__(self, future: asyncio.Future[list[Any]], first: bool = False) -> None:
         self.future = future
+        #: Done at the first answer (one recipient wanted: ``call()`` of a sid on another node).
+        self.first = first
         self.servers = -1  # not known yet
         self.servers_seen = 0
         self.clients = 0
@@ -49,6 +51,9 @@ class _Collector:
         self.check()
 
     def check(self) -> None:
+        if self.first and self.responses and not self.future.done():
+            self.future.set_result(self.responses)
+            return
         if self.future.done() or self.servers < 0 or self.servers_seen < self.servers:
             return
         if len(self.responses) + self.disconnected < self.clients:
@@ -67,20 +72,32 @@ class _Collector:
         )
 
 
-async def gather(adapter: Adapter, packet: EventPacket, selector: Selector) -> list[Any]:
+#: With other servers involved and no timeout, how long :func:`gather` waits at most (seconds): a
+#: client that leaves on another node is never reported, so "as long as they are connected" cannot
+#: be told there.
+CLUSTER_ACK_WAIT = 60.0
+
+
+async def gather(adapter: Adapter, packet: EventPacket, selector: Selector, first: bool = False) -> list[Any]:
     """Send ``packet`` to the selected sockets and return every recipient's answer (arrival order).
 
-    Waits ``selector.timeout`` seconds at most (None: as long as it takes); then, or as soon as
+    Waits ``selector.timeout`` seconds at most, counted from the call (None: as long as it takes
+    on one server; :data:`CLUSTER_ACK_WAIT` when other servers are involved); then, or as soon as
     every recipient still connected answered if some left, raises
     :class:`~aiosio.exceptions.AcksMissingError` carrying the answers that arrived. No recipient:
-    ``[]`` at once.
+    ``[]`` at once. ``first``: return at the first answer (a sid selector: there is one socket,
+    whichever server holds it, and a slow server elsewhere must not delay its answer).
     """
-    future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-    collector = _Collector(future)
-    forget = await adapter.broadcast_with_ack(packet, selector, collector.count, collector.ack)
-    collector.expect(await adapter.server_count(packet.namespace))
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[list[Any]] = loop.create_future()
+    collector = _Collector(future, first)
+    request: AckRequest | None = None
     try:
-        async with asyncio.timeout(selector.timeout):
+        async with asyncio.timeout(selector.timeout) as deadline:
+            request = await adapter.broadcast_with_ack(packet, selector, collector.count, collector.ack)
+            if selector.timeout is None and request.servers > 1:
+                deadline.reschedule(loop.time() + CLUSTER_ACK_WAIT)
+            collector.expect(request.servers)
             return await asyncio.shield(future)
     except TimeoutError:
         if future.done() and not future.cancelled():
@@ -89,4 +106,5 @@ async def gather(adapter: Adapter, packet: EventPacket, selector: Selector) -> l
         future.cancel()
         raise error from None
     finally:
-        forget()
+        if request is not None:
+            request.forget()

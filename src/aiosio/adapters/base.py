@@ -108,6 +108,14 @@ class EventPacket:
         return frames
 
 
+class AckRequest(NamedTuple):
+    """What :meth:`Adapter.broadcast_with_ack` started: ``forget()`` stops waiting (outstanding
+    acks are forgotten); ``servers`` is how many servers will call ``on_count`` (this one included)."""
+
+    forget: Callable[[], None]
+    servers: int = 1
+
+
 class SocketInfo(NamedTuple):
     """What ``fetch_sockets`` returns for one socket, of this node or another (Node's
     ``RemoteSocket`` fields)."""
@@ -303,14 +311,14 @@ class Adapter(Protocol):
         selector: Selector,
         on_count: Callable[[int], None],
         on_ack: AckCallback,
-    ) -> Callable[[], None]:
+    ) -> AckRequest:
         """Deliver an EVENT asking each selected socket for an ack.
 
         ``on_count(n)`` is called once per server reached (this one included, even with n == 0)
         with how many of its sockets were sent the packet; ``on_ack`` once per answer (the ack's
-        arguments, or the error that ended the wait for one socket). Returns a function that stops
-        waiting (the timeout: outstanding acks are forgotten). :func:`~aiosio.adapters.acks.gather`
-        aggregates this into one awaitable.
+        arguments, or the error that ended the wait for one socket). Returns the
+        :class:`AckRequest`: how many servers will report, and how to stop waiting (the timeout).
+        :func:`~aiosio.adapters.acks.gather` aggregates this into one awaitable.
         """
         ...
 

@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .base import AckCallback, AdapterHost, Answers, EventPacket, Member, Selector, SocketInfo
-from .memory import MemoryAdapter
+from .base import AckCallback, AckRequest, AdapterHost, Answers, EventPacket, Member, Selector, SocketInfo
+from .memory import MemoryAdapter, _nothing
 
 #: Node's request timeout (``requestsTimeout``): how long a query waits for other servers, seconds.
 DEFAULT_REQUEST_TIMEOUT = 5.0
@@ -188,7 +188,7 @@ class ClusterAdapter(MemoryAdapter):
         self._ack_broadcasts: dict[str, _AckBroadcast] = {}
         #: Namespaces this node joined the cluster for, and those being joined.
         self._opened: set[str] = set()
-        self._opening: set[asyncio.Task[None]] = set()
+        self._opening: dict[str, asyncio.Task[None]] = {}
         #: namespace -> uids of the servers that answered its last complete query (drivers whose
         #: answers name the responder): who is missing when a later query is not complete.
         self._responders: dict[str, frozenset[str]] = {}
@@ -206,7 +206,7 @@ class ClusterAdapter(MemoryAdapter):
 
     async def close(self) -> None:
         """Leave the cluster; pending queries end with what they have."""
-        for task in list(self._opening):
+        for task in list(self._opening.values()):
             task.cancel()
         for query in self._queries.values():
             if not query.future.done():
@@ -218,9 +218,29 @@ class ClusterAdapter(MemoryAdapter):
         await self.driver.close()
 
     async def _open(self, namespace: str) -> None:
+        """Join the cluster for ``namespace`` (once; concurrent callers wait for the same attempt,
+        and a failed attempt is made again by the next caller)."""
         if namespace not in self._opened:
+            await asyncio.shield(self._start_open(namespace))
+
+    def _start_open(self, namespace: str) -> asyncio.Task[None]:
+        task = self._opening.get(namespace)
+        if task is None:
+            task = self._opening[namespace] = asyncio.ensure_future(self.driver.open_namespace(namespace))
+            task.add_done_callback(lambda done: self._opened_namespace(namespace, done))
+        return task
+
+    def _opened_namespace(self, namespace: str, task: asyncio.Task[None]) -> None:
+        if self._opening.get(namespace) is task:
+            del self._opening[namespace]
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            self.logger.error(
+                "could not join the cluster for namespace %s", namespace, exc_info=task.exception()
+            )
+        else:
             self._opened.add(namespace)
-            await self.driver.open_namespace(namespace)
 
     def add(self, namespace: str, member: Member) -> None:
         """Register a socket; the first socket of a namespace not joined yet joins it. Its own sid
@@ -228,14 +248,7 @@ class ClusterAdapter(MemoryAdapter):
         super().add(namespace, member)
         self.driver.room_created(namespace, member.sid)
         if namespace not in self._opened and self._host is not None:
-            task = asyncio.ensure_future(self._open(namespace))
-            self._opening.add(task)
-            task.add_done_callback(self._opened_namespace)
-
-    def _opened_namespace(self, task: asyncio.Task[None]) -> None:
-        self._opening.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self.logger.error("could not join the cluster for a namespace", exc_info=task.exception())
+            self._start_open(namespace)
 
     def remove(self, namespace: str, sid: str) -> None:
         """Forget a socket (the driver hears its rooms, its sid room last, are gone)."""
@@ -254,11 +267,23 @@ class ClusterAdapter(MemoryAdapter):
 
     # -- operations by selector ------------------------------------------------------------------
 
+    def _only_here(self, namespace: str, selector: Selector) -> bool:
+        """True when no other node can hold a selected socket: ``local``, nobody selected, or
+        only sids of sockets of this process."""
+        rooms = selector.rooms
+        if selector.local or rooms == ():
+            return True
+        if rooms is None or len(rooms) > 4:
+            return False
+        return all(self.is_sid_room(namespace, room) for room in rooms)
+
     async def broadcast(self, packet: EventPacket, selector: Selector) -> None:
-        """Deliver here, and publish once for the other nodes (unless ``local``)."""
-        self.deliver(packet, selector)
-        if not selector.local and selector.rooms != ():
+        """Publish once for the other nodes (unless only sockets of this process are selected),
+        then deliver here. Published first: data the wire cannot carry raises before anyone got
+        anything."""
+        if not self._only_here(packet.namespace, selector):
             self.driver.broadcast(packet.namespace, packet.event, packet.args, selector)
+        self.deliver(packet, selector)
 
     async def broadcast_with_ack(
         self,
@@ -266,19 +291,27 @@ class ClusterAdapter(MemoryAdapter):
         selector: Selector,
         on_count: Callable[[int], None],
         on_ack: AckCallback,
-    ) -> Callable[[], None]:
-        """Deliver here and ask every other node to deliver and forward its clients' acks."""
-        forget_local = self.deliver_with_ack(packet, selector, on_count, on_ack)
-        if selector.local:
-            return forget_local
+    ) -> AckRequest:
+        """Ask every other node to deliver and forward its clients' acks, then deliver here.
+
+        Only sockets of this process selected (``local``, or local sids): nothing is published.
+        """
+        namespace = packet.namespace
+        if self._only_here(namespace, selector):
+            return AckRequest(self.deliver_with_ack(packet, selector, on_count, on_ack))
+        await self._open(namespace)  # the answers come on this node's subscriptions
+        servers = await self.server_count(namespace)
+        if servers <= 1:
+            return AckRequest(self.deliver_with_ack(packet, selector, on_count, on_ack))
         request_id = self.driver.new_request_id()
         request = _AckBroadcast(on_count, on_ack)
+        self.driver.broadcast_with_ack(namespace, packet.event, packet.args, selector, request_id)
         self._ack_broadcasts[request_id] = request
         wait = selector.timeout if selector.timeout is not None else DEFAULT_ACK_WAIT
         request.timer = asyncio.get_running_loop().call_later(
             wait, self._ack_broadcasts.pop, request_id, None
         )
-        self.driver.broadcast_with_ack(packet.namespace, packet.event, packet.args, selector, request_id)
+        forget_local = self.deliver_with_ack(packet, selector, on_count, on_ack)
 
         def forget() -> None:
             forget_local()
@@ -286,7 +319,7 @@ class ClusterAdapter(MemoryAdapter):
             if done is not None and done.timer is not None:
                 done.timer.cancel()
 
-        return forget
+        return AckRequest(forget, servers)
 
     async def add_sockets(self, namespace: str, selector: Selector, rooms: Iterable[str]) -> None:
         """Here and on every other node (unless ``local``)."""
@@ -311,7 +344,7 @@ class ClusterAdapter(MemoryAdapter):
     async def fetch_sockets(self, namespace: str, selector: Selector) -> Answers[SocketInfo]:
         """This node's sockets, then those the other servers report within the timeout."""
         local = self.describe(namespace, selector)
-        if selector.local:
+        if self._only_here(namespace, selector):
             return Answers(local)
         timeout = selector.timeout if selector.timeout is not None else self.request_timeout
         answers, missing, who = await self._ask(
@@ -355,6 +388,7 @@ class ClusterAdapter(MemoryAdapter):
     ) -> tuple[list[Any], int, tuple[str, ...]]:
         """Send a request to the other servers; their answers, how many did not answer, and which
         (when the answers name their servers and a complete query showed who they are)."""
+        await self._open(namespace)  # the answers come on this node's subscriptions
         expected = await self.server_count(namespace) - 1
         if expected <= 0:
             return [], 0, ()
@@ -413,21 +447,33 @@ class ClusterAdapter(MemoryAdapter):
             driver.client_count(namespace, origin, request_id, count)
 
         def on_ack(result: list[Any] | BaseException) -> None:
-            if not isinstance(result, BaseException):
+            if isinstance(result, BaseException):
+                return  # the socket left: it will not answer (the requester's timeout tells)
+            try:
                 driver.broadcast_ack(namespace, origin, request_id, result[0] if result else None)
+            except (TypeError, ValueError) as exc:  # an answer the wire cannot carry
+                self.logger.warning("an ack could not be forwarded to the requesting server: %s", exc)
 
         packet = EventPacket(namespace, event, args, self._encoder(), ack=True)
         forget = self.deliver_with_ack(packet, selector, on_count, on_ack)
-        wait = selector.timeout if selector.timeout is not None else DEFAULT_ACK_WAIT
-        asyncio.get_running_loop().call_later(wait, forget)
+        if forget is not _nothing:
+            # Acks are forwarded for as long as the requester waits (capped: the wire is not trusted).
+            wait = (
+                min(selector.timeout, DEFAULT_ACK_WAIT) if selector.timeout is not None else DEFAULT_ACK_WAIT
+            )
+            asyncio.get_running_loop().call_later(wait, forget)
 
     def receive_sockets_join(self, namespace: str, selector: Selector, rooms: Sequence[Any]) -> None:
-        """Another node's ``sockets_join``."""
-        self.join_selected(namespace, selector, rooms)
+        """Another node's ``sockets_join`` (a numeric room from Node joins as its text)."""
+        self.join_selected(
+            namespace, selector, [room if isinstance(room, str) else str(room) for room in rooms]
+        )
 
     def receive_sockets_leave(self, namespace: str, selector: Selector, rooms: Sequence[Any]) -> None:
         """Another node's ``sockets_leave``."""
-        self.leave_selected(namespace, selector, rooms)
+        self.leave_selected(
+            namespace, selector, [room if isinstance(room, str) else str(room) for room in rooms]
+        )
 
     def receive_disconnect_sockets(self, namespace: str, selector: Selector, close: bool) -> None:
         """Another node's ``disconnect_sockets``."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from .base import AckCallback, AdapterHost, Answers, EventPacket, Member, Selector, SocketInfo
+from .base import AckCallback, AckRequest, AdapterHost, Answers, EventPacket, Member, Selector, SocketInfo
 
 _NO_ROOMS: frozenset[str] = frozenset()
 
@@ -217,9 +217,9 @@ class MemoryAdapter:
         selector: Selector,
         on_count: Callable[[int], None],
         on_ack: AckCallback,
-    ) -> Callable[[], None]:
+    ) -> AckRequest:
         """One ack id free on every recipient, so the packet is encoded once for all of them."""
-        return self.deliver_with_ack(packet, selector, on_count, on_ack)
+        return AckRequest(self.deliver_with_ack(packet, selector, on_count, on_ack))
 
     def deliver_with_ack(
         self,

@@ -26,9 +26,6 @@ if TYPE_CHECKING:
     from ..engine.server import EngineCore
     from ..protocol.parser import Parser
 
-#: Node's default wait for the answers of other servers (``requestsTimeout``), in seconds.
-DEFAULT_CLUSTER_TIMEOUT = 5.0
-
 
 class ClusterOps:
     """Cluster-wide operations of :class:`~aiosio.AsyncServer` (state it uses is set up there)."""
@@ -107,12 +104,13 @@ class ClusterOps:
         event: str,
         *args: Any,
         namespace: str | None = None,
-        timeout: float = DEFAULT_CLUSTER_TIMEOUT,
+        timeout: float | None = None,
     ) -> Answers[Any]:
         """Send an event to every other server and wait for their answers (Node's
         ``serverSideEmitWithAck``): one per server whose handler answered, what it returned.
 
-        Servers that do not answer within ``timeout`` seconds do not fail the call: ``missing``
+        Servers that do not answer within ``timeout`` seconds (None: the adapter's request timeout,
+        5 s by default: ``AsyncRedisManager(request_timeout=)``) do not fail the call: ``missing``
         counts them (a server with no handler for the event never answers). ``[]`` on one server.
         """
         return await self._adapter.server_side_emit(
@@ -174,7 +172,10 @@ class AdapterHostView:
                     )
                 return
             if reply is not None:
-                reply(result)
+                try:
+                    reply(result)
+                except (TypeError, ValueError) as error:  # an answer the wire cannot carry
+                    server.logger.error("server-side event %r: its answer cannot be sent: %s", event, error)
 
         start_task(server._core.loop, run(), done)
         return True

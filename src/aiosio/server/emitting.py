@@ -279,7 +279,9 @@ class Emitting:
         """``call()`` for a sid this process does not hold: the adapter may know where it is."""
         packet = EventPacket(ns, event, self._args(data), self._encode, ack=True)
         try:
-            answers = await gather(self._adapter, packet, Selector((target,), timeout=timeout, sids=True))
+            answers = await gather(
+                self._adapter, packet, Selector((target,), timeout=timeout, sids=True), first=True
+            )
         except exceptions.AcksMissingError as exc:
             if exc.disconnected:
                 raise exceptions.DisconnectedError(f"{target} disconnected") from None

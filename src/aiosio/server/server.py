@@ -85,8 +85,8 @@ class AsyncServer(Lifecycle, ClusterOps):
             client_manager = AsyncManager()
         elif not isinstance(client_manager, AsyncManager):
             raise TypeError(
-                "client_manager must be an aiosio.AsyncManager (or a subclass); message-queue "
-                "managers are not provided yet, see docs/migration.md"
+                "client_manager must be an aiosio.AsyncManager (or a subclass, such as "
+                "aiosio.AsyncRedisManager); see docs/migration.md"
             )
         self.manager = client_manager
         #: Rooms and delivery (the manager's adapter), used directly on the hot paths.
@@ -313,8 +313,11 @@ class AsyncServer(Lifecycle, ClusterOps):
             if not task.done():
                 task.cancel()
             await asyncio.wait({task})
-            if not task.cancelled() and task.exception() is None:
+            # Even after a failed or cancelled init: it may have connected part of the way.
+            try:
                 await self._adapter.close()
+            except Exception:
+                self.logger.exception("the adapter failed to close")
 
     def start_background_task(
         self, target: Callable[..., Any], *args: Any, **kwargs: Any
