@@ -26,7 +26,7 @@ SHARDED = [(channel, payload) for capture, _, channel, _, payload in CAPTURED if
 CAPTURED_SID = b"WbJdIQ_1vbR4KG3UAAAA"
 #: What the aiosio node sends as a requester, in the capture's order (its message types 3-9), and
 #: what it answers to the Node node's requests (10, 11, 12, 8).
-REQUESTS = [0, 1, 2, 3, 5, 6, 9, 12, 14, 17, 18, 20, 21, 22, 23]
+REQUESTS = [0, 1, 2, 3, 5, 6, 9, 12, 14, 16, 17, 18, 20, 21, 22, 23]
 ANSWERS = [7, 8, 19, 28, 29]
 
 _IDS = re.compile(rb'("(?:uid|requestId)":")[0-9a-f]{16}"|(\xa3uid\xb0|\xa9requestId\xb0)[0-9a-f]{16}')
@@ -58,10 +58,10 @@ async def test_aiosio_node_publishes_what_node_does(
     redis_server: RedisServer, node_cluster_node: NodeFactory, serve: Any
 ) -> None:
     """Broadcasts (a room on its channel, all, except, two rooms, binary as msgpack, ``/admin``), acked
-    broadcasts, fetches, server-side emits, socketsJoin/Leave and disconnectSockets from the aiosio
-    node; then its CLIENT_COUNT (1 and 0), BROADCAST_ACK, SERVER_SIDE_EMIT_RESPONSE and an empty
-    FETCH_SOCKETS_RESPONSE to the Node node's own channel: all equal to the capture; a fetch answer
-    describing a socket has Node's keys in Node's order."""
+    broadcasts, fetches, a fetched socket's emit, server-side emits, socketsJoin/Leave and
+    disconnectSockets from the aiosio node; then its CLIENT_COUNT (1 and 0), BROADCAST_ACK,
+    SERVER_SIDE_EMIT_RESPONSE and an empty FETCH_SOCKETS_RESPONSE to the Node node's own channel: all
+    equal to the capture; a fetch answer describing a socket has Node's keys in Node's order."""
     redis_server.flush()
     node = await node_cluster_node("sharded", redis_server.url)
     py = await start_aio_node(serve, redis_server.url)
@@ -70,21 +70,28 @@ async def test_aiosio_node_publishes_what_node_does(
     c2 = await node.client(py.url, cid="c2", ackPrefix="ping-ack", transports=["websocket"])
     await py.sio.enter_room(c2["sid"], "room1")
     await py.settle()
-    sid = c2["sid"].encode()
+    # the socket the aiosio node's sid-targeted requests go to: on the Node node (a local one would
+    # not be published at all)
+    target = await node.client(node.url, ackPrefix="ping-ack", transports=["websocket"])
+    sid = target["sid"].encode()
     async with RedisMonitor(redis_server.url) as mon:
         await py.sio.emit("hello", tuple(HELLO_ARGS), to="room1")
         await py.sio.emit("all", 42)
         await py.sio.emit("notroom1", "x", skip_sid="room1")
         await py.sio.emit("tworooms", to=["room1", "room2"])
         await py.sio.emit("bin", (b"\x01\x02\x03", {"nested": b"hi", "k": "v"}))
-        assert len(await py.sio.emit_with_ack("ping-ack", "q", timeout=1)) == 1
+        assert len(await py.sio.emit_with_ack("ping-ack", "q", timeout=1)) == 2
         assert len(await py.sio.emit_with_ack("ping-ack", "r", to="room1", timeout=1)) == 1
-        assert (await py.sio.fetch_sockets()).complete
-        assert (await py.sio.fetch_sockets(to="room1")).complete
+        everyone = await py.sio.fetch_sockets()
+        assert everyone.complete
+        [remote] = [s for s in everyone if s.sid == target["sid"]]
+        in_room = await py.sio.fetch_sockets(to="room1")
+        assert in_room.complete and [s.sid for s in in_room] == [c2["sid"]]
+        await remote.emit("direct", "to-you")  # a fetched socket's emit: expectSingleResponse
         await py.sio.server_side_emit("hello-servers", "x", 1)
         assert list(await py.sio.server_side_call("hello-servers", "y", timeout=3)) == [{"node": "A"}]
-        await py.sio.sockets_join("room2", to=c2["sid"])
-        await py.sio.sockets_leave("room2", to=c2["sid"])
+        await py.sio.sockets_join("room2", to=target["sid"])
+        await py.sio.sockets_leave("room2", to=target["sid"])
         await py.sio.emit("adm", 1, namespace="/admin")
         await py.sio.disconnect_sockets(to="nobody-here", close=True)
         await mon.sync()
