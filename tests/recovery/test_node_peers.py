@@ -61,21 +61,11 @@ async def test_the_npm_client_loses_nothing_of_1000_broadcasts(
         if len(connects) > 1:
             break
     await task
-    try:
-        async with asyncio.timeout(15):
-            while (state := await peer.command("state", cid=client["cid"]))["got"] < 1000 or not state[
-                "connected"
-            ]:
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        print(
-            "DEBUG",
-            await peer.command("state", cid=client["cid"]),
-            connects,
-            relay.cuts,
-            sio.recovery_stats(),
-        )
-        raise
+    async with asyncio.timeout(15):
+        while (state := await peer.command("state", cid=client["cid"]))["got"] < 1000 or not state[
+            "connected"
+        ]:
+            await asyncio.sleep(0.05)
     await asyncio.sleep(0.1)
     got = await peer.command("received", cid=client["cid"])
     assert [args[0] for args in got] == list(range(1000))
