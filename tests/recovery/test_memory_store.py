@@ -153,3 +153,31 @@ def test_options() -> None:
         RecoveryOptions.of({"maxDisconnectionDuration": 1})
     with pytest.raises(ValueError):
         RecoveryOptions.of({"max_packets": 0})
+
+
+async def test_an_idle_client_recovers_though_other_packets_were_let_go_long_before() -> None:
+    """The client's offset is old, but every packet let go since was sent long before its
+    connection was lost (outside the delivery window): it cannot be one the client missed."""
+    clock = Clock()
+    store = MemoryStore(RecoveryOptions(max_packets=5), clock, delivery_window=10)
+    offset = stamp(store, "mine", selector=Selector(("s1",), sids=True))
+    for i in range(20):
+        stamp(store, "others", i, selector=Selector(("r9",)))
+    clock.now += 30
+    store.persist(session(None))
+    stamp(store, "missed", selector=Selector(("r1",)))
+    restored = await store.restore("/", "p1", offset)
+    assert restored is not None and names(restored.missed) == ["missed"]
+    # Let go near the loss: it may have been in flight, so the restore is refused.
+    store.persist(session(None))
+    for i in range(5):
+        stamp(store, "late", i)
+    assert await store.restore("/", "p1", offset) is None
+    # Without a window, any packet let go after the offset refuses.
+    strict = MemoryStore(RecoveryOptions(max_packets=5), clock)
+    offset = stamp(strict, "mine")
+    for i in range(20):
+        stamp(strict, "others", i, selector=Selector(("r9",)))
+    clock.now += 30
+    strict.persist(session(None))
+    assert await strict.restore("/", "p1", offset) is None

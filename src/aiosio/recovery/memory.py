@@ -4,7 +4,17 @@ Packets are kept in the order they were stamped, with the selector they went to,
 they were sent as (copies sharing the payload bytes, without the transports' cached forms). The
 oldest go first when there are more than ``max_packets``, more than ``max_bytes``, or when they are
 older than ``max_disconnection_duration``; every packet that goes is counted. A restore is exact or
-refused: it is refused when any packet after the client's offset may have been let go.
+refused: it is refused when a packet after the client's offset that it may not have received was
+let go.
+
+Which let-go packets a client may not have received: the client's offset is the newest it
+received, so every packet for it sent while it was connected, until its connection failed, came
+before that offset, except those still in flight when the connection was lost. With a
+``delivery_window`` (how long a packet can be in flight before a dead connection is noticed: the
+server uses twice ``ping_interval + ping_timeout``), packets let go that were sent more than that
+long before the connection was lost cannot be missing, so a client that was idle while the busy
+server let go of other clients' packets still recovers (Node refuses it). Without a window, any
+packet let go after the offset refuses the restore.
 
 Time comes from the ``clock`` given (wall-clock seconds, ``time.time`` by default), so the store
 can be driven with a fake clock.
@@ -65,15 +75,23 @@ class _Entry:
 class MemoryStore:
     """Sessions and replayable packets of one process (see the module docstring)."""
 
-    def __init__(self, options: RecoveryOptions, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        options: RecoveryOptions,
+        clock: Callable[[], float] = time.time,
+        delivery_window: float | None = None,
+    ) -> None:
         self.options = options
         self._clock = clock
+        self._delivery_window = delivery_window
         self._packets: deque[_Entry] = deque()
         self._bytes = 0
-        #: The newest key given out, and the newest key let go (nothing after it is missing).
+        #: The newest key given out, and the newest key let go (nothing after it is missing) with
+        #: the time its packet was kept.
         self._last: tuple[int, int] | None = None
         self._let_go: tuple[int, int] | None = None
-        #: pid -> (session, when it expires), oldest first.
+        self._let_go_at = 0.0
+        #: pid -> (session, when its connection was lost), oldest first.
         self._sessions: OrderedDict[str, tuple[SessionState, float]] = OrderedDict()
         self._stats = RecoveryStats()
 
@@ -109,12 +127,12 @@ class MemoryStore:
         while packets and packets[0].at < oldest:
             entry = packets.popleft()
             self._bytes -= entry.size
-            self._let_go = entry.key
+            self._let_go, self._let_go_at = entry.key, entry.at
             stats.expired_packets += 1
         while packets and (len(packets) > options.max_packets or self._bytes > options.max_bytes):
             entry = packets.popleft()
             self._bytes -= entry.size
-            self._let_go = entry.key
+            self._let_go, self._let_go_at = entry.key, entry.at
             stats.evicted_packets += 1
             stats.evicted_bytes += entry.size
 
@@ -129,16 +147,17 @@ class MemoryStore:
         self._expire_sessions(now)
         sessions = self._sessions
         sessions.pop(state.pid, None)
-        sessions[state.pid] = (state, now + self.options.max_disconnection_duration)
+        sessions[state.pid] = (state, now)
         while len(sessions) > self.options.max_sessions:
             sessions.popitem(last=False)
             self._stats.evicted_sessions += 1
 
     def _expire_sessions(self, now: float) -> None:
         sessions = self._sessions
+        oldest = now - self.options.max_disconnection_duration
         while sessions:
-            pid, (_state, expires) = next(iter(sessions.items()))
-            if expires > now:
+            pid, (_state, lost_at) = next(iter(sessions.items()))
+            if lost_at > oldest:
                 break
             del sessions[pid]
             self._stats.expired_sessions += 1
@@ -162,7 +181,7 @@ class MemoryStore:
         if kept is None or kept[0].namespace != namespace:
             self._stats.refused += 1
             return None
-        state = kept[0]
+        state, lost_at = kept
         start = _NOWHERE if state.start is None else parse_offset(state.start) or _NOWHERE
         if offset is None:
             after = start
@@ -174,8 +193,10 @@ class MemoryStore:
             # Never before the session began: the client got nothing older from this session.
             after = max(key, start)
         if self._let_go is not None and after < self._let_go:
-            self._stats.refused += 1
-            return None
+            window = self._delivery_window
+            if window is None or self._let_go_at >= lost_at - window:
+                self._stats.refused += 1
+                return None
         rooms = frozenset(state.rooms)
         missed: list[Sequence[Frame]] = []
         for entry in reversed(self._packets):

@@ -107,9 +107,12 @@ class AsyncServer(Lifecycle, ClusterOps):
         self._sockets: dict[str, ServerSocket] = {}
         #: Connection-state recovery: its options and store (None when off), and pid -> socket.
         self._recovery_options = RecoveryOptions.of(connection_state_recovery)
-        self._recovery: RecoveryStore | None = (
-            None if self._recovery_options is None else MemoryStore(self._recovery_options)
-        )
+        self._recovery: RecoveryStore | None = None
+        if self._recovery_options is not None:
+            # A packet sent longer ago than this before a connection was found dead had reached
+            # the client or was waiting behind a PING the client never answered in time.
+            window = 2 * (self.options.ping_interval + self.options.ping_timeout)
+            self._recovery = MemoryStore(self._recovery_options, delivery_window=window)
         self._live_pids = {}
         self._closing = False
         self._server_handlers = {}
