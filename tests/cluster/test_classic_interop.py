@@ -521,3 +521,22 @@ async def test_three_nodes_hear_each_other_once(
         assert sorted(s["id"] for s in listed) == sorted(c["sid"] for c in clients)
         acks = await p.command("emitWithAck", event="ack-me-3", timeoutMs=3000)
         assert sorted(a["client"] for a in acks) == sorted(cids)
+
+
+async def test_queries_on_a_namespace_the_aiosio_node_does_not_serve_yet(
+    redis_server: RedisServer, node_cluster_node: NodeFactory, aiosio_node: LocalFactory
+) -> None:
+    """An aiosio node serving only ``/`` asks about ``/admin``, where only the Node node has a
+    client: fetch_sockets, server_side_call and emit_with_ack reach the Node node and get its
+    answers (the aiosio node joins the namespace's cluster to hear them), not an empty result."""
+    node = await node_cluster_node("classic", redis_server.url, name="A")
+    py = await aiosio_node(redis_server.url, nsps=["/"])
+    admin = await connect(node, node, nsp="/admin")
+    await node.command("onServerSide", event="q", reply="A", nsp="/admin")
+    assert await py.sio.server_count(namespace="/admin") == 1  # only A serves it
+    found = await py.sio.fetch_sockets(namespace="/admin", timeout=2)
+    assert [s.sid for s in found] == [admin["sid"]] and found.complete
+    assert list(await py.sio.server_side_call("q", namespace="/admin", timeout=2)) == ["A"]
+    acks = await py.sio.emit_with_ack("ack-me", None, namespace="/admin", timeout=2)
+    assert acks == [{"client": admin["cid"], "ev": "ack-me"}]
+    assert await node.command("serverCount", nsp="/admin") == 2
