@@ -198,3 +198,23 @@ async def test_write_only_manager_reaches_node_and_aiosio_nodes(
         assert await counts([node, py]) == [2, 2]
     finally:
         await mgr.close()
+
+
+async def test_an_empty_target_list_selects_nobody(
+    redis_server: RedisServer, node_cluster_node: NodeFactory, aiosio_node: LocalFactory
+) -> None:
+    """``to=[]`` selects nobody, as in ``sio.emit(to=[])``: the emitter publishes nothing (on the
+    wire no rooms means everyone), so no client gets the event, joins or is disconnected."""
+    node = await node_cluster_node("classic", redis_server.url, name="A")
+    py: LocalPeer = await aiosio_node(redis_server.url)
+    a1, p1 = await connect(node, node), await connect(node, py)
+    async with aiosio.RedisEmitter(redis_server.url) as emitter:
+        await emitter.emit("to-nobody", to=[])
+        await emitter.sockets_join("joined", to=[])
+        await emitter.disconnect_sockets(to=[], close=True)
+        await emitter.emit("mark")
+        for info in (a1, p1):
+            await node.next_event({"event": "client-event", "cid": info["cid"], "name": "mark"})
+    assert who_got(node, "to-nobody", [a1["cid"], p1["cid"]]) == {}
+    assert await members([node, py], "joined") == []
+    assert node.unclaimed({"event": "client-disconnect"}) == []

@@ -35,8 +35,9 @@ class RedisEmitter:
 
     ``key`` is the cluster's channel prefix (``AsyncRedisManager(channel=...)``, Node's ``key``).
     Selection arguments are python-socketio's: ``to`` (a sid, a room, or a list of them; None:
-    everyone), ``skip_sid`` (sids or rooms to leave out), ``namespace``. Messages are published in
-    order, without waiting; :meth:`close` (or leaving ``async with``) waits until they went out.
+    everyone; an empty list: nobody, nothing is published), ``skip_sid`` (sids or rooms to leave
+    out), ``namespace``. Messages are published in order, without waiting; :meth:`close` (or
+    leaving ``async with``) waits until they went out.
     """
 
     def __init__(
@@ -88,8 +89,10 @@ class RedisEmitter:
         volatile: bool = False,
     ) -> None:
         """Emit ``event`` with ``args`` to the selected sockets of every server."""
-        link = await self._ready()
         selector = Selector.of(to, skip_sid)
+        if selector.rooms == ():
+            return  # an empty target list selects nobody (on the wire, no rooms means everyone)
+        link = await self._ready()
         flags = {"volatile": True} if volatile else {}
         opts = WireOpts(tuple(selector.rooms or ()), selector.exclude, flags)
         ch = self._channels(namespace)
@@ -102,26 +105,35 @@ class RedisEmitter:
         self, rooms: str | list[str], to: Any = None, skip_sid: Any = None, namespace: str | None = None
     ) -> None:
         """Put the selected sockets of every server in ``rooms``."""
+        opts = _opts(to, skip_sid)
+        if opts is None:
+            return
         link = await self._ready()
         names = (rooms,) if isinstance(rooms, str) else tuple(rooms)
-        request = RemoteJoinRequest(None, _opts(to, skip_sid), names)
+        request = RemoteJoinRequest(None, opts, names)
         link.publish(self._channels(namespace).request, encode_request(request))
 
     async def sockets_leave(
         self, rooms: str | list[str], to: Any = None, skip_sid: Any = None, namespace: str | None = None
     ) -> None:
         """Take the selected sockets of every server out of ``rooms``."""
+        opts = _opts(to, skip_sid)
+        if opts is None:
+            return
         link = await self._ready()
         names = (rooms,) if isinstance(rooms, str) else tuple(rooms)
-        request = RemoteLeaveRequest(None, _opts(to, skip_sid), names)
+        request = RemoteLeaveRequest(None, opts, names)
         link.publish(self._channels(namespace).request, encode_request(request))
 
     async def disconnect_sockets(
         self, to: Any = None, skip_sid: Any = None, namespace: str | None = None, close: bool = False
     ) -> None:
         """Disconnect the selected sockets of every server (``close``: their connections too)."""
+        opts = _opts(to, skip_sid)
+        if opts is None:
+            return
         link = await self._ready()
-        request = RemoteDisconnectRequest(None, _opts(to, skip_sid), close)
+        request = RemoteDisconnectRequest(None, opts, close)
         link.publish(self._channels(namespace).request, encode_request(request))
 
     async def server_side_emit(self, event: str, *args: Any, namespace: str | None = None) -> None:
@@ -132,8 +144,11 @@ class RedisEmitter:
         link.publish(self._channels(namespace).request, encode_request(request))
 
 
-def _opts(to: Any, skip_sid: Any) -> WireOpts:
+def _opts(to: Any, skip_sid: Any) -> WireOpts | None:
+    """The wire options of a selection; None when it selects nobody (an empty target list)."""
     selector = Selector.of(to, skip_sid)
+    if selector.rooms == ():
+        return None
     return WireOpts(tuple(selector.rooms or ()), selector.exclude)
 
 
