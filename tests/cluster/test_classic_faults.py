@@ -369,3 +369,31 @@ async def test_valid_messages_a_node_must_ignore(
     names = [e["name"] for e in holder.events if e["event"] == "client-event" and e["cid"] == p1["cid"]]
     assert names == ["from-emitter", "mark"]
     assert driver.dropped.count == before
+
+
+@pytest.mark.timeout(20)
+async def test_aiosio_node_started_while_redis_is_down(
+    redis_server: RedisServer, node_cluster_node: NodeFactory, aiosio_node: LocalFactory
+) -> None:
+    """An aiosio node starting while Redis is away serves its clients at once (local broadcasts
+    reach them); once Redis is back it joins the cluster: counted once, broadcasts cross both ways."""
+    holder = await node_cluster_node("classic", redis_server.url, name="H", key="elsewhere")
+    redis_server.kill()
+    try:
+        py = await asyncio.wait_for(aiosio_node(redis_server.url), 5)
+        p1 = await connect(holder, py, "room1")
+        await py.command("emit", event="local", rooms="room1")
+        await holder.next_event({"event": "client-event", "cid": p1["cid"], "name": "local"})
+    finally:
+        await asyncio.to_thread(redis_server.start)
+    a = await node_cluster_node("classic", redis_server.url, name="A")
+
+    async def both() -> bool:
+        return await counts([a, py]) == [2, 2]
+
+    await until(both, timeout=8, step=0.05)
+    a1 = await connect(holder, a, "room1")
+    await a.command("emit", event="from-node", rooms="room1")
+    await holder.next_event({"event": "client-event", "cid": p1["cid"], "name": "from-node"})
+    await py.command("emit", event="from-py", rooms="room1")
+    await holder.next_event({"event": "client-event", "cid": a1["cid"], "name": "from-py"})
