@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from server_errors import process_problems
+
 from .node_peer import NodePeer
 from .py_node import LocalPeer, PyPeer
 
@@ -45,7 +47,8 @@ async def aiosio_node(serve: Any) -> LocalFactory:
 @pytest.fixture
 async def py_process() -> AsyncIterator[ProcessFactory]:
     """``await py_process(redis_url, name="Q", ...)``: an aiosio node as a py_node.py process
-    (``exit``, then SIGKILL by pid, at teardown; a frozen one is thawed first)."""
+    (``exit``, then SIGKILL by pid, at teardown; a frozen one is thawed first). An error or a
+    traceback it logged fails the test, as for the ``start`` fixture's processes."""
     started: list[PyPeer] = []
 
     async def make(redis_url: str, **config: Any) -> PyPeer:
@@ -58,6 +61,8 @@ async def py_process() -> AsyncIterator[ProcessFactory]:
     finally:
         for peer in reversed(started):
             await peer.stop()
+    problems = [p for peer in started for p in process_problems(peer.stderr, f"py_node {peer.name}")]
+    assert not problems, problems  # an aiosio node process logged an error or a traceback
 
 
 async def connect(holder: NodePeer, server: Peer, *rooms: str, nsp: str = "/", **opts: Any) -> dict[str, Any]:

@@ -469,4 +469,10 @@ async def _serve(config: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
+    import logging
+
+    # ``aiosio serve``'s line format: the tests read ERROR lines (and tracebacks) from stderr
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
     asyncio.run(_serve(json.loads(sys.argv[1])))

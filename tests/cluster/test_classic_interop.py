@@ -410,6 +410,7 @@ async def test_sid_operations_on_a_node_socket_act_on_that_socket_only(
     node, py = await pair(node_cluster_node, aiosio_node, redis_server.url)
     target = await connect(node, node)
     lobby = [await connect(node, node, "lobby") for _ in range(2)]
+    driver: Any = py.sio.manager.adapter.driver
 
     async def rooms_of(sid: str) -> list[str]:
         state = await node.command("localState")
@@ -428,6 +429,7 @@ async def test_sid_operations_on_a_node_socket_act_on_that_socket_only(
     for c in lobby:
         assert (await node.command("clientInfo", cid=c["cid"]))["connected"] is True
         assert await rooms_of(c["sid"]) == ["lobby"]
+    assert driver.dropped.count == 0  # Node's {requestId} answers to them are understood, and ignored
 
 
 async def _is(value: Any, expected: Any) -> bool:
