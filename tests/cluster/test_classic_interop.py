@@ -542,3 +542,20 @@ async def test_queries_on_a_namespace_the_aiosio_node_does_not_serve_yet(
     acks = await py.sio.emit_with_ack("ack-me", None, namespace="/admin", timeout=2)
     assert acks == [{"client": admin["cid"], "ev": "ack-me"}]
     assert await node.command("serverCount", nsp="/admin") == 2
+
+
+async def test_node_remote_socket_emit_with_ack_on_an_aiosio_socket(
+    redis_server: RedisServer, node_cluster_node: NodeFactory, aiosio_node: LocalFactory
+) -> None:
+    """Node's ``remoteSocket.timeout(t).emitWithAck()`` on an aiosio socket (an ack broadcast to the
+    sid, ``expectSingleResponse``): that client alone is asked, and its ack comes back at once."""
+    node, py = await pair(node_cluster_node, aiosio_node, redis_server.url)
+    target, other = await connect(node, py), await connect(node, py)
+    t0 = asyncio.get_running_loop().time()
+    ack = await node.command(
+        "remoteSocket", sid=target["sid"], op="emit", args=["ack-me-single"], timeoutMs=3000
+    )
+    assert asyncio.get_running_loop().time() - t0 < 2.0
+    assert ack == {"client": target["cid"], "ev": "ack-me-single"}
+    await settle(py, node, [target["cid"], other["cid"]])
+    assert who_got(node, "ack-me-single", [target["cid"], other["cid"]]) == {target["cid"]: 1}
