@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from ..adapters.base import Adapter, Selector
+from ..adapters.cluster import ClusterAdapter
 from ..engine.options import EngineOptions
 from ..engine.session import CloseReason
 from ..engineio import _check_async_mode, _make_logger
@@ -109,6 +110,13 @@ class AsyncServer(Lifecycle, ClusterOps):
         self._recovery_options = RecoveryOptions.of(connection_state_recovery)
         self._recovery: RecoveryStore | None = None
         if self._recovery_options is not None:
+            if isinstance(self._adapter, ClusterAdapter):
+                # Events from other nodes are not kept here: a "recovered" client could have
+                # missed some. Refused rather than lose them quietly (a Streams store is planned).
+                raise ValueError(
+                    "connection_state_recovery does not work with a cluster adapter yet "
+                    "(AsyncRedisManager): events from other servers would not be replayed"
+                )
             # A packet sent longer ago than this before a connection was found dead had reached
             # the client or was waiting behind a PING the client never answered in time.
             window = 2 * (self.options.ping_interval + self.options.ping_timeout)
@@ -170,6 +178,13 @@ class AsyncServer(Lifecycle, ClusterOps):
         Concurrent callers wait for the same ``init``. If it fails, the error is logged, this
         returns False (the connection is refused), and the next caller tries again.
         """
+        if self._recovery is not None and isinstance(self._adapter, ClusterAdapter):
+            # An adapter installed after construction (``--workers``): recovery cannot keep what
+            # other servers send, so it is turned off rather than claim a recovery that lost events.
+            self.logger.warning(
+                "connection-state recovery is off: it does not work with a cluster adapter yet"
+            )
+            self._recovery = None
         try:
             task = self._adapter_init
             if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
