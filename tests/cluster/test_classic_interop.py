@@ -559,3 +559,54 @@ async def test_node_remote_socket_emit_with_ack_on_an_aiosio_socket(
     assert ack == {"client": target["cid"], "ev": "ack-me-single"}
     await settle(py, node, [target["cid"], other["cid"]])
     assert who_got(node, "ack-me-single", [target["cid"], other["cid"]]) == {target["cid"]: 1}
+
+
+async def test_call_a_client_of_the_node_node(
+    redis_server: RedisServer, node_cluster_node: NodeFactory, aiosio_node: LocalFactory
+) -> None:
+    """``sio.call(event, to=sid)`` of a client connected to the Node node: its ack comes back (an ack
+    broadcast to that sid only), at once."""
+    node, py = await pair(node_cluster_node, aiosio_node, redis_server.url)
+    target, other = await connect(node, node), await connect(node, node)
+    t0 = asyncio.get_running_loop().time()
+    answer = await py.sio.call("ack-me-call", 1, to=target["sid"], timeout=3)
+    assert asyncio.get_running_loop().time() - t0 < 2.0
+    assert answer == {"client": target["cid"], "ev": "ack-me-call"}
+    await settle(py, node, [target["cid"], other["cid"]])
+    assert who_got(node, "ack-me-call", [target["cid"], other["cid"]]) == {target["cid"]: 1}
+
+
+@pytest.mark.parametrize("sender", ["node", "py"])
+async def test_local_broadcasts_stay_on_their_node(
+    redis_server: RedisServer,
+    node_cluster_node: NodeFactory,
+    aiosio_node: LocalFactory,
+    monitor: Any,
+    sender: str,
+) -> None:
+    """A local broadcast (Node's ``io.local``, aiosio's ``ignore_queue=True``) reaches the sender's
+    own clients only, and is never published."""
+    node, py = await pair(node_cluster_node, aiosio_node, redis_server.url)
+    src, other = sender_and_other(node, py, sender)
+    mine, theirs = await connect(node, src), await connect(node, other)
+    async with monitor(redis_server.url) as mon:
+        await src.command("emit", event="only-here", local=True)
+        await mon.sync()
+    await settle(src, node, [mine["cid"], theirs["cid"]])
+    assert who_got(node, "only-here", [mine["cid"], theirs["cid"]]) == {mine["cid"]: 1}
+    assert mon.published() == []
+
+
+async def test_ignore_queue_disconnect_of_a_remote_sid_does_nothing(
+    redis_server: RedisServer, node_cluster_node: NodeFactory, aiosio_node: LocalFactory
+) -> None:
+    """``sio.disconnect(sid, ignore_queue=True)`` is python-socketio's "this server only": the sid of
+    a client of the Node node is not disconnected (without the flag it is)."""
+    node, py = await pair(node_cluster_node, aiosio_node, redis_server.url)
+    target = await connect(node, node)
+    await py.sio.disconnect(target["sid"], ignore_queue=True)
+    await settle(py, node, [target["cid"]])
+    assert node.unclaimed({"event": "client-disconnect"}) == []
+    await py.sio.disconnect(target["sid"])
+    ev = await node.next_event({"event": "client-disconnect", "cid": target["cid"]})
+    assert ev["reason"] == "io server disconnect"

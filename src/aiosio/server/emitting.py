@@ -104,8 +104,9 @@ class Emitting:
 
         ``data`` is one argument, or a tuple of arguments. ``skip_sid`` takes sids or room names (one
         or a list); their members are left out. With ``callback`` each recipient's ack calls it.
-        ``volatile=True`` drops the packet for clients that cannot take it right now. When the
-        client manager overrides ``emit``, this goes through it (as in python-socketio).
+        ``volatile=True`` drops the packet for clients that cannot take it right now;
+        ``ignore_queue=True`` reaches this server's clients only (no other node of a cluster). When
+        the client manager overrides ``emit``, this goes through it (as in python-socketio).
         """
         ns = namespace or "/"
         args = self._args(data)
@@ -136,6 +137,8 @@ class Emitting:
                 selector = _ROOM_SELECTORS[target] = Selector((target,))
         else:
             selector = Selector.of(target)
+        if ignore_queue:  # python-socketio's meaning: this server's clients only, nothing published
+            selector = selector._replace(local=True)
         if callback is None:
             packet = EventPacket(ns, event, args, self._encode)
             if self._recovery is not None and not volatile:

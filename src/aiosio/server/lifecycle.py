@@ -81,8 +81,10 @@ class Lifecycle(Dispatch):
         ns = namespace or "/"
         sock = self._sockets.get(sid)
         if sock is None or sock.namespace != ns:
-            # Not a socket of this process: the adapter may know where it is.
-            await self._adapter.disconnect_sockets(ns, Selector((sid,), sids=True))
+            # Not a socket of this process: the adapter may know where it is (unless ignore_queue:
+            # python-socketio's "this server only").
+            if not ignore_queue:
+                await self._adapter.disconnect_sockets(ns, Selector((sid,), sids=True))
             return
         if sock.gone:
             return
