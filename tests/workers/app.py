@@ -47,3 +47,23 @@ async def census(sid: str) -> list[int]:
     """``[sockets fetched across the cluster, servers that did not answer]``."""
     found = await sio.fetch_sockets(timeout=5)
     return [len(found), found.missing]
+
+
+@sio.on("askall")
+async def askall(sid: str) -> int:
+    """How many clients (on every worker) acked an ``ask`` sent to room ``all``."""
+    answers = await sio.emit_with_ack("ask", 1, to="all", timeout=10)
+    return len(answers)
+
+
+@sio.on_server_event("hello")
+async def hello() -> int:
+    """Another worker's server_side_call: answer with this worker's pid."""
+    return os.getpid()
+
+
+@sio.on("peers")
+async def peers(sid: str) -> list[Any]:
+    """``[pids of the other workers, sorted; how many did not answer]``."""
+    answers = await sio.server_side_call("hello", timeout=5)
+    return [sorted(answers), answers.missing]

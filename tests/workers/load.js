@@ -46,8 +46,12 @@ function connect(index) {
       })
       .catch((err) => state.errors.push(`pid: ${err.message}`));
   });
-  socket.on("disconnect", (reason) => state.disconnects.push(reason));
+  socket.on("disconnect", (reason, details) => {
+    state.disconnects.push(reason);
+    if (details) state.errors.push(`disconnect: ${details.message || ""} ${details.description && (details.description.message || details.description)} ${details.context && details.context.status} ${details.context && details.context.responseText}`);
+  });
   socket.on("connect_error", (err) => state.errors.push(`connect_error: ${err.message}`));
+  socket.on("ask", (value, ack) => ack(index));
   socket.on("news", (token) => {
     state.news[token] = (state.news[token] || 0) + 1;
   });
@@ -93,7 +97,9 @@ async function burst(states) {
   await sleep(300); // time for a duplicate, if any, to show up
   const servers = await first.socket.timeout(10000).emitWithAck("servers");
   const census = await other.socket.timeout(10000).emitWithAck("census");
-  return { shoutPids: [allPid, evenPid], servers, census };
+  const acked = await first.socket.timeout(15000).emitWithAck("askall");
+  const peers = await first.socket.timeout(10000).emitWithAck("peers");
+  return { shoutPids: [allPid, evenPid], servers, census, acked, peers };
 }
 
 async function steady(states) {

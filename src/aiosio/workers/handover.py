@@ -19,21 +19,19 @@ import contextlib
 import logging
 import os
 import socket
-import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 from aiohttp import web
 
-__all__ = ["HandOverServer", "Outcome", "replay_bytes", "send_connection"]
+__all__ = ["HandOverLinks", "HandOverServer", "Outcome", "replay_bytes"]
 
 logger = logging.getLogger("aiosio.workers")
 
-_LENGTH = struct.Struct(">I")
-#: The most bytes of a request sent along with its connection (headers plus a buffered body).
-MAX_REPLAY = 16 * 1024 * 1024
-_ACCEPTED = b"\x01"
+#: The most bytes of a request sent along with its connection (request line, headers, a buffered
+#: body): one message on the hand-over link. A larger request is relayed instead.
+MAX_REPLAY = 64 * 1024
 
 
 def replay_bytes(request: web.Request) -> bytes | None:
@@ -48,12 +46,11 @@ def replay_bytes(request: web.Request) -> bytes | None:
     head = b"\r\n".join(lines) + b"\r\n\r\n"
     body = b""
     if request.body_exists:
+        length = request.content_length
         content = request.content
-        if content.exception() is not None:
+        if length is None or len(head) + length > MAX_REPLAY or content.exception() is not None:
             return None
         body = content.read_nowait(-1)
-    if len(head) + len(body) > MAX_REPLAY:
-        return None
     return head + body
 
 
@@ -62,85 +59,103 @@ def replay_bytes(request: web.Request) -> bytes | None:
 Outcome = Literal["moved", "unreachable", "cannot"]
 
 
-async def send_connection(request: web.Request, path: str | Path) -> Outcome:
-    """Hand the connection of ``request`` to the worker listening on ``path``.
+class HandOverLinks:
+    """This worker's links to the other workers' hand-over sockets (``SOCK_SEQPACKET``: one
+    message per hand-over, the connection's descriptor attached, no round trip)."""
 
-    ``"moved"`` once the descriptor went: the connection is then dropped here without a word (the
-    owner holds it). ``"unreachable"``: the owner's socket did not take it (the owner is gone or
-    going). ``"cannot"``: this request cannot be replayed exactly (see :func:`replay_bytes`).
-    """
-    transport = request.transport
-    if transport is None or transport.is_closing() or transport.get_extra_info("sslcontext") is not None:
-        return "cannot"
-    raw = transport.get_extra_info("socket")
-    if raw is None:
-        return "cannot"
-    transport.pause_reading()
-    payload = replay_bytes(request)
-    transport.pause_reading()  # again: draining aiohttp's buffer may have resumed it
-    if payload is None:
-        transport.resume_reading()
-        return "cannot"
+    def __init__(self) -> None:
+        self._links: dict[str, socket.socket] = {}
+
+    def _link(self, path: str) -> socket.socket | None:
+        link = self._links.get(path)
+        if link is None:
+            link = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            link.setblocking(False)
+            try:
+                link.connect(path)
+            except OSError as exc:  # nobody listens (gone), or its backlog is full (going)
+                link.close()
+                logger.debug("no hand-over socket at %s: %s", path, exc)
+                return None
+            self._links[path] = link
+        return link
+
+    def forget(self, path: str) -> None:
+        """Drop the link to ``path`` (its worker is gone)."""
+        link = self._links.pop(path, None)
+        if link is not None:
+            link.close()
+
+    def close(self) -> None:
+        """Drop every link."""
+        for path in list(self._links):
+            self.forget(path)
+
+    async def send(self, request: web.Request, path: str | Path) -> Outcome:
+        """Hand the connection of ``request`` to the worker listening on ``path``.
+
+        ``"moved"`` once the message with the descriptor is queued there: the connection is dropped
+        here without a word (the owner holds it; if the owner dies before taking it, the connection
+        closes with it, as its sessions end). ``"unreachable"``: nobody takes hand-overs at ``path``
+        (the owner is gone or going). ``"cannot"``: the request cannot be replayed exactly (see
+        :func:`replay_bytes`). In both cases the request is untouched.
+        """
+        transport = request.transport
+        if transport is None or transport.is_closing() or transport.get_extra_info("sslcontext") is not None:
+            return "cannot"
+        raw = transport.get_extra_info("socket")
+        if raw is None:
+            return "cannot"
+        where = str(path)
+        link = self._link(where)
+        if link is None:
+            return "unreachable"
+        transport.pause_reading()
+        payload = replay_bytes(request)
+        transport.pause_reading()  # again: draining aiohttp's buffer may have resumed it
+        if payload is None:
+            transport.resume_reading()
+            return "cannot"
+        try:
+            async with asyncio.timeout(5):
+                while True:
+                    try:
+                        socket.send_fds(link, [payload], [raw.fileno()])
+                        break
+                    except BlockingIOError:  # the owner's queue is full: it is busy
+                        await _ready(link, writable=True)
+        except (OSError, TimeoutError) as exc:
+            # Nothing was queued: the owner is gone or stuck. The request's buffered body (if any)
+            # was taken out of aiohttp, so it cannot be answered here either: an unknown session.
+            logger.debug("could not hand a connection to %s: %s", where, exc)
+            self.forget(where)
+            transport.resume_reading()
+            return "unreachable"
+        transport.abort()  # our copy only: the owner's keeps the connection open
+        return "moved"
+
+
+async def _ready(sock: socket.socket, *, writable: bool) -> None:
+    """Wait until ``sock`` can be written (or read), without a thread."""
     loop = asyncio.get_running_loop()
-    fd = os.dup(raw.fileno())
-    link = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sent = False
+    done = loop.create_future()
+
+    def wake() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    fd = sock.fileno()
+    if writable:
+        loop.add_writer(fd, wake)
+    else:
+        loop.add_reader(fd, wake)
     try:
-        link.setblocking(False)
-        await loop.sock_connect(link, str(path))
-        await loop.run_in_executor(None, _send_fd, link, _LENGTH.pack(len(payload)), fd)
-        sent = True
-        await loop.sock_sendall(link, payload)
-        async with asyncio.timeout(5):
-            answer = await loop.sock_recv(link, 1)
-        if answer != _ACCEPTED:
-            logger.debug("the worker on %s did not take the connection", path)
-    except (OSError, TimeoutError) as exc:
-        logger.debug("could not hand a connection to %s: %s", path, exc)
+        await done
     finally:
-        os.close(fd)
-        link.close()
-    if not sent:
-        transport.resume_reading()
-        return "unreachable"
-    # Once the descriptor went, the connection is the owner's (or, if it failed to take it, lost:
-    # reading it here too could split the client's bytes between two processes).
-    transport.abort()  # our copy only: the owner's keeps the connection open
-    return "moved"
-
-
-def _send_fd(link: socket.socket, data: bytes, fd: int) -> None:
-    link.setblocking(True)
-    try:
-        socket.send_fds(link, [data], [fd])
-    finally:
-        link.setblocking(False)
-
-
-def _receive(conn: socket.socket) -> tuple[bytes, int]:
-    """The replay bytes and the connection's fd (blocking; run in a thread)."""
-    conn.setblocking(True)
-    conn.settimeout(5)
-    data, fds, _flags, _addr = socket.recv_fds(conn, _LENGTH.size, 1)
-    try:
-        if len(data) < _LENGTH.size or len(fds) != 1:
-            raise OSError("a hand-over starts with a length and one descriptor")
-        (length,) = _LENGTH.unpack(data[: _LENGTH.size])
-        if length > MAX_REPLAY:
-            raise OSError(f"a hand-over of {length} bytes is too large")
-        chunks = [data[_LENGTH.size :]]
-        have = len(chunks[0])
-        while have < length:
-            chunk = conn.recv(min(65536, length - have))
-            if not chunk:
-                raise OSError("the hand-over ended early")
-            chunks.append(chunk)
-            have += len(chunk)
-        return b"".join(chunks), fds[0]
-    except BaseException:
-        for fd in fds:
-            os.close(fd)
-        raise
+        if writable:
+            loop.remove_writer(fd)
+        else:
+            loop.remove_reader(fd)
 
 
 class _Primed(asyncio.Protocol):
@@ -174,32 +189,38 @@ class _Primed(asyncio.Protocol):
 
 
 class HandOverServer:
-    """Takes connections other workers hand over, on the Unix socket ``path``, and serves them with
-    ``factory`` (the aiohttp runner's ``server``: a protocol factory)."""
+    """Takes connections other workers hand over, on the Unix socket ``path`` (``SOCK_SEQPACKET``),
+    and serves them with ``factory`` (the aiohttp runner's ``server``: a protocol factory)."""
 
     def __init__(self, path: str | Path, factory: Callable[[], Any]) -> None:
         self.path = str(path)
         self.factory = factory
         self._sock: socket.socket | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._pending: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        #: Connections taken over so far.
+        self.taken = 0
 
     async def start(self) -> None:
         """Listen."""
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         sock.bind(self.path)
-        sock.listen(128)
+        sock.listen(socket.SOMAXCONN)
         sock.setblocking(False)
         self._sock = sock
-        self._task = asyncio.ensure_future(self._accept(sock))
+        self._spawn(self._accept(sock))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
         """Stop taking connections (those taken stay with the aiohttp server)."""
-        for task in [self._task, *self._pending]:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if self._sock is not None:
             self._sock.close()
             with contextlib.suppress(OSError):
@@ -208,25 +229,44 @@ class HandOverServer:
     async def _accept(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            conn, _ = await loop.sock_accept(sock)
-            task = asyncio.ensure_future(self._take(conn))
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
+            link, _ = await loop.sock_accept(sock)
+            link.setblocking(False)
+            self._spawn(self._serve_link(link))
 
-    async def _take(self, conn: socket.socket) -> None:
+    def _protocol(self, first: bytes) -> Callable[[], asyncio.Protocol]:
+        def make() -> asyncio.Protocol:
+            return _Primed(self.factory(), first)
+
+        return make
+
+    async def _serve_link(self, link: socket.socket) -> None:
+        """Take every connection a peer worker sends on ``link`` until it goes."""
         loop = asyncio.get_running_loop()
         try:
-            first, fd = await loop.run_in_executor(None, _receive, conn)
-            client = socket.socket(fileno=fd)
-            client.setblocking(False)
-            try:
-                await loop.connect_accepted_socket(lambda: _Primed(self.factory(), first), client)
-            except BaseException:
-                client.close()
-                raise
-            conn.setblocking(False)
-            await loop.sock_sendall(conn, _ACCEPTED)
+            while True:
+                try:
+                    data, fds, flags, _addr = socket.recv_fds(link, MAX_REPLAY + 1, 4)
+                except BlockingIOError:
+                    await _ready(link, writable=False)
+                    continue
+                if not data and not fds:
+                    return  # the peer closed the link
+                if len(fds) != 1 or flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC) or not data:
+                    for fd in fds:
+                        os.close(fd)
+                    logger.warning(
+                        "dropped a malformed hand-over (%d bytes, %d descriptors)", len(data), len(fds)
+                    )
+                    continue
+                client = socket.socket(fileno=fds[0])
+                client.setblocking(False)
+                try:
+                    await loop.connect_accepted_socket(self._protocol(data), client)
+                    self.taken += 1
+                except OSError as exc:
+                    client.close()
+                    logger.debug("a handed-over connection could not be served: %s", exc)
         except OSError as exc:
-            logger.debug("a hand-over failed: %s", exc)
+            logger.debug("a hand-over link failed: %s", exc)
         finally:
-            conn.close()
+            link.close()

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
-from .handover import send_connection
+from .handover import HandOverLinks
 
 if TYPE_CHECKING:
     from ..transport.server import AiohttpEngineTransport
@@ -79,6 +79,7 @@ class HandOff:
         self.runtime_dir = Path(runtime_dir)
         self.own_id = own_id
         self._sessions: dict[int, aiohttp.ClientSession] = {}
+        self._links = HandOverLinks()
         #: Requests whose connection was handed to the owner, and requests relayed to it.
         self.moved = 0
         self.relayed = 0
@@ -107,7 +108,8 @@ class HandOff:
             await session.close()
 
     async def close(self) -> None:
-        """Close every connection pool."""
+        """Close every connection pool and hand-over link."""
+        self._links.close()
         for worker_id in list(self._sessions):
             await self._forget(worker_id)
 
@@ -118,7 +120,7 @@ class HandOff:
         owner = parse_tag(sid)
         if owner is None or owner == self.own_id or not self.socket_path(owner).exists():
             return None
-        outcome = await send_connection(request, self.runtime_dir / f"w{owner}.fd")
+        outcome = await self._links.send(request, self.runtime_dir / f"w{owner}.fd")
         if outcome == "moved":
             self.moved += 1
             return web.Response(status=204)  # never written: this worker no longer has the connection
