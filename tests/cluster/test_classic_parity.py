@@ -359,3 +359,30 @@ async def test_answers_to_requests_8x_never_sends_equal_nodes(
     for info in (on_node, on_py):
         ev = await node.next_event({"event": "client-disconnect", "cid": info["cid"]})
         assert ev["reason"] == "io server disconnect"
+
+
+async def test_call_of_a_remote_sid_equals_nodes_remote_socket_emit_with_ack(
+    redis_server: RedisServer, node_cluster_node: NodeFactory, aiosio_node: LocalFactory
+) -> None:
+    """``sio.call(to=sid)`` of another node's client and Node's ``remoteSocket.timeout(t)
+    .emitWithAck()``: the same BROADCAST request (msgpack; flags expectSingleResponse, timeout)."""
+    node, py = await cluster(redis_server, node_cluster_node, aiosio_node)
+    on_node = await connect(node, node)
+    on_py = await connect(node, py)
+    req = "socket.io-request#/#"
+    async with RedisMonitor(redis_server.url) as mon:
+        await node.command("remoteSocket", sid=on_py["sid"], op="emit", args=["ack-me", 1], timeoutMs=1500)
+        await py.sio.call("ack-me", 1, to=on_node["sid"], timeout=1.5)
+        await mon.sync()
+    from_node = one(mon, req, 0, lambda o: by_uid(node.uids["/"])(o) and o["type"] == 7)
+    from_py = one(mon, req, 0, lambda o: by_uid(py.uid)(o) and o["type"] == 7)
+    assert from_py.decoded()["opts"]["flags"] == {"expectSingleResponse": True, "timeout": 1500}
+    expected = substituted(
+        from_node.payload,
+        {
+            node.uids["/"].encode(): py.uid.encode(),
+            request_id(from_node): request_id(from_py),
+            on_py["sid"].encode(): on_node["sid"].encode(),
+        },
+    )
+    assert from_py.payload == expected
