@@ -13,8 +13,10 @@ import json
 import os
 import re
 import signal
+import socket
+import subprocess
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -267,3 +269,53 @@ async def test_chunked_post_for_another_worker_is_relayed(start: Start) -> None:
     await wait_for(lambda: '] "POST /socket.io/' in server.output(), 5, "the access log")
     relayed = re.findall(r"aiohttp\.access:  \[[^]]*\] \"POST /socket\.io/", server.output())
     assert relayed, server.output()[-3000:]
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A throwaway redis-server on a free port (stopped by its pid)."""
+    from conftest import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def test_workers_through_redis(start: Start, load: Any, redis_url: str) -> None:
+    """``--redis URL``: the workers' cluster goes through Redis (the AsyncRedisManager wire)
+    instead of the hub, with the same results."""
+    server = start(workers_cmd(2, "--redis", redis_url))
+    run = await load(server.url, clients=40, emits=5, mode="burst")
+    result = await run.line("result", 50)
+    clients = result["clients"]
+    assert [c["errors"] for c in clients if c["errors"]] == []
+    assert sum(c["ok"] for c in clients) == 40 * 5
+    assert len(by_worker(clients)) == 2
+    assert all(c["news"].get("t-all") == 1 for c in clients)
+    assert [c["news"].get("t-even", 0) for c in clients] == [1, 0] * 20
+    assert (result["servers"], result["census"], result["acked"]) == (2, [40, 0], 40)
+    assert len(result["peers"][0]) == 1 and result["peers"][1] == 0
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(redis_url)
+    try:  # both workers hold the classic adapter's request channel: the cluster is Redis's
+        assert await client.pubsub_numsub("socket.io-request#/#") == [(b"socket.io-request#/#", 2)]
+    finally:
+        await client.aclose()

@@ -10,7 +10,6 @@ count) whenever it changes. The hub never decodes the messages it relays (see
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -63,6 +62,7 @@ class Hub:
         self._server: asyncio.AbstractServer | None = None
         self._channels: dict[str, _Channel] = {}
         self._connections: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
         """Listen."""
@@ -72,11 +72,10 @@ class Hub:
         """Stop listening and drop every member."""
         if self._server is not None:
             self._server.close()
-        for task in list(self._connections):
-            task.cancel()
-        for task in list(self._connections):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for writer in list(self._writers):
+            writer.transport.abort()  # each reader then ends as if the worker had left
+        if self._connections:
+            await asyncio.wait(list(self._connections), timeout=5)
 
     def members(self, channel: str) -> int:
         """How many workers are in ``channel`` now."""
@@ -87,6 +86,7 @@ class Hub:
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
+        self._writers.add(writer)
         member: _Member | None = None
         try:
             while True:
@@ -120,6 +120,7 @@ class Hub:
             logger.warning("closing a hub connection: %s", exc)
         finally:
             self._connections.discard(task)
+            self._writers.discard(writer)
             if member is not None:
                 channel = self._channels[member.channel]
                 channel.members.pop(member.uid, None)
