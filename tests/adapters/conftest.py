@@ -309,17 +309,39 @@ class Fleet:
 
     async def settle(self, via: Cluster | None = None) -> None:
         """Let everything ``via`` (the first node by default) sent so far arrive everywhere: a
-        marker broadcast from it, awaited on every peer of every node (a cluster keeps one node's
-        messages in order); then the room subscriptions that caused are confirmed too."""
-        peers = self.peers.values()
-        for peer in peers:
+        marker from it to everyone, awaited by every peer (the operations before it are done),
+        then one to each room any peer is in now (its sid room too), awaited by each member; the
+        room subscriptions all that caused are confirmed too.
+
+        A cluster keeps one node's messages in order per channel only: on a Redis Cluster a room's
+        channel and the namespace's live on different masters, so a marker on one says nothing of
+        the other. A marker down every channel does."""
+        sender = via or self.nodes[0]
+        await self.rooms_ready()
+        for peer in self.peers.values():
             peer.got[:] = [g for g in peer.got if g[0] != "mark"]
+        await self._marks(sender, lambda node, peer: {"*"})  # the operations sent so far are done
         await self.rooms_ready()
-        await (via or self.nodes[0]).sio.emit("mark")
-        for peer in peers:
-            if peer.client.connected and "/" in peer.client.namespaces:
-                await peer.until("mark")
+        await self._marks(sender, lambda node, peer: set(node.sio.rooms(peer.sid)))
         await self.rooms_ready()
+
+    async def _marks(self, sender: Cluster, rooms: Callable[[Cluster, Peer], set[str]]) -> None:
+        """Send a marker to each of the rooms (``*``: everyone) ``rooms(node, peer)`` names for
+        the connected peers; wait until each peer got those of its rooms."""
+        expected: dict[str, set[str]] = {}
+        for node in self.nodes:
+            for name, peer in node.peers.items():
+                if peer.client.connected and "/" in peer.client.namespaces:
+                    expected[name] = rooms(node, peer)
+        for room in sorted(set().union(*expected.values())):
+            await sender.sio.emit("mark", room, to=None if room == "*" else room)
+        peers = self.peers
+        async with asyncio.timeout(WAIT):
+            for name, wanted in expected.items():
+                peer = peers[name]
+                while not wanted <= {d for e, d in peer.got if e == "mark"}:
+                    peer.arrived.clear()
+                    await peer.arrived.wait()
 
     def received(self, event: str) -> set[str]:
         """Names of the peers (of any node) that received ``event``."""
