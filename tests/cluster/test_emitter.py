@@ -170,7 +170,7 @@ async def test_write_only_manager_reaches_node_and_aiosio_nodes(
         main = [a1["cid"], a2["cid"], p1["cid"], p2["cid"]]
 
         async def settle_main() -> None:
-            await mgr.emit("mark")
+            await mgr.emit("mark", None)
             for cid in main:
                 await node.next_event({"event": "client-event", "cid": cid, "name": "mark"})
 

@@ -28,14 +28,7 @@ PAIRS: list[tuple[type, type, str]] = [
 
 #: Pairs that still differ where they must not: each a defect reported to its owner, with what is
 #: left to do. ``xfail(strict=True)``: once fixed, the pass fails the run and the entry goes.
-KNOWN_GAPS: dict[str, str] = {
-    "AsyncRedisManager": (
-        "python-socketio's AsyncRedisManager(url, channel, write_only, logger, json, redis_options): "
-        "aiosio's lacks json= (so a json= keyword, or redis_options passed by position, is a "
-        "TypeError), and its emit()/close_room() need the namespace python-socketio's pub/sub "
-        "manager defaults to None (src/aiosio/server/redis_manager.py)"
-    ),
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 #: Public methods of python-socketio / python-engineio aiosio leaves out, and why.
 MISSING: dict[str, str] = {
@@ -221,7 +214,6 @@ def _by_name(cls: type, method: str) -> list[tuple[str, Any]]:
     return [(p.name, p.default) for p in _params(getattr(cls, method))]
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_GAPS["AsyncRedisManager"])
 def test_async_redis_manager_takes_python_socketio_s_arguments_first() -> None:
     """python-socketio's AsyncRedisManager parameters are a prefix of aiosio's (names, order,
     defaults but the DEFAULTS listed), each of aiosio's own after them has a default and is

@@ -61,10 +61,21 @@ class AsyncManager:
     def initialize(self) -> None:
         """Called once, before the server handles its first connection. Subclasses may extend it."""
 
+    #: Set in the body of the library's own manager classes: their methods are not user hooks.
+    _library_manager = True
+
     def overridden(self) -> frozenset[str]:
-        """The names of :data:`HOOKS` this object's class overrides."""
-        cls = type(self)
-        return frozenset(name for name in HOOKS if getattr(cls, name) is not getattr(AsyncManager, name))
+        """The names of :data:`HOOKS` this object's class overrides (below the library's own
+        manager classes, such as :class:`~aiosio.AsyncRedisManager`)."""
+        mro = type(self).__mro__
+
+        def by_user(name: str) -> bool:
+            for klass in mro:
+                if name in vars(klass):
+                    return not vars(klass).get("_library_manager", False)
+            return False
+
+        return frozenset(name for name in HOOKS if by_user(name))
 
     def _srv(self) -> AsyncServer:
         if self.server is None:

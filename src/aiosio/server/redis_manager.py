@@ -37,12 +37,15 @@ class AsyncRedisManager(AsyncManager):
     call its ``emit``, ``enter_room``, ``leave_room``, ``close_room`` and ``disconnect``.
     """
 
+    _library_manager = True
+
     def __init__(
         self,
         url: str = "redis://localhost:6379/0",
         channel: str = "socket.io",
         write_only: bool = False,
         logger: logging.Logger | None = None,
+        json: Any = None,
         redis_options: dict[str, Any] | None = None,
         *,
         mode: Literal["classic", "sharded"] = "classic",
@@ -62,15 +65,11 @@ class AsyncRedisManager(AsyncManager):
         self.channel = channel
         self.write_only = write_only
         self.logger = logger
+        #: Accepted for python-socketio compatibility; the wire is Node's, encoded as Node encodes it.
+        self.json = json
         self.emitter: RedisEmitter | None = None
         if write_only:
             self.emitter = RedisEmitter(url, channel, redis_options=redis_options, logger=logger)
-            # Instance attributes, not overrides: a server never calls these through the hooks.
-            self.emit = self._publish_emit  # type: ignore[method-assign]
-            self.enter_room = self._publish_enter_room  # type: ignore[method-assign]
-            self.leave_room = self._publish_leave_room  # type: ignore[method-assign]
-            self.close_room = self._publish_close_room  # type: ignore[method-assign]
-            self.disconnect = self._publish_disconnect  # type: ignore[method-assign]
             return
         driver: ClassicDriver | ShardedDriver
         if mode == "sharded":
@@ -92,15 +91,13 @@ class AsyncRedisManager(AsyncManager):
             )
         self.adapter = ClusterAdapter(driver, request_timeout, logger)
 
-    def _emitter(self) -> RedisEmitter:
-        if self.emitter is None:
-            raise RuntimeError("only a write_only manager publishes by itself")
-        return self.emitter
+    # python-socketio's manager methods, with its defaults. On a server they act cluster-wide through
+    # the adapter (the base class's); a write-only manager publishes them instead.
 
-    async def _publish_emit(
+    async def emit(
         self,
         event: str,
-        data: Any = None,
+        data: Any,
         namespace: str | None = None,
         room: Any = None,
         skip_sid: Any = None,
@@ -108,10 +105,23 @@ class AsyncRedisManager(AsyncManager):
         to: Any = None,
         **kwargs: Any,
     ) -> None:
+        """Emit to a sid, a room, several rooms or a whole namespace of every server."""
+        if self.emitter is None:
+            await super().emit(
+                event,
+                data,
+                namespace or "/",
+                room=room,
+                skip_sid=skip_sid,
+                callback=callback,
+                to=to,
+                **kwargs,
+            )
+            return
         if callback is not None:
             raise ValueError("a write_only manager cannot receive acks (callback is not supported)")
         args = data if isinstance(data, tuple) else (() if data is None else (data,))
-        await self._emitter().emit(
+        await self.emitter.emit(
             event,
             *args,
             to=to if to is not None else room,
@@ -120,19 +130,34 @@ class AsyncRedisManager(AsyncManager):
             volatile=bool(kwargs.get("volatile", False)),
         )
 
-    async def _publish_enter_room(
-        self, sid: str, namespace: str, room: str, eio_sid: str | None = None
-    ) -> None:
-        await self._emitter().sockets_join(room, to=sid, namespace=namespace)
+    async def enter_room(self, sid: str, namespace: str, room: str, eio_sid: str | None = None) -> None:
+        """Put a client of any server in a room."""
+        if self.emitter is None:
+            await super().enter_room(sid, namespace, room, eio_sid)
+        else:
+            await self.emitter.sockets_join(room, to=sid, namespace=namespace)
 
-    async def _publish_leave_room(self, sid: str, namespace: str, room: str) -> None:
-        await self._emitter().sockets_leave(room, to=sid, namespace=namespace)
+    async def leave_room(self, sid: str, namespace: str, room: str) -> None:
+        """Take a client of any server out of a room."""
+        if self.emitter is None:
+            await super().leave_room(sid, namespace, room)
+        else:
+            await self.emitter.sockets_leave(room, to=sid, namespace=namespace)
 
-    async def _publish_close_room(self, room: str, namespace: str) -> None:
-        await self._emitter().sockets_leave(room, to=room, namespace=namespace)
+    async def close_room(self, room: str, namespace: str | None = None) -> None:
+        """Take every client of every server out of a room."""
+        if self.emitter is None:
+            await super().close_room(room, namespace or "/")
+        else:
+            await self.emitter.sockets_leave(room, to=room, namespace=namespace)
 
-    async def _publish_disconnect(self, sid: str, namespace: str | None = None, **kwargs: Any) -> None:
-        await self._emitter().disconnect_sockets(to=sid, namespace=namespace)
+    async def disconnect(self, sid: str, namespace: str, **kwargs: Any) -> None:
+        """On a server: ``sid`` left (python-socketio's bookkeeping call). Write-only: disconnect
+        that client, wherever it is connected."""
+        if self.emitter is None:
+            await super().disconnect(sid, namespace, **kwargs)
+        else:
+            await self.emitter.disconnect_sockets(to=sid, namespace=namespace)
 
     async def close(self) -> None:
         """Close a write-only manager's connection (after what it published went out)."""
