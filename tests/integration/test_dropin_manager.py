@@ -269,3 +269,17 @@ async def test_a_timed_out_call_through_an_overridden_emit_leaves_no_ack_behind(
             await sio.call("silent", 1, to=sid, timeout=0.2)
     assert not sock.acks, "timed-out calls left their ack callbacks on the socket"
     await client.disconnect()
+
+
+def test_the_library_s_own_managers_are_not_taken_for_user_hooks() -> None:
+    """AsyncRedisManager defines emit, room methods and disconnect with python-socketio's
+    signatures: that is not a user override (every emit would go the slow way through the
+    manager); a user's subclass of it overriding emit is one."""
+    manager = aiosio.AsyncRedisManager("redis://127.0.0.1:1/0")
+    assert manager.overridden() == frozenset()
+
+    class Mine(aiosio.AsyncRedisManager):
+        async def emit(self, *args: Any, **kwargs: Any) -> None:
+            await super().emit(*args, **kwargs)
+
+    assert Mine("redis://127.0.0.1:1/0").overridden() == frozenset({"emit"})
