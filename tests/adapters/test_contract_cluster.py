@@ -175,6 +175,68 @@ async def test_volatile_broadcast_is_dropped_by_the_node_where_it_cannot_go_now(
         assert f.peers[name].events() == [("volatile", 1), ("normal", 2)], name
 
 
+async def test_volatile_emit_with_ack_counts_only_those_another_node_reached(fleet: Any) -> None:
+    """Node 1's socket that drops the volatile packet (its connect handler still runs) is not
+    counted by node 1: the acks of the others end the call at once, not at its timeout."""
+    f, _ = await spread(fleet)
+    entered = asyncio.Event()
+    release = asyncio.Event()
+
+    @f.nodes[1].sio.event
+    async def connect(sid: str, environ: Any, auth: Any) -> None:
+        if auth["name"] == "slow":
+            entered.set()
+            await release.wait()
+
+    joining = asyncio.ensure_future(f.nodes[1].connect("slow"))
+    try:
+        await asyncio.wait_for(entered.wait(), 5)
+        started = time.monotonic()
+        answers = await f.nodes[0].sio.emit_with_ack("ask", "q", volatile=True, timeout=10)
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+    await joining
+    assert sorted(answers) == ["a", "b", "c", "d"] and elapsed < 5
+    await f.settle()
+    assert "ask" not in [e for e, _ in f.peers["slow"].events()]
+
+
+async def test_binary_crosses_nodes_both_ways(fleet: Any) -> None:
+    """Bytes in a broadcast reach the other node's clients as bytes, and bytes in their acks come
+    back as bytes."""
+    f, _ = await spread(fleet)
+
+    async def echo(data: Any) -> Any:
+        return {"got": data, "raw": b"\xff\x00"}
+
+    blob = bytes(range(256))
+    await f.nodes[1].connect("e", answer=echo)
+    await f.nodes[0].sio.emit("bin", {"blob": blob, "n": 1}, to="r")
+    await f.settle()
+    assert f.received("bin") == {"a", "b"}
+    assert f.peers["b"].events() == [("bin", {"blob": blob, "n": 1})]
+    answers = await f.nodes[0].sio.emit_with_ack("ask", blob, to=f.peers["e"].sid, timeout=5)
+    assert answers == [{"got": blob, "raw": b"\xff\x00"}]
+
+
+@pytest.mark.allow_server_errors("packet queue is empty")  # python-socketio's client, on the close
+async def test_disconnect_sockets_with_close_ends_the_connection_on_another_node(fleet: Any) -> None:
+    """``disconnect_sockets(close=True)`` from node 0 closes the whole connection of node 1's
+    client (its other namespace too); without ``close`` only that namespace goes."""
+    f: Fleet = await fleet(2, namespaces=["/", "/other"])
+    n0, n1 = f.nodes
+    both = await n1.connect("both", namespaces=["/", "/other"])
+    keep = await n1.connect("keep", namespaces=["/", "/other"])
+    await n1.connect("stay")
+    await n0.sio.disconnect_sockets(to=keep.sid)
+    await n0.sio.disconnect_sockets(to=both.sid, close=True)
+    await until(lambda: both.client.eio.state != "connected")
+    await until(lambda: "/" not in keep.client.namespaces)
+    assert keep.client.namespaces == {"/other": keep.client.get_sid("/other")}
+    assert f.peers["stay"].client.connected
+
+
 # -- one sid of another node ----------------------------------------------------------------------
 
 
