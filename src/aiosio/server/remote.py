@@ -28,7 +28,7 @@ class RemoteSocket:
         self.sid = info.sid
         self.namespace = info.namespace
         self.rooms: frozenset[str] = frozenset(info.rooms)
-        self.data: Any = info.data
+        self.data: Any = dict(info.data) if isinstance(info.data, dict) else info.data
         self.handshake: Mapping[str, Any] = info.handshake
         #: True when the socket is connected to this server.
         self.local = info.eio_sid is not None
@@ -42,6 +42,9 @@ class RemoteSocket:
     async def emit(self, event: str, data: Any = None) -> None:
         """Emit ``event`` to this socket (``data``: one argument, or a tuple of arguments); on the
         wire a broadcast to its sid flagged ``expectSingleResponse``, as Node's RemoteSocket sends."""
+        if self.local:  # the server's own emit: its hooks and connection-state recovery apply
+            await self._server.emit(event, data, to=self.sid, namespace=self.namespace)
+            return
         args = () if data is None else data if isinstance(data, tuple) else (data,)
         packet = EventPacket(self.namespace, event, args, self._server._encode)
         await self._server._adapter.broadcast(packet, self._selector())

@@ -79,6 +79,8 @@ class ClassicDriver:
         logger: logging.Logger | None = None,
     ) -> None:
         self.uid = classic_uid()
+        #: How this node's broadcasts start: msgpack array(3), then its uid as a fixstr.
+        self._own_prefix = b"\x93" + bytes([0xA0 | len(self.uid)]) + self.uid.encode()
         self.key = key
         self.logger = logger or default_logger
         self.link = link or RedisLink(
@@ -111,13 +113,15 @@ class ClassicDriver:
         if namespace in self._channels:
             return
         ch = ClassicChannels(self.key, namespace, self.uid)
-        self._channels[namespace] = ch
         self._by_prefix[ch.broadcast] = namespace
         self._by_channel[ch.request] = (namespace, "request")
         self._by_channel[ch.response] = (namespace, "response")
         self._by_channel[ch.specific_response] = (namespace, "response")
+        # The link holds a subscription across reconnects once asked, so a failure here is retried
+        # by the adapter without subscribing twice (a repeat on one connection counts once).
         await self.link.psubscribe(ch.pattern)
         await self.link.subscribe(ch.request, ch.response, ch.specific_response)
+        self._channels[namespace] = ch
 
     def new_request_id(self) -> str:
         """Node's 6-character request ids."""
@@ -269,11 +273,13 @@ class ClassicDriver:
         namespace = next((ns for prefix, ns in self._by_prefix.items() if channel.startswith(prefix)), None)
         if namespace is None:
             return
-        room = self._channels[namespace].room_of(channel)
+        room = self._ch(namespace).room_of(channel)
         if room is None:
             return
         if room and not adapter.participants(namespace, room):
             return  # a room this node has no socket in: not even decoded
+        if payload.startswith(self._own_prefix):
+            return  # this node's own broadcast, back through the pattern: not decoded either
         uid, packet, opts = decode_broadcast(payload, self.max_message_bytes)
         if uid == self.uid or packet.nsp != namespace:
             return
