@@ -269,6 +269,10 @@ async def test_chunked_post_for_another_worker_is_relayed(start: Start) -> None:
     await wait_for(lambda: '] "POST /socket.io/' in server.output(), 5, "the access log")
     relayed = re.findall(r"aiohttp\.access:  \[[^]]*\] \"POST /socket\.io/", server.output())
     assert relayed, server.output()[-3000:]
+    # The GETs that moved with their connection are logged once, by their owner, with the answer.
+    get_line = re.compile(r"\"GET /socket\.io/\?EIO=4&transport=polling&sid=\S+ HTTP/1\.1\" (\d+)")
+    await wait_for(lambda: len(get_line.findall(server.output())) >= 13, 5, "the GETs' log lines")
+    assert get_line.findall(server.output()) == ["200"] * 13
 
 
 @pytest.fixture

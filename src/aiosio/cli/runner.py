@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 
 __all__ = [
     "LOG_LEVELS",
@@ -102,13 +103,15 @@ async def serve_app(
     unix_path: str | None = None,
     stop: asyncio.Event | None = None,
     started: Callable[[web.AppRunner], Awaitable[None]] | None = None,
+    access_log_class: type[AbstractAccessLogger] | None = None,
 ) -> None:
     """Serve ``app`` on ``host``:``port`` until SIGINT or SIGTERM, then shut down gracefully.
 
     A worker of ``--workers N`` passes ``sock``, the listening socket its supervisor made (served
     instead of binding ``host``:``port``), ``unix_path``, a Unix socket to serve the app on as
     well (for the hand-off between workers), ``stop``, an event that also ends the serving, and
-    ``started``, awaited with the runner once the sites listen, before ``announce``.
+    ``started``, awaited with the runner once the sites listen, before ``announce``, and its
+    ``access_log_class``.
 
     ``announce`` is called with the server's URL once it is listening (``port=0`` picks a free
     port; the URL has the real one). Each of ``servers`` (Socket.IO servers attached to the app)
@@ -130,6 +133,8 @@ async def serve_app(
         app.on_shutdown.append(shutdown_servers)
 
     kwargs: dict[str, Any] = {} if access_log else {"access_log": None}
+    if access_log and access_log_class is not None:
+        kwargs["access_log_class"] = access_log_class
     runner = web.AppRunner(app, shutdown_timeout=shutdown_timeout, **kwargs)
     # Signal handlers go in before anything is announced: a supervisor (or a test) may send
     # SIGTERM as soon as it sees the URL.

@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
+from aiohttp.web_log import AccessLogger
 
 from .handover import HandOverLinks
 
 if TYPE_CHECKING:
     from ..transport.server import AiohttpEngineTransport
 
-__all__ = ["HandOff", "parse_tag", "worker_tag"]
+__all__ = ["MOVED_HEADER", "HandOff", "MovedFilter", "parse_tag", "worker_tag"]
 
 logger = logging.getLogger("aiosio.workers")
 
@@ -55,6 +56,20 @@ _HOP_BY_HOP = frozenset(
 _RESPONSE_SKIP = _HOP_BY_HOP | {"content-length", "date", "server"}
 #: Headers aiohttp's client would otherwise add on its own: the owner must see the client's.
 _NO_AUTO_HEADERS = ("Accept-Encoding", "User-Agent", "Content-Type")
+
+
+#: Marks the placeholder answer of a request whose connection moved to its owner.
+MOVED_HEADER = "X-Aiosio-Handed-Over"
+
+
+class MovedFilter(AccessLogger):
+    """aiohttp's access log, without the placeholder lines of requests handed to another worker
+    (the owner logs those, with their real answers)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        """Log unless ``response`` is a hand-off placeholder."""
+        if MOVED_HEADER not in response.headers:
+            super().log(request, response, time)
 
 
 def worker_tag(worker_id: int) -> str:
@@ -123,7 +138,8 @@ class HandOff:
         outcome = await self._links.send(request, self.runtime_dir / f"w{owner}.fd")
         if outcome == "moved":
             self.moved += 1
-            return web.Response(status=204)  # never written: this worker no longer has the connection
+            # Never written (this worker no longer has the connection), nor logged (MovedFilter).
+            return web.Response(status=204, headers={MOVED_HEADER: "1"})
         if outcome == "unreachable" or request.headers.get("Upgrade", "").lower() == "websocket":
             return None  # the owner is gone (or going): its sessions are unknown now
         self.relayed += 1

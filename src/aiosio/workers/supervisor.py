@@ -205,6 +205,9 @@ class Supervisor:
     async def _monitor(self, worker: _Worker) -> None:
         code = await worker.proc.wait()
         self._live.discard(worker)
+        for suffix in ("sock", "fd"):  # left behind by a worker that was killed
+            with contextlib.suppress(OSError):
+                os.unlink(Path(self._runtime) / f"w{worker.id}.{suffix}")
         if self._stopping or worker.retiring or self._slots.get(worker.slot) is not worker:
             return
         lived = time.monotonic() - worker.started

@@ -96,7 +96,7 @@ async def serve_worker(spec: WorkerSpec) -> None:
     from ..transport import server as transport
     from .handover import HandOverServer
     from .install import find_servers, install_cluster
-    from .routing import HandOff, worker_tag
+    from .routing import HandOff, MovedFilter, worker_tag
 
     args = argparse.Namespace(**spec.args)
     set_default_sid_prefix(worker_tag(spec.id))
@@ -137,6 +137,7 @@ async def serve_worker(spec: WorkerSpec) -> None:
             unix_path=spec.unix_path,
             stop=stop,
             started=started,
+            access_log_class=MovedFilter,
         )
     finally:
         watcher.cancel()
