@@ -65,11 +65,18 @@ class HandOverLinks:
 
     def __init__(self) -> None:
         self._links: dict[str, socket.socket] = {}
+        #: False where Unix SOCK_SEQPACKET sockets do not exist (then every request is relayed).
+        self.supported = True
 
     def _link(self, path: str) -> socket.socket | None:
         link = self._links.get(path)
         if link is None:
-            link = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            try:
+                link = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            except (OSError, AttributeError) as exc:
+                logger.info("connections cannot move between workers here (%s): requests are relayed", exc)
+                self.supported = False
+                return None
             link.setblocking(False)
             try:
                 link.connect(path)
@@ -104,12 +111,12 @@ class HandOverLinks:
         if transport is None or transport.is_closing() or transport.get_extra_info("sslcontext") is not None:
             return "cannot"
         raw = transport.get_extra_info("socket")
-        if raw is None:
+        if raw is None or not self.supported:
             return "cannot"
         where = str(path)
         link = self._link(where)
         if link is None:
-            return "unreachable"
+            return "unreachable" if self.supported else "cannot"
         transport.pause_reading()
         payload = replay_bytes(request)
         transport.pause_reading()  # again: draining aiohttp's buffer may have resumed it
@@ -201,8 +208,11 @@ class HandOverServer:
         self.taken = 0
 
     async def start(self) -> None:
-        """Listen."""
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        """Listen (where Unix SOCK_SEQPACKET sockets exist: elsewhere requests are relayed)."""
+        try:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        except (OSError, AttributeError):
+            return
         sock.bind(self.path)
         sock.listen(socket.SOMAXCONN)
         sock.setblocking(False)
