@@ -1,6 +1,6 @@
 // Many npm socket.io-client connections (polling only) against `aiosio run tests/workers/app.py
 // --workers N`, for tests/workers/test_workers.py. One JSON config argument:
-//   {url, clients, emits, mode: "burst" | "steady", duration (s, steady), retries (steady)}
+//   {url, clients, emits, mode: "burst" | "steady", duration, retries, settle (steady; seconds), ackWait (ms)}
 // "burst": every client learns its worker (pid), completes `emits` acked echoes, joins "all" and
 //   "even"/"odd"; then two broadcasts are counted per client ("all" from client 0's worker, "even"
 //   from a client on another worker). Prints one JSON result line.
@@ -111,7 +111,7 @@ async function steady(states) {
       while (Date.now() < end) {
         i += 1;
         try {
-          const back = await s.socket.timeout(15000).emitWithAck("echo", { c: s.index, i });
+          const back = await s.socket.timeout(cfg.ackWait ?? 15000).emitWithAck("echo", { c: s.index, i });
           if (back && back.i === i) s.ok += 1;
           else s.failed += 1;
         } catch (err) {
@@ -122,7 +122,7 @@ async function steady(states) {
       }
     }),
   );
-  await until(() => states.every((s) => s.socket.connected && s.pids.length === s.connects), 10000);
+  await until(() => states.every((s) => s.socket.connected && s.pids.length === s.connects), (cfg.settle ?? 10) * 1000);
   return {};
 }
 

@@ -323,3 +323,21 @@ async def test_workers_through_redis(start: Start, load: Any, redis_url: str) ->
         assert await client.pubsub_numsub("socket.io-request#/#") == [(b"socket.io-request#/#", 2)]
     finally:
         await client.aclose()
+
+
+async def test_sigterm_stops_every_worker_cleanly(start: Start, load: Any) -> None:
+    """SIGTERM to the supervisor: every worker shuts down gracefully, so every client (of every
+    worker) is told by an Engine.IO close; the supervisor exits 0 and leaves no worker behind."""
+    server = start(workers_cmd(3))
+    run = await load(server.url, clients=30, mode="steady", duration=2, settle=0.5, ackWait=1000)
+    ready = await run.line("ready", 30)
+    assert len(set(ready["pids"])) >= 2
+    workers = worker_pids(server)
+    started = time.monotonic()
+    assert await asyncio.to_thread(server.stop, signal.SIGTERM) == 0
+    assert time.monotonic() - started < 8  # well within --shutdown-timeout 3 + 5
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+    result = await run.line("result", 40)
+    first = [c["disconnects"][0] for c in result["clients"]]
+    assert first == ["transport close"] * 30, collections.Counter(first)
