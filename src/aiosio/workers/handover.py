@@ -138,7 +138,9 @@ class HandOverLinks:
             self.forget(where)
             transport.resume_reading()
             return "unreachable"
-        transport.abort()  # our copy only: the owner's keeps the connection open
+        # Our copy only (the owner keeps the connection open); close, not abort: uvloop does not
+        # count an aborted transport as closing, and aiohttp would then write its placeholder.
+        transport.close()
         return "moved"
 
 

@@ -62,6 +62,19 @@ _NO_AUTO_HEADERS = ("Accept-Encoding", "User-Agent", "Content-Type")
 MOVED_HEADER = "X-Aiosio-Handed-Over"
 
 
+class _Moved(web.Response):
+    """The placeholder answer of a request whose connection moved: never written (this worker no
+    longer has the connection; aiohttp takes the error ``prepare`` raises for a hung-up client),
+    nor logged (:class:`MovedFilter`)."""
+
+    def __init__(self) -> None:
+        super().__init__(status=204, headers={MOVED_HEADER: "1"})
+
+    async def prepare(self, request: web.BaseRequest) -> Any:
+        """Refuse to write anything."""
+        raise ConnectionResetError("the connection was handed to the worker that owns the session")
+
+
 class MovedFilter(AccessLogger):
     """aiohttp's access log, without the placeholder lines of requests handed to another worker
     (the owner logs those, with their real answers)."""
@@ -138,8 +151,7 @@ class HandOff:
         outcome = await self._links.send(request, self.runtime_dir / f"w{owner}.fd")
         if outcome == "moved":
             self.moved += 1
-            # Never written (this worker no longer has the connection), nor logged (MovedFilter).
-            return web.Response(status=204, headers={MOVED_HEADER: "1"})
+            return _Moved()
         if outcome == "unreachable" or request.headers.get("Upgrade", "").lower() == "websocket":
             return None  # the owner is gone (or going): its sessions are unknown now
         self.relayed += 1
