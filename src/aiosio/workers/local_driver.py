@@ -14,28 +14,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..adapters.base import Selector, SocketInfo
-from ..adapters.redis._convert import DropLog, from_wire_socket, to_opts, to_selector, to_wire_socket
+from ..adapters.message_driver import MessageDriver
+from ..adapters.wire import DropLog
 from ..protocol.cluster import (
-    ClusterBroadcast,
-    ClusterBroadcastAck,
-    ClusterBroadcastClientCount,
-    ClusterDisconnectSockets,
-    ClusterFetchSockets,
-    ClusterFetchSocketsResponse,
     ClusterMessage,
     ClusterMessageError,
-    ClusterServerSideEmit,
-    ClusterServerSideEmitResponse,
-    ClusterSocketsJoin,
-    ClusterSocketsLeave,
-    WireOpts,
-    WirePacket,
-    WireSocket,
     decode_cluster,
-    encode_cluster,
     hex_uid,
 )
 from . import hubwire
@@ -53,12 +39,7 @@ default_logger = logging.getLogger("aiosio.workers")
 MAX_BACKLOG = 256 * 1024 * 1024
 
 
-def _selector(opts: WireOpts) -> Selector:
-    selector = to_selector(opts)
-    return selector._replace(sids=True) if opts.flags.get("expectSingleResponse") is True else selector
-
-
-class LocalDriver:
+class LocalDriver(MessageDriver):
     """A cluster driver over the hub at ``hub_path``, in the hub channel ``channel`` (one channel
     per Socket.IO server of the app, so two servers of one app stay apart).
 
@@ -137,12 +118,12 @@ class LocalDriver:
             return
         writer.write(data)
 
-    def _publish(self, message: ClusterMessage) -> None:
-        self._write(hubwire.frame(Kind.PUBLISH, encode_cluster(message)))
+    def _publish(self, message: ClusterMessage, payload: bytes) -> None:
+        self._write(hubwire.frame(Kind.PUBLISH, payload))
 
-    def _send(self, origin: str, message: ClusterMessage) -> None:
+    def _respond(self, origin: str, namespace: str, payload: bytes) -> None:
         if origin:
-            self._write(hubwire.send_to(origin, encode_cluster(message)))
+            self._write(hubwire.send_to(origin, payload))
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         try:
@@ -162,66 +143,7 @@ class LocalDriver:
                 if self.on_lost is not None:
                     self.on_lost()
 
-    # -- outbound ----------------------------------------------------------------------------
-
-    def broadcast(self, namespace: str, event: str, args: tuple[Any, ...], selector: Selector) -> None:
-        """BROADCAST."""
-        packet = WirePacket(namespace, [event, *args])
-        self._publish(ClusterBroadcast(self.uid, namespace, packet, to_opts(selector)))
-
-    def broadcast_with_ack(
-        self, namespace: str, event: str, args: tuple[Any, ...], selector: Selector, request_id: str
-    ) -> None:
-        """BROADCAST with a request id (the acks come back)."""
-        packet = WirePacket(namespace, [event, *args])
-        opts = to_opts(selector, ack_timeout=True)
-        self._publish(ClusterBroadcast(self.uid, namespace, packet, opts, request_id))
-
-    def sockets_join(self, namespace: str, selector: Selector, rooms: list[Any]) -> None:
-        """SOCKETS_JOIN."""
-        self._publish(ClusterSocketsJoin(self.uid, namespace, to_opts(selector), tuple(rooms)))
-
-    def sockets_leave(self, namespace: str, selector: Selector, rooms: list[Any]) -> None:
-        """SOCKETS_LEAVE."""
-        self._publish(ClusterSocketsLeave(self.uid, namespace, to_opts(selector), tuple(rooms)))
-
-    def disconnect_sockets(self, namespace: str, selector: Selector, close: bool) -> None:
-        """DISCONNECT_SOCKETS."""
-        self._publish(ClusterDisconnectSockets(self.uid, namespace, to_opts(selector), close))
-
-    def fetch_sockets(self, namespace: str, selector: Selector, request_id: str) -> None:
-        """FETCH_SOCKETS."""
-        self._publish(ClusterFetchSockets(self.uid, namespace, to_opts(selector), request_id))
-
-    def server_side_emit(
-        self, namespace: str, event: str, args: tuple[Any, ...], request_id: str | None
-    ) -> None:
-        """SERVER_SIDE_EMIT."""
-        self._publish(ClusterServerSideEmit(self.uid, namespace, [event, *args], request_id))
-
-    def fetch_response(self, namespace: str, origin: str, request_id: str, sockets: list[SocketInfo]) -> None:
-        """FETCH_SOCKETS_RESPONSE (a socket whose data cannot be encoded goes without it)."""
-        wire = tuple(to_wire_socket(info) for info in sockets)
-        try:
-            payload = encode_cluster(ClusterFetchSocketsResponse(self.uid, namespace, request_id, wire))
-        except (TypeError, ValueError) as exc:
-            self.logger.warning("fetch_sockets: socket data not serializable, sent without it: %s", exc)
-            wire = tuple(WireSocket(s.id, s.handshake, s.rooms, None) for s in wire)
-            payload = encode_cluster(ClusterFetchSocketsResponse(self.uid, namespace, request_id, wire))
-        if origin:
-            self._write(hubwire.send_to(origin, payload))
-
-    def server_side_response(self, namespace: str, origin: str, request_id: str, data: Any) -> None:
-        """SERVER_SIDE_EMIT_RESPONSE."""
-        self._send(origin, ClusterServerSideEmitResponse(self.uid, namespace, request_id, data))
-
-    def client_count(self, namespace: str, origin: str, request_id: str, count: int) -> None:
-        """BROADCAST_CLIENT_COUNT."""
-        self._send(origin, ClusterBroadcastClientCount(self.uid, namespace, request_id, count))
-
-    def broadcast_ack(self, namespace: str, origin: str, request_id: str, data: Any) -> None:
-        """BROADCAST_ACK."""
-        self._send(origin, ClusterBroadcastAck(self.uid, namespace, request_id, data))
+    # -- outbound (the operations themselves: MessageDriver) -----------------------------------
 
     def room_created(self, namespace: str, room: str) -> None:
         """Nothing: the hub relays every message of the channel."""
@@ -238,41 +160,9 @@ class LocalDriver:
         try:
             message = decode_cluster(payload)
             if message.uid != self.uid:
-                self._dispatch(adapter, message)
+                self.dispatch(adapter, message)
         except ClusterMessageError as exc:
             self.dropped(f"hub channel {self.channel!r}", exc)
         except Exception as exc:
             self.dropped(f"hub channel {self.channel!r}", f"{type(exc).__name__}: {exc}")
             self.logger.debug("cluster message handling failed", exc_info=True)
-
-    def _dispatch(self, adapter: ClusterAdapter, message: ClusterMessage) -> None:
-        nsp = message.nsp
-        origin = message.uid
-        match message:
-            case ClusterBroadcast(packet=packet, opts=opts, request_id=None):
-                adapter.receive_broadcast(nsp, packet.data[0], tuple(packet.data[1:]), _selector(opts))
-            case ClusterBroadcast(packet=packet, opts=opts, request_id=str(rid)):
-                adapter.receive_broadcast_with_ack(
-                    origin, rid, nsp, packet.data[0], tuple(packet.data[1:]), _selector(opts)
-                )
-            case ClusterSocketsJoin(opts=opts, rooms=rooms):
-                adapter.receive_sockets_join(nsp, _selector(opts), rooms)
-            case ClusterSocketsLeave(opts=opts, rooms=rooms):
-                adapter.receive_sockets_leave(nsp, _selector(opts), rooms)
-            case ClusterDisconnectSockets(opts=opts, close=close):
-                adapter.receive_disconnect_sockets(nsp, _selector(opts), close)
-            case ClusterFetchSockets(opts=opts, request_id=rid):
-                adapter.receive_fetch_sockets(origin, rid, nsp, _selector(opts))
-            case ClusterServerSideEmit(data=data, request_id=rid):
-                adapter.receive_server_side_emit(origin, rid, nsp, data[0], tuple(data[1:]))
-            case ClusterFetchSocketsResponse(request_id=rid, sockets=sockets):
-                infos = [from_wire_socket(nsp, s) for s in sockets]
-                adapter.receive_fetch_response(rid, infos, origin)
-            case ClusterServerSideEmitResponse(request_id=rid, data=data):
-                adapter.receive_server_side_response(rid, data, origin)
-            case ClusterBroadcastClientCount(request_id=rid, client_count=count):
-                adapter.receive_client_count(rid, count)
-            case ClusterBroadcastAck(request_id=rid, data=data):
-                adapter.receive_broadcast_ack(rid, data)
-            case _:
-                pass  # heartbeats and closes: the hub's COUNT says who is there

@@ -49,7 +49,7 @@ from ...protocol.cluster import (
     encode_response,
 )
 from ..base import Selector, SocketInfo
-from ._convert import DropLog, from_wire_socket, to_opts, to_selector, to_wire_socket
+from ..wire import DropLog, from_wire_socket, to_opts, to_selector, to_wire_socket
 from ._link import RedisLink
 
 if TYPE_CHECKING:

@@ -24,28 +24,15 @@ from typing import TYPE_CHECKING, Any
 from ...protocol.cluster import (
     CLUSTER_RESPONSE_TYPES,
     DEFAULT_MAX_MESSAGE_BYTES,
-    ClusterBroadcast,
-    ClusterBroadcastAck,
-    ClusterBroadcastClientCount,
-    ClusterDisconnectSockets,
-    ClusterFetchSockets,
-    ClusterFetchSocketsResponse,
     ClusterMessage,
     ClusterMessageError,
-    ClusterServerSideEmit,
-    ClusterServerSideEmitResponse,
-    ClusterSocketsJoin,
-    ClusterSocketsLeave,
     ShardedChannels,
     SubscriptionMode,
-    WirePacket,
-    WireSocket,
     decode_cluster,
-    encode_cluster,
     hex_uid,
 )
-from ..base import Selector, SocketInfo
-from ._convert import DropLog, from_wire_socket, to_opts, to_selector, to_wire_socket
+from ..message_driver import MessageDriver
+from ..wire import DropLog
 from ._link import RedisLink
 
 if TYPE_CHECKING:
@@ -58,7 +45,7 @@ _MODES = ("static", "dynamic", "dynamic-private")
 _MAIN, _OWN, _ROOM = "main", "own", "room"
 
 
-class ShardedDriver:
+class ShardedDriver(MessageDriver):
     """A :class:`~aiosio.adapters.cluster.ClusterDriver` speaking the sharded redis-adapter wire.
 
     ``channel_prefix`` and ``subscription_mode`` (``static`` | ``dynamic`` | ``dynamic-private``)
@@ -189,74 +176,13 @@ class ShardedDriver:
             ch = ShardedChannels(self.prefix, namespace, self.uid)
         return ch
 
-    # -- outbound ---------------------------------------------------------------------------
+    # -- outbound (the operations themselves: MessageDriver) -----------------------------------
 
-    def _publish(self, message: ClusterMessage) -> None:
-        channel = self._ch(message.nsp).channel_for(message, self.mode)
-        self.link.publish(channel, encode_cluster(message))
+    def _publish(self, message: ClusterMessage, payload: bytes) -> None:
+        self.link.publish(self._ch(message.nsp).channel_for(message, self.mode), payload)
 
-    def _respond(self, origin: str, message: ClusterMessage) -> None:
-        self.link.publish(self._ch(message.nsp).response_for(origin), encode_cluster(message))
-
-    def broadcast(self, namespace: str, event: str, args: tuple[Any, ...], selector: Selector) -> None:
-        """BROADCAST on the room's channel (one room, dynamic modes) or the main channel."""
-        packet = WirePacket(namespace, [event, *args])
-        self._publish(ClusterBroadcast(self.uid, namespace, packet, to_opts(selector)))
-
-    def broadcast_with_ack(
-        self, namespace: str, event: str, args: tuple[Any, ...], selector: Selector, request_id: str
-    ) -> None:
-        """BROADCAST with ``requestId`` (always the main channel: every server answers it)."""
-        packet = WirePacket(namespace, [event, *args])
-        opts = to_opts(selector, ack_timeout=True)
-        self._publish(ClusterBroadcast(self.uid, namespace, packet, opts, request_id))
-
-    def sockets_join(self, namespace: str, selector: Selector, rooms: list[Any]) -> None:
-        """SOCKETS_JOIN (no answer)."""
-        self._publish(ClusterSocketsJoin(self.uid, namespace, to_opts(selector), tuple(rooms)))
-
-    def sockets_leave(self, namespace: str, selector: Selector, rooms: list[Any]) -> None:
-        """SOCKETS_LEAVE (no answer)."""
-        self._publish(ClusterSocketsLeave(self.uid, namespace, to_opts(selector), tuple(rooms)))
-
-    def disconnect_sockets(self, namespace: str, selector: Selector, close: bool) -> None:
-        """DISCONNECT_SOCKETS (no answer)."""
-        self._publish(ClusterDisconnectSockets(self.uid, namespace, to_opts(selector), close))
-
-    def fetch_sockets(self, namespace: str, selector: Selector, request_id: str) -> None:
-        """FETCH_SOCKETS (its ``timeout`` flag in ms, as Node's ``io.timeout(ms).fetchSockets()``)."""
-        opts = to_opts(selector, ack_timeout=True)
-        self._publish(ClusterFetchSockets(self.uid, namespace, opts, request_id))
-
-    def server_side_emit(
-        self, namespace: str, event: str, args: tuple[Any, ...], request_id: str | None
-    ) -> None:
-        """SERVER_SIDE_EMIT (answered only with a request id)."""
-        self._publish(ClusterServerSideEmit(self.uid, namespace, [event, *args], request_id))
-
-    def fetch_response(self, namespace: str, origin: str, request_id: str, sockets: list[SocketInfo]) -> None:
-        """FETCH_SOCKETS_RESPONSE (a socket whose data can be sent neither as JSON nor as msgpack is
-        described without it, and that is logged)."""
-        wire = tuple(to_wire_socket(info) for info in sockets)
-        try:
-            payload = encode_cluster(ClusterFetchSocketsResponse(self.uid, namespace, request_id, wire))
-        except (TypeError, ValueError) as exc:
-            self.logger.warning("fetch_sockets: socket data not serializable, sent without it: %s", exc)
-            wire = tuple(WireSocket(s.id, s.handshake, s.rooms, None) for s in wire)
-            payload = encode_cluster(ClusterFetchSocketsResponse(self.uid, namespace, request_id, wire))
+    def _respond(self, origin: str, namespace: str, payload: bytes) -> None:
         self.link.publish(self._ch(namespace).response_for(origin), payload)
-
-    def server_side_response(self, namespace: str, origin: str, request_id: str, data: Any) -> None:
-        """SERVER_SIDE_EMIT_RESPONSE (the handler's answer)."""
-        self._respond(origin, ClusterServerSideEmitResponse(self.uid, namespace, request_id, data))
-
-    def client_count(self, namespace: str, origin: str, request_id: str, count: int) -> None:
-        """BROADCAST_CLIENT_COUNT."""
-        self._respond(origin, ClusterBroadcastClientCount(self.uid, namespace, request_id, count))
-
-    def broadcast_ack(self, namespace: str, origin: str, request_id: str, data: Any) -> None:
-        """BROADCAST_ACK (one client's first ack argument)."""
-        self._respond(origin, ClusterBroadcastAck(self.uid, namespace, request_id, data))
 
     # -- room channels ------------------------------------------------------------------------
 
@@ -336,51 +262,10 @@ class ShardedDriver:
             message = decode_cluster(payload, self.max_message_bytes)
             if message.nsp != namespace:
                 return
-            if kind == _OWN or message.type in CLUSTER_RESPONSE_TYPES:
-                self._on_response(adapter, namespace, message)
-            elif message.uid != self.uid:
-                self._on_request(adapter, namespace, message)
+            if kind == _OWN or message.type in CLUSTER_RESPONSE_TYPES or message.uid != self.uid:
+                self.dispatch(adapter, message)
         except ClusterMessageError as exc:
             self.dropped(channel, exc)
         except Exception as exc:
             self.dropped(channel, f"{type(exc).__name__}: {exc}")
             self.logger.debug("cluster message handling failed", exc_info=True)
-
-    def _on_request(self, adapter: ClusterAdapter, namespace: str, message: ClusterMessage) -> None:
-        origin = message.uid
-        match message:
-            case ClusterBroadcast(packet=packet, opts=opts, request_id=None):
-                event, *args = packet.data
-                adapter.receive_broadcast(namespace, event, tuple(args), to_selector(opts))
-            case ClusterBroadcast(packet=packet, opts=opts, request_id=str(rid)):
-                event, *args = packet.data
-                adapter.receive_broadcast_with_ack(
-                    origin, rid, namespace, event, tuple(args), to_selector(opts)
-                )
-            case ClusterSocketsJoin(opts=opts, rooms=rooms):
-                adapter.receive_sockets_join(namespace, to_selector(opts), rooms)
-            case ClusterSocketsLeave(opts=opts, rooms=rooms):
-                adapter.receive_sockets_leave(namespace, to_selector(opts), rooms)
-            case ClusterDisconnectSockets(opts=opts, close=close):
-                adapter.receive_disconnect_sockets(namespace, to_selector(opts), close)
-            case ClusterFetchSockets(opts=opts, request_id=rid):
-                adapter.receive_fetch_sockets(origin, rid, namespace, to_selector(opts))
-            case ClusterServerSideEmit(data=data, request_id=rid):
-                event, *args = data
-                adapter.receive_server_side_emit(origin, rid, namespace, event, tuple(args))
-            case _:
-                pass  # heartbeats and ADAPTER_CLOSE: the heartbeat variant's, not the sharded adapter's
-
-    def _on_response(self, adapter: ClusterAdapter, namespace: str, message: ClusterMessage) -> None:
-        match message:
-            case ClusterFetchSocketsResponse(request_id=rid, sockets=sockets, uid=responder):
-                infos = [from_wire_socket(namespace, s) for s in sockets]
-                adapter.receive_fetch_response(rid, infos, responder=responder)
-            case ClusterServerSideEmitResponse(request_id=rid, data=data, uid=responder):
-                adapter.receive_server_side_response(rid, data, responder=responder)
-            case ClusterBroadcastClientCount(request_id=rid, client_count=count):
-                adapter.receive_client_count(rid, count)
-            case ClusterBroadcastAck(request_id=rid, data=data):
-                adapter.receive_broadcast_ack(rid, data)
-            case _:
-                pass  # a request on this node's own channel: nobody sends that

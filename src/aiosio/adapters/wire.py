@@ -1,15 +1,15 @@
-"""Between the adapter core's types and the Node cluster wire's (shared by the Redis drivers): a
-:class:`~aiosio.adapters.base.Selector` is Node's ``{rooms, except, flags}``, a
-:class:`~aiosio.adapters.base.SocketInfo` is a fetched socket; and the one place a driver reports a
-message it dropped."""
+"""Between the adapter core's types and the Node cluster wire's, for every driver (Redis classic,
+Redis sharded, the workers' hub): a :class:`~aiosio.adapters.base.Selector` is Node's ``{rooms,
+except, flags}``, a :class:`~aiosio.adapters.base.SocketInfo` is a fetched socket; and the one place
+a driver reports a message it dropped."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from ...protocol.cluster import Room, WireOpts, WireSocket
-from ..base import Selector, SocketInfo
+from ..protocol.cluster import Room, WireOpts, WireSocket
+from .base import Selector, SocketInfo
 
 
 def to_opts(selector: Selector, *, ack_timeout: bool = False) -> WireOpts:
