@@ -22,10 +22,10 @@ import time
 from typing import Any
 
 import pytest
+from contract_support import ADAPTERS, Cluster, Fleet, until_count
 
 import aiosio
 from aiosio import CloseReason, exceptions
-from conftest import ADAPTERS, Cluster, Fleet, until_count
 
 REDIS_MODES = [name for name, kind in ADAPTERS.items() if kind.redis]
 
