@@ -30,34 +30,30 @@ from contract_support import (  # the suite's pieces
 )
 
 import aiosio
-from cluster.redis_fixtures import RedisClusterServers, RedisServer  # tests/cluster's runners
+from cluster.redis_fixtures import (  # tests/cluster's runners
+    RedisClusterServers,
+    RedisServer,
+    running_redis,
+    running_redis_cluster,
+)
 from peers import require_executable
 
 
 @pytest.fixture(scope="session")
 def contract_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One redis-server 7 for the Redis adapters of the suite (SIGKILLed by pid at teardown)."""
-    server = RedisServer(require_executable("redis-server"), tmp_path_factory.mktemp("contract-redis"))
-    server.start()
-    try:
+    with running_redis(
+        require_executable("redis-server"), tmp_path_factory.mktemp("contract-redis")
+    ) as server:
         yield server
-    finally:
-        server.kill()
 
 
 @pytest.fixture(scope="session")
 def contract_redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
     """A Redis Cluster of 3 masters for the cluster modes (each SIGKILLed by pid at teardown)."""
-    masters = RedisClusterServers(
-        require_executable("redis-server"),
-        require_executable("redis-cli"),
-        tmp_path_factory.mktemp("contract-redis-cluster"),
-    )
-    try:
-        masters.start()
+    server, cli = require_executable("redis-server"), require_executable("redis-cli")
+    with running_redis_cluster(server, cli, tmp_path_factory.mktemp("contract-redis-cluster")) as masters:
         yield masters
-    finally:
-        masters.stop()
 
 
 @pytest.fixture(params=list(ADAPTERS))

@@ -26,33 +26,22 @@ from peers import require_executable, require_node
 
 from .monitor import RedisMonitor
 from .node_peer import NodePeer
-from .redis_fixtures import RedisClusterServers, RedisServer
+from .redis_fixtures import RedisClusterServers, RedisServer, running_redis, running_redis_cluster
 
 
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A fresh standalone redis-server for this module (SIGKILLed by pid at teardown)."""
-    server = RedisServer(require_executable("redis-server"), tmp_path_factory.mktemp("redis"))
-    server.start()
-    try:
+    with running_redis(require_executable("redis-server"), tmp_path_factory.mktemp("redis")) as server:
         yield server
-    finally:
-        server.kill()
 
 
 @pytest.fixture(scope="session")
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
     """A Redis Cluster of three masters, no replicas (each master SIGKILLed by pid at teardown)."""
-    cluster = RedisClusterServers(
-        require_executable("redis-server"),
-        require_executable("redis-cli"),
-        tmp_path_factory.mktemp("redis-cluster"),
-    )
-    try:
-        cluster.start()
+    server, cli = require_executable("redis-server"), require_executable("redis-cli")
+    with running_redis_cluster(server, cli, tmp_path_factory.mktemp("redis-cluster")) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 NodeFactory = Callable[..., Awaitable[NodePeer]]

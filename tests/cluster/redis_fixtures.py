@@ -12,7 +12,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -246,3 +246,25 @@ class RedisClusterServers:
         """SIGKILL every master by its pid."""
         for node in self.nodes:
             node.kill()
+
+
+@contextlib.contextmanager
+def running_redis(executable: str, directory: Path) -> Iterator[RedisServer]:
+    """A started standalone redis-server in ``directory``, SIGKILLed by pid on exit."""
+    server = RedisServer(executable, directory)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@contextlib.contextmanager
+def running_redis_cluster(server: str, cli: str, directory: Path) -> Iterator[RedisClusterServers]:
+    """A started Redis Cluster of 3 masters in ``directory``, each SIGKILLed by pid on exit."""
+    masters = RedisClusterServers(server, cli, directory)
+    try:
+        masters.start()
+        yield masters
+    finally:
+        masters.stop()
