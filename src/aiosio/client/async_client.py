@@ -446,6 +446,14 @@ class AsyncClient:
         joins = list(self._joins.values())
         await asyncio.wait(joins, timeout=wait_timeout)
         missing = [ns for ns in self.connection_namespaces if ns not in self.namespaces]
+        if self._abort.is_set() and not missing and engine is self._engine:
+            # disconnect() was called as the last namespace joined (it returned at once, the attempt
+            # being in this task): the connection was made, so it ends the way disconnect() ends one,
+            # handlers included, and wait() returns.
+            self._state = _State.CONNECTED
+            self.connected = True
+            await self.disconnect()
+            return
         if missing or engine is not self._engine:
             joined = list(self.namespaces)
             await self._abandon(engine, joined)
