@@ -465,15 +465,11 @@ class ClusterAdapter(MemoryAdapter):
 
     def receive_sockets_join(self, namespace: str, selector: Selector, rooms: Sequence[Any]) -> None:
         """Another node's ``sockets_join`` (a numeric room from Node joins as its text)."""
-        self.join_selected(
-            namespace, selector, [room if isinstance(room, str) else str(room) for room in rooms]
-        )
+        self.join_selected(namespace, selector, _texts(rooms))
 
     def receive_sockets_leave(self, namespace: str, selector: Selector, rooms: Sequence[Any]) -> None:
         """Another node's ``sockets_leave``."""
-        self.leave_selected(
-            namespace, selector, [room if isinstance(room, str) else str(room) for room in rooms]
-        )
+        self.leave_selected(namespace, selector, _texts(rooms))
 
     def receive_disconnect_sockets(self, namespace: str, selector: Selector, close: bool) -> None:
         """Another node's ``disconnect_sockets``."""
@@ -529,3 +525,8 @@ class ClusterAdapter(MemoryAdapter):
         request = self._ack_broadcasts.get(request_id)
         if request is not None:
             request.on_ack([data])
+
+
+def _texts(rooms: Sequence[Any]) -> list[str]:
+    """Rooms as text (Node may send a numeric room as a number)."""
+    return [room if isinstance(room, str) else str(room) for room in rooms]

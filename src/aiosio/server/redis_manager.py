@@ -15,6 +15,7 @@ from ..adapters.redis.classic import ClassicDriver
 from ..adapters.redis.emitter import RedisEmitter
 from ..adapters.redis.sharded import ShardedDriver
 from ..protocol.cluster import SubscriptionMode
+from .emitting import Emitting
 from .manager import AsyncManager
 
 
@@ -120,10 +121,9 @@ class AsyncRedisManager(AsyncManager):
             return
         if callback is not None:
             raise ValueError("a write_only manager cannot receive acks (callback is not supported)")
-        args = data if isinstance(data, tuple) else (() if data is None else (data,))
         await self.emitter.emit(
             event,
-            *args,
+            *Emitting._args(data),
             to=to if to is not None else room,
             skip_sid=skip_sid,
             namespace=namespace,

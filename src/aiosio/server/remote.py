@@ -45,8 +45,7 @@ class RemoteSocket:
         if self.local:  # the server's own emit: its hooks and connection-state recovery apply
             await self._server.emit(event, data, to=self.sid, namespace=self.namespace)
             return
-        args = () if data is None else data if isinstance(data, tuple) else (data,)
-        packet = EventPacket(self.namespace, event, args, self._server._encode)
+        packet = EventPacket(self.namespace, event, self._server._args(data), self._server._encode)
         await self._server._adapter.broadcast(packet, self._selector())
 
     async def join(self, rooms: str | Iterable[str]) -> None:
