@@ -10,6 +10,13 @@ frozen or dead: what arrived is returned, and ``missing`` counts the servers tha
 A driver (one per wire format: Redis classic, Redis sharded, ...) encodes what the adapter hands
 it, publishes it, decodes what other nodes send, validates it, and calls the adapter's
 ``receive_*`` methods. The driver never touches sockets; the adapter never touches bytes.
+
+Connection-state recovery across nodes needs a driver whose bus is an ordered, shared log (a
+:class:`LoggedDriver`: Redis Streams, the workers' hub). With one, :meth:`ClusterAdapter.recovery_store`
+gives the server its store, and from then on every replayable or volatile non-ack broadcast is
+appended to the log first (:meth:`LoggedDriver.broadcast_logged`), delivered here with the offset
+the log gave it, and delivered on the other nodes with the same offset as they read it from the
+log (``receive_broadcast(..., offset=)``). A driver without a log keeps the server's refusal.
 """
 
 from __future__ import annotations
@@ -18,10 +25,14 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .base import AckCallback, AckRequest, AdapterHost, Answers, EventPacket, Member, Selector, SocketInfo
 from .memory import MemoryAdapter, _nothing
+
+if TYPE_CHECKING:
+    from ..recovery.options import RecoveryOptions
+    from ..recovery.store import RecoveryStore
 
 #: Node's request timeout (``requestsTimeout``): how long a query waits for other servers, seconds.
 DEFAULT_REQUEST_TIMEOUT = 5.0
@@ -129,6 +140,45 @@ class ClusterDriver(Protocol):
         ...
 
 
+@runtime_checkable
+class LoggedDriver(Protocol):
+    """A :class:`ClusterDriver` whose bus is an ordered log every node reads (Redis Streams: stream
+    entry ids; the workers' hub: a sequence the hub assigns), so it can keep what
+    connection-state recovery needs for every node. Detected with ``isinstance`` (a runtime-checkable
+    Protocol: a driver has both methods below), once, when the server asks
+    :meth:`ClusterAdapter.recovery_store`.
+
+    The adapter calls :meth:`broadcast_logged` instead of :meth:`ClusterDriver.broadcast` only once
+    recovery is on (the store was made), for every non-ack broadcast not restricted to this node
+    (``selector.local``), a volatile one and one for a single local sid included: a packet for a
+    local socket must reach the log, or a client that reconnects to another node misses it. Other
+    operations (ack broadcasts, joins, fetches, ...) go through the plain driver methods.
+
+    The driver delivers what it reads from the log with ``adapter.receive_broadcast(..., offset=)``
+    (the entry's offset; None for a volatile one).
+    """
+
+    async def broadcast_logged(
+        self, namespace: str, event: str, args: tuple[Any, ...], selector: Selector
+    ) -> str | None:
+        """Append the broadcast to the log (for the other nodes, as :meth:`ClusterDriver.broadcast`
+        would publish it) and return the offset the log gave it, once it did: the local delivery
+        waits for it, so local and remote recipients see the same offset. None for a volatile
+        broadcast (``selector.volatile``: appended for the other nodes, never given an offset, never
+        replayed). Appends from one task keep their order (the driver may batch them); a failure to
+        append raises (the broadcast reached nobody)."""
+        ...
+
+    def recovery_store(self, options: RecoveryOptions, delivery_window: float) -> RecoveryStore:
+        """The recovery store reading sessions and missed packets from this log (made once, when
+        the server turns recovery on; ``delivery_window`` as for
+        :class:`~aiosio.recovery.memory.MemoryStore`). Its ``stamp`` does nothing (offsets come from
+        :meth:`broadcast_logged`); it writes sessions through (``save_session`` on connect and every
+        change, ``persist`` on a recoverable loss, ``discard`` otherwise) so they survive the crash of
+        this process."""
+        ...
+
+
 @dataclass(eq=False)
 class _Query:
     """A request waiting for ``expected`` answers from other servers."""
@@ -194,6 +244,23 @@ class ClusterAdapter(MemoryAdapter):
         self._responders: dict[str, frozenset[str]] = {}
         #: The last server count the driver gave per namespace (used while it cannot count).
         self._known_servers: dict[str, int] = {}
+        #: The driver, once recovery is on and the driver keeps a log (see :meth:`recovery_store`).
+        self._logged: LoggedDriver | None = None
+        #: With recovery on: called with (sid, namespace) when a local socket's rooms changed through
+        #: the cluster (another node's ``sockets_join``/``sockets_leave``, a selector operation), so the
+        #: server writes its session through (set by the server).
+        self.on_rooms_changed: Callable[[str, str], None] | None = None
+
+    def recovery_store(self, options: RecoveryOptions, delivery_window: float) -> RecoveryStore | None:
+        """Turn connection-state recovery on: the driver's store if it keeps a log
+        (:class:`LoggedDriver`), None (recovery cannot work on this cluster) otherwise. From then on
+        broadcasts are logged and carry the offsets of the log."""
+        driver = self.driver
+        if not isinstance(driver, LoggedDriver):
+            return None
+        store = driver.recovery_store(options, delivery_window)
+        self._logged = driver
+        return store
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -280,7 +347,15 @@ class ClusterAdapter(MemoryAdapter):
     async def broadcast(self, packet: EventPacket, selector: Selector) -> None:
         """Publish once for the other nodes (unless only sockets of this process are selected),
         then deliver here. Published first: data the wire cannot carry raises before anyone got
-        anything."""
+        anything. With recovery on a logged driver, everything but ``local`` is appended to the log
+        and delivered here with its offset (see :class:`LoggedDriver`)."""
+        logged = self._logged
+        if logged is not None and not selector.local:
+            offset = await logged.broadcast_logged(packet.namespace, packet.event, packet.args, selector)
+            if offset is not None and not selector.volatile:
+                packet.offset = offset
+            self.deliver(packet, selector)
+            return
         if not self._only_here(packet.namespace, selector):
             self.driver.broadcast(packet.namespace, packet.event, packet.args, selector)
         self.deliver(packet, selector)
@@ -324,14 +399,14 @@ class ClusterAdapter(MemoryAdapter):
     async def add_sockets(self, namespace: str, selector: Selector, rooms: Iterable[str]) -> None:
         """Here and on every other node (unless ``local``)."""
         names = list(rooms)
-        self.join_selected(namespace, selector, names)
+        self._change_rooms(namespace, selector, names, join=True)
         if not selector.local and selector.rooms != ():
             self.driver.sockets_join(namespace, selector, names)
 
     async def del_sockets(self, namespace: str, selector: Selector, rooms: Iterable[str]) -> None:
         """Here and on every other node (unless ``local``)."""
         names = list(rooms)
-        self.leave_selected(namespace, selector, names)
+        self._change_rooms(namespace, selector, names, join=False)
         if not selector.local and selector.rooms != ():
             self.driver.sockets_leave(namespace, selector, names)
 
@@ -425,11 +500,38 @@ class ClusterAdapter(MemoryAdapter):
             raise RuntimeError("the cluster adapter received a message before init()")
         return host.encode_event
 
+    def _change_rooms(self, namespace: str, selector: Selector, rooms: list[str], *, join: bool) -> None:
+        """Join or leave the selected local sockets; the server hears which ones (when it listens)."""
+        listener = self.on_rooms_changed
+        if listener is None:
+            if join:
+                self.join_selected(namespace, selector, rooms)
+            else:
+                self.leave_selected(namespace, selector, rooms)
+            return
+        sids = [member.sid for member in self.local(namespace, selector)]  # before a leave
+        if join:
+            self.join_selected(namespace, selector, rooms)
+        else:
+            self.leave_selected(namespace, selector, rooms)
+        for sid in sids:
+            listener(sid, namespace)
+
     def receive_broadcast(
-        self, namespace: str, event: str, args: tuple[Any, ...], selector: Selector
+        self,
+        namespace: str,
+        event: str,
+        args: tuple[Any, ...],
+        selector: Selector,
+        offset: str | None = None,
     ) -> None:
-        """Another node broadcast: deliver to the selected sockets here (encoded once)."""
-        self.deliver(EventPacket(namespace, event, args, self._encoder()), selector)
+        """Another node broadcast: deliver to the selected sockets here (encoded once). ``offset``:
+        the log's offset of the entry (a :class:`LoggedDriver`), appended as the last argument
+        when recovery is on and the broadcast is not volatile (Node's ``addOffsetIfNecessary``)."""
+        packet = EventPacket(namespace, event, args, self._encoder())
+        if offset is not None and self._logged is not None and not selector.volatile:
+            packet.offset = offset
+        self.deliver(packet, selector)
 
     def receive_broadcast_with_ack(
         self,
@@ -465,11 +567,11 @@ class ClusterAdapter(MemoryAdapter):
 
     def receive_sockets_join(self, namespace: str, selector: Selector, rooms: Sequence[Any]) -> None:
         """Another node's ``sockets_join`` (a numeric room from Node joins as its text)."""
-        self.join_selected(namespace, selector, _texts(rooms))
+        self._change_rooms(namespace, selector, _texts(rooms), join=True)
 
     def receive_sockets_leave(self, namespace: str, selector: Selector, rooms: Sequence[Any]) -> None:
         """Another node's ``sockets_leave``."""
-        self.leave_selected(namespace, selector, _texts(rooms))
+        self._change_rooms(namespace, selector, _texts(rooms), join=False)
 
     def receive_disconnect_sockets(self, namespace: str, selector: Selector, close: bool) -> None:
         """Another node's ``disconnect_sockets``."""

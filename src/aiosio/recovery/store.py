@@ -1,13 +1,19 @@
 """What a recovery store keeps and the interface the server uses (one store per server).
 
-The server calls the store at four points: when it sends an EVENT that can be replayed
-(:meth:`RecoveryStore.stamp`), when a socket's rooms or session change
+The server calls the store when it sends an EVENT that can be replayed
+(:meth:`RecoveryStore.stamp`), when a socket connects and whenever its rooms or session change
 (:meth:`RecoveryStore.save_session`), when a connection is lost for a recoverable reason
-(:meth:`RecoveryStore.persist`), and when a client comes back with its ``pid``
-(:meth:`RecoveryStore.restore`). :class:`~aiosio.recovery.memory.MemoryStore` keeps everything in
-this process. A store on Redis Streams keeps the same shapes: offsets are stream ids given by its
-adapter's XADD (so ``stamp`` leaves the offset to the adapter), ``save_session`` and ``persist``
-queue a ``SET sio:session:<pid>``, and ``restore`` reads the session and ``XRANGE``.
+(:meth:`RecoveryStore.persist`), when a client comes back with its ``pid``
+(:meth:`RecoveryStore.restore`), and when a socket's session is over (:meth:`RecoveryStore.discard`:
+taken up by a new socket, or its socket left for a reason that is not recoverable).
+:class:`~aiosio.recovery.memory.MemoryStore` keeps everything in this process.
+
+A store on a cluster's shared log (the seam: :class:`~aiosio.adapters.cluster.LoggedDriver`, e.g.
+:class:`~aiosio.recovery.redis_streams.RedisStreamsStore`) keeps the same shapes: offsets are
+given by the log as the adapter appends each broadcast (so ``stamp`` does nothing), sessions are
+written through (``save_session`` and ``persist`` queue a write, ``discard`` a delete, never
+blocking) so that a node killed outright leaves its sessions behind, live ones refreshed so they
+do not expire while their socket is connected, and ``restore`` reads the session and the log.
 """
 
 from __future__ import annotations
@@ -96,8 +102,9 @@ class RecoveryStore(Protocol):
         ...
 
     def save_session(self, state: SessionState) -> None:
-        """The rooms or session data of a connected socket changed (a store that survives this
-        process writes it through; the memory store needs nothing). Must not block."""
+        """A socket connected (recovered or not), or the rooms or session data of a connected
+        socket changed (a store that survives this process writes it through and keeps it from
+        expiring while the socket is connected; the memory store needs nothing). Must not block."""
         ...
 
     def persist(self, state: SessionState) -> None:
@@ -111,7 +118,8 @@ class RecoveryStore(Protocol):
         ...
 
     def discard(self, pid: str) -> None:
-        """The session ``pid`` was taken up by a new socket: forget it."""
+        """The session ``pid`` was taken up by a new socket, or its socket left for a reason that
+        is not recoverable: forget it. Must not block."""
         ...
 
     def stats(self) -> RecoveryStats:

@@ -79,6 +79,9 @@ class Emitting:
     #: The connection-state recovery store, None when recovery is off (then emits never look at it
     #: beyond this one attribute).
     _recovery: RecoveryStore | None
+    #: True when the store's offsets come from the cluster adapter's log (its ``stamp`` does
+    #: nothing; a packet for one local sid goes through the adapter to be logged).
+    _recovery_logged: bool
 
     @staticmethod
     def _args(data: Any) -> tuple[Any, ...]:
@@ -119,6 +122,11 @@ class Emitting:
                     sock.deliver_volatile(self._encode(ns, event, args, None))
                 elif self._recovery is None:
                     sock.deliver(self._encode(ns, event, args, None))
+                elif self._recovery_logged:
+                    # Recovery on a cluster's log: logged like a broadcast to the sid (Node), so a
+                    # client that comes back on another node gets it too; the log gives the offset.
+                    selector = Selector((target,), sids=True)
+                    await self._adapter.broadcast(EventPacket(ns, event, args, self._encode), selector)
                 else:
                     # Recovery: kept (and given its offset) like a broadcast to the sid (Node).
                     direct = EventPacket(ns, event, args, self._encode)

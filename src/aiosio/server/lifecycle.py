@@ -31,6 +31,7 @@ class Lifecycle(Dispatch):
 
     _adapter_ready: bool
     _recovery_options: RecoveryOptions | None
+    _recovery_logged: bool
     #: With recovery on: pid -> the connected socket that holds it.
     _live_pids: dict[str, ServerSocket]
 
@@ -197,8 +198,22 @@ class Lifecycle(Dispatch):
                 restored = None  # its sid is in use by a connected socket: not this client's
             else:
                 store.discard(pid)
+                if self._recovery_logged:
+                    # Written through, the session may still be held by a socket of another node
+                    # that has not noticed its connection is dead: that one goes first.
+                    self._disconnect_elsewhere(ns, restored.session.sid)
         # Nothing awaited from the store's answer to here: no packet can slip in between.
         self._connect(conn, ns, auth, restored)
+
+    def _disconnect_elsewhere(self, ns: str, sid: str) -> None:
+        """Disconnect the socket ``sid`` wherever else in the cluster it is (queued, not awaited)."""
+
+        def done(_result: None, exc: BaseException | None) -> None:
+            if exc is not None and not isinstance(exc, asyncio.CancelledError):
+                self.logger.warning("could not disconnect a recovered socket's old connection: %r", exc)
+
+        selector = Selector((sid,), sids=True)
+        start_task(self._core.loop, self._adapter.disconnect_sockets(ns, selector), done)
 
     def _persist(self, sock: ServerSocket) -> None:
         """Keep a connected socket's session for recovery (its connection was lost)."""
@@ -206,6 +221,8 @@ class Lifecycle(Dispatch):
         if store is None or sock.pid is None or not sock.ready or sock.gone:
             return
         store.persist(self._session_state(sock))
+        if self._live_pids.get(sock.pid) is sock:
+            del self._live_pids[sock.pid]  # kept: not discarded when the socket is forgotten
 
     def _session_state(self, sock: ServerSocket) -> SessionState:
         assert sock.pid is not None
@@ -301,6 +318,9 @@ class Lifecycle(Dispatch):
         for frame in self._parser.encode(Packet(PacketType.CONNECT, sock.namespace, reply)):
             send(frame)
         sock.mark_ready()
+        if sock.pid is not None and self._recovery is not None:
+            # A store that outlives this process holds the session from now on (write-through).
+            self._recovery.save_session(self._session_state(sock))
         if "connect" in self._hooks:
             self._run_hook(sock.sid, self.manager.connect(sock.sid, sock.namespace))
 
@@ -359,7 +379,10 @@ class Lifecycle(Dispatch):
     def _forget_socket(self, sock: ServerSocket) -> None:
         self._detach(sock)
         if sock.pid is not None and self._live_pids.get(sock.pid) is sock:
+            # Gone for good (not persisted: a namespace disconnect, a refused connect).
             del self._live_pids[sock.pid]
+            if self._recovery is not None:
+                self._recovery.discard(sock.pid)
         if self._sockets.get(sock.sid) is sock:
             del self._sockets[sock.sid]
             self._adapter.remove(sock.namespace, sock.sid)

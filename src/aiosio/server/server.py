@@ -27,6 +27,13 @@ from .manager import AsyncManager
 from .namespace import AsyncNamespace
 from .socket import ServerSocket
 
+#: Why connection-state recovery is refused on a cluster whose driver keeps no log.
+CLUSTER_RECOVERY_REFUSED = (
+    "connection_state_recovery needs a cluster adapter that keeps a log: "
+    "AsyncRedisManager(mode='streams') or the --workers hub; the classic and sharded Redis "
+    "adapters cannot replay what other servers sent"
+)
+
 
 class AsyncServer(Lifecycle, ClusterOps):
     """A Socket.IO server for aiohttp, compatible with python-socketio's ``AsyncServer``.
@@ -109,18 +116,16 @@ class AsyncServer(Lifecycle, ClusterOps):
         #: Connection-state recovery: its options and store (None when off), and pid -> socket.
         self._recovery_options = RecoveryOptions.of(connection_state_recovery)
         self._recovery: RecoveryStore | None = None
+        #: True when the store's offsets come from the cluster's log (the adapter gives them).
+        self._recovery_logged = False
         if self._recovery_options is not None:
             if isinstance(self._adapter, ClusterAdapter):
-                # Events from other nodes are not kept here: a "recovered" client could have
-                # missed some. Refused rather than lose them quietly (a Streams store is planned).
-                raise ValueError(
-                    "connection_state_recovery does not work with a cluster adapter yet "
-                    "(AsyncRedisManager): events from other servers would not be replayed"
-                )
-            # A packet sent longer ago than this before a connection was found dead had reached
-            # the client or was waiting behind a PING the client never answered in time.
-            window = 2 * (self.options.ping_interval + self.options.ping_timeout)
-            self._recovery = MemoryStore(self._recovery_options, delivery_window=window)
+                if not self._use_logged_store(self._adapter):
+                    # Events from other nodes are not kept here: a "recovered" client could have
+                    # missed some. Refused rather than lose them quietly.
+                    raise ValueError(CLUSTER_RECOVERY_REFUSED)
+            else:
+                self._recovery = MemoryStore(self._recovery_options, delivery_window=self._delivery_window())
         self._live_pids = {}
         self._closing = False
         self._server_handlers = {}
@@ -148,6 +153,23 @@ class AsyncServer(Lifecycle, ClusterOps):
             if type(self).emit is not AsyncServer.emit:
                 setattr(self, "_emit_direct", self.emit)  # noqa: B010
             setattr(self, "emit", self._emit_through_manager)  # noqa: B010
+
+    def _delivery_window(self) -> float:
+        # A packet sent longer ago than this before a connection was found dead had reached the
+        # client or was waiting behind a PING the client never answered in time.
+        return 2 * (self.options.ping_interval + self.options.ping_timeout)
+
+    def _use_logged_store(self, adapter: ClusterAdapter) -> bool:
+        """Recovery on a cluster: the store of the adapter's log, if its driver keeps one (then
+        broadcasts carry the log's offsets, and sessions are written through). False if not."""
+        assert self._recovery_options is not None
+        store = adapter.recovery_store(self._recovery_options, self._delivery_window())
+        if store is None:
+            return False
+        self._recovery = store
+        self._recovery_logged = True
+        adapter.on_rooms_changed = self._session_changed
+        return True
 
     # -- setup --------------------------------------------------------------------------------------
 
@@ -178,13 +200,13 @@ class AsyncServer(Lifecycle, ClusterOps):
         Concurrent callers wait for the same ``init``. If it fails, the error is logged, this
         returns False (the connection is refused), and the next caller tries again.
         """
-        if self._recovery is not None and isinstance(self._adapter, ClusterAdapter):
-            # An adapter installed after construction (``--workers``): recovery cannot keep what
-            # other servers send, so it is turned off rather than claim a recovery that lost events.
-            self.logger.warning(
-                "connection-state recovery is off: it does not work with a cluster adapter yet"
-            )
+        adapter = self._adapter
+        if self._recovery is not None and not self._recovery_logged and isinstance(adapter, ClusterAdapter):
+            # An adapter installed after construction (``--workers``): its log's store, or recovery
+            # is turned off rather than claim a recovery that lost what other servers sent.
             self._recovery = None
+            if not self._use_logged_store(adapter):
+                self.logger.warning("connection-state recovery is off: %s", CLUSTER_RECOVERY_REFUSED)
         try:
             task = self._adapter_init
             if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
