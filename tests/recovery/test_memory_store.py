@@ -57,7 +57,7 @@ async def test_offsets_grow_are_appended_last_and_look_like_offsets() -> None:
     third = stamp(store, "e", 3)
     assert first == "1800000000000-0" and second == "1800000000000-1" and third == "1800000000000-2"
     assert all(looks_like_offset(o, 1_800_000_000_000) for o in (first, second, third))
-    assert store._packets[0].frames[0].payload == repr(("e", (1, first))).encode()
+    assert store._packets[0].body[0].payload == repr(("e", (1, first))).encode()
 
 
 async def test_restore_filters_by_rooms_and_except_and_starts_after_the_offset() -> None:
