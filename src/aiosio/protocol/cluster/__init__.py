@@ -4,6 +4,8 @@
   ``@socket.io/redis-emitter`` 5.1.0): broadcasts, requests, responses, channel names;
 - :mod:`sharded <._sharded>`: ``createShardedAdapter``, i.e. socket.io-adapter 2.5.9 ClusterAdapter
   messages, channel names and the publish rule;
+- :mod:`streams <._streams>`: ``@socket.io/redis-streams-adapter`` 0.3.1: stream entries, pub/sub
+  payloads, stream names, recovery sessions and the replay rule;
 - :mod:`common <._common>` and :mod:`codec <._codec>`: options, packets, sockets, ids, msgpack/JSON.
 
 Encoders return bytes in Node's key order; decoders validate and raise only
@@ -83,11 +85,33 @@ from ._sharded import (
     decode_cluster,
     encode_cluster,
 )
+from ._streams import (
+    HEARTBEAT_TYPES,
+    PERSISTENT_TYPES,
+    WireSession,
+    decode_entry,
+    decode_ephemeral,
+    decode_session,
+    encode_entry,
+    encode_ephemeral,
+    encode_session,
+    is_ephemeral,
+    is_stream_id,
+    java_hash_code,
+    next_offset,
+    replayable,
+    should_include,
+    stream_id_key,
+    stream_name,
+    stream_names,
+)
 
 __all__ = [
     "CLUSTER_RESPONSE_TYPES",
     "DEFAULT_MAX_MESSAGE_BYTES",
     "EMITTER_UID",
+    "HEARTBEAT_TYPES",
+    "PERSISTENT_TYPES",
     "AllRoomsRequest",
     "AllRoomsResponse",
     "BroadcastAckResponse",
@@ -131,23 +155,39 @@ __all__ = [
     "SubscriptionMode",
     "WireOpts",
     "WirePacket",
+    "WireSession",
     "WireSocket",
     "classic_uid",
     "decode_broadcast",
     "decode_cluster",
+    "decode_entry",
+    "decode_ephemeral",
     "decode_request",
     "decode_response",
+    "decode_session",
     "dumps",
     "encode_broadcast",
     "encode_cluster",
+    "encode_entry",
+    "encode_ephemeral",
     "encode_request",
     "encode_response",
+    "encode_session",
     "has_binary",
     "hex_uid",
+    "is_ephemeral",
+    "is_stream_id",
+    "java_hash_code",
     "js_date_string",
     "js_iso_string",
     "loads",
+    "next_offset",
     "pack",
+    "replayable",
     "room_text",
+    "should_include",
+    "stream_id_key",
+    "stream_name",
+    "stream_names",
     "unpack",
 ]
