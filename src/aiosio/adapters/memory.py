@@ -4,11 +4,25 @@ has a recipient, and the same frames go to every recipient."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from .base import AckCallback, AckRequest, AdapterHost, Answers, EventPacket, Member, Selector, SocketInfo
 
 _NO_ROOMS: frozenset[str] = frozenset()
+
+
+#: ``event_emitted(namespace, event, args, rooms, recipients, exclude)``: see
+#: :meth:`aiosio.server.observe.Observer.event_emitted`.
+EmitHook = Callable[[str, str, tuple[Any, ...], Sequence[str] | None, int, Sequence[str]], None]
+
+
+class DeliveryObserver(Protocol):
+    """What the adapter reports to the server's observers (``aiosio.server.observe.ObserverSet``):
+    each hook is None when nobody listens to it."""
+
+    room_joined: Callable[[str, str, str], None] | None
+    room_left: Callable[[str, str, str], None] | None
+    event_emitted: EmitHook | None
 
 
 class _Namespace:
@@ -41,6 +55,8 @@ class MemoryAdapter:
 
     def __init__(self) -> None:
         self._namespaces: dict[str, _Namespace] = {}
+        #: The server's observers while it has any (set by the server), else None.
+        self.observer: DeliveryObserver | None = None
 
     async def init(self, host: AdapterHost) -> None:
         """Nothing to set up."""
@@ -64,10 +80,13 @@ class MemoryAdapter:
         if ns is None:
             return
         ns.sockets.pop(sid, None)
+        obs = self.observer
         for room in ns.sids_rooms.pop(sid, _NO_ROOMS):
             members = ns.rooms.get(room)
             if members is not None:
                 members.pop(sid, None)
+                if obs is not None and obs.room_left is not None:
+                    obs.room_left(namespace, room, sid)
                 if not members:
                     del ns.rooms[room]
                     self.room_deleted(namespace, room)
@@ -87,8 +106,13 @@ class MemoryAdapter:
         if members is None:
             members = ns.rooms[room] = {}
             self.room_created(namespace, room)
+        elif sid in members:
+            return
         members[sid] = member
         ns.sids_rooms.setdefault(sid, set()).add(room)
+        obs = self.observer
+        if obs is not None and obs.room_joined is not None:
+            obs.room_joined(namespace, room, sid)
 
     def leave(self, namespace: str, sid: str, room: str) -> None:
         """Take a socket out of a named room (a socket never leaves its own sid room)."""
@@ -104,6 +128,9 @@ class MemoryAdapter:
             rooms.discard(room)
             if not rooms:
                 del ns.sids_rooms[sid]
+            obs = self.observer
+            if obs is not None and obs.room_left is not None:
+                obs.room_left(namespace, room, sid)
 
     def room_created(self, namespace: str, room: str) -> None:
         """A named room got its first member (a cluster adapter may subscribe to it)."""
@@ -201,15 +228,22 @@ class MemoryAdapter:
         """:meth:`broadcast` to this process's sockets (synchronous: what a cluster adapter runs for
         a broadcast that arrives from another node)."""
         members = self.local(packet.namespace, selector)
+        obs = self.observer
         if not members:
+            if obs is not None and obs.event_emitted is not None:
+                _emitted(obs.event_emitted, packet, selector, 0)
             return
         frames = packet.frames()
         if selector.volatile:
+            sent = 0
             for member in members:
-                member.deliver_volatile(frames)
+                sent += member.deliver_volatile(frames)
         else:
             for member in members:
                 member.deliver(frames)
+            sent = len(members)
+        if obs is not None and obs.event_emitted is not None:
+            _emitted(obs.event_emitted, packet, selector, sent)
 
     async def broadcast_with_ack(
         self,
@@ -234,8 +268,11 @@ class MemoryAdapter:
         transport could not take, or a socket whose disconnect is under way, expects no ack.
         """
         members = [m for m in self.local(packet.namespace, selector) if not m.gone]
+        obs = self.observer
         if not members:
             on_count(0)
+            if obs is not None and obs.event_emitted is not None:
+                _emitted(obs.event_emitted, packet, selector, 0)
             return _nothing
         ack_id = max(member.next_ack_id for member in members)
         frames = packet.frames_with_ack(ack_id)
@@ -251,6 +288,8 @@ class MemoryAdapter:
                 member.add_ack(on_ack, ack_id)
             for member in members:
                 member.deliver(frames)
+        if obs is not None and obs.event_emitted is not None:
+            _emitted(obs.event_emitted, packet, selector, len(members))
 
         def forget() -> None:
             for member in members:
@@ -320,3 +359,7 @@ class MemoryAdapter:
 
 def _nothing() -> None:
     return None
+
+
+def _emitted(hook: EmitHook, packet: EventPacket, selector: Selector, recipients: int) -> None:
+    hook(packet.namespace, packet.event, packet.args, selector.rooms, recipients, selector.exclude)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -14,6 +15,7 @@ from ..protocol.errors import ParseError
 from ..protocol.socketio import Packet, PacketType
 from .emitting import Emitting
 from .handlers import Handler, HandlerRegistry
+from .observe import ObserverSet
 from .socket import Connection, ServerSocket
 
 
@@ -55,6 +57,8 @@ class Dispatch(Emitting):
         elif ptype == PacketType.ACK:
             sock = conn.sockets.get(packet.namespace)
             if sock is not None and sock.ready and packet.id is not None:
+                if sock.ack_sent is not None:  # observed when the ack was asked for
+                    self._observe_ack(sock, packet.id)
                 if self._ack_hook:
                     self._run_hook(sock.sid, self.manager.trigger_callback(sock.sid, packet.id, packet.data))
                 else:
@@ -115,8 +119,21 @@ class Dispatch(Emitting):
         handler, args = self._registry.find(sock.namespace, data[0], (sock.sid, *data[1:]))
         if handler is None:
             return
+        obs = self._obs
+        if obs is not None:
+            handler = _observed(obs, sock, data, handler)
         ack_id = packet.id
         self._invoke(sock.session, handler, args, (sock, ack_id) if ack_id is not None else None)
+
+    def _observe_ack(self, sock: ServerSocket, ack_id: int) -> None:
+        """An ACK arrived for a socket whose acks are timed: report its round trip if it was awaited."""
+        assert sock.ack_sent is not None
+        sent = sock.ack_sent.pop(ack_id, None)
+        obs = self._obs
+        if sent is None or obs is None or obs.ack_received is None:
+            return
+        if sock.acks and ack_id in sock.acks:  # awaited (not timed out, not repeated)
+            obs.ack_received(sock.namespace, self._core.loop.time() - sent)
 
     def _invoke(
         self,
@@ -186,3 +203,37 @@ class Dispatch(Emitting):
     def _log_failure(self, _result: Any, exc: BaseException | None) -> None:
         if exc is not None and not isinstance(exc, asyncio.CancelledError):
             self.logger.error("event handler failed", exc_info=exc)
+
+
+def _observed(obs: ObserverSet, sock: ServerSocket, data: list[Any], handler: Handler) -> Handler:
+    """Report an event to the observers; the handler to run (timed if they want it)."""
+    event = data[0]
+    if obs.event_received is not None:
+        obs.event_received(sock.sid, sock.namespace, event, data[1:])
+    finished = obs.handler_finished
+    if finished is None:
+        return handler
+    namespace = sock.namespace
+
+    async def timed(coro: Coroutine[Any, Any, Any], started: float) -> Any:
+        try:
+            result = await coro
+        except BaseException as exc:
+            finished(namespace, event, time.perf_counter() - started, exc)
+            raise
+        finished(namespace, event, time.perf_counter() - started, None)
+        return result
+
+    def run(*args: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            result = handler(*args)
+        except Exception as exc:
+            finished(namespace, event, time.perf_counter() - started, exc)
+            raise
+        if inspect.iscoroutine(result):
+            return timed(result, started)
+        finished(namespace, event, time.perf_counter() - started, None)
+        return result
+
+    return run

@@ -16,6 +16,7 @@ from ..adapters.base import EVERYONE, Adapter, EventPacket, Selector
 from ..engine.eager import start_task
 from ..protocol.frames import Frame
 from ..protocol.parser import Parser
+from .observe import Observable
 from .socket import ServerSocket
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ _ROOM_SELECTORS: dict[str, Selector] = {}
 _ROOM_SELECTORS_MAX = 4096
 
 
-class Emitting:
+class Emitting(Observable):
     """The emitting half of :class:`~aiosio.AsyncServer` (state it uses is set up there)."""
 
     logger: logging.Logger
@@ -118,8 +119,9 @@ class Emitting:
             # The common case: straight to one client of this process, no adapter walk.
             sock = self._sockets.get(target)
             if sock is not None and sock.namespace == ns:
+                sent = 1
                 if volatile:
-                    sock.deliver_volatile(self._encode(ns, event, args, None))
+                    sent = sock.deliver_volatile(self._encode(ns, event, args, None))
                 elif self._recovery is None:
                     sock.deliver(self._encode(ns, event, args, None))
                 elif self._recovery_logged:
@@ -127,11 +129,15 @@ class Emitting:
                     # client that comes back on another node gets it too; the log gives the offset.
                     selector = Selector((target,), sids=True)
                     await self._adapter.broadcast(EventPacket(ns, event, args, self._encode), selector)
+                    return  # the adapter reported it to the observers
                 else:
                     # Recovery: kept (and given its offset) like a broadcast to the sid (Node).
                     direct = EventPacket(ns, event, args, self._encode)
                     self._recovery.stamp(direct, Selector((target,), sids=True))
                     sock.deliver(direct.frames())
+                obs = self._obs
+                if obs is not None and obs.event_emitted is not None:
+                    obs.event_emitted(ns, event, args, (target,), int(sent), ())
                 return
         if skip_sid is not None or volatile:
             selector = Selector.of(target, skip_sid, volatile=volatile)
@@ -269,7 +275,11 @@ class Emitting:
                     future.set_result(result)
 
             ack_id = sock.add_ack(on_ack)
-            sock.deliver(self._encode(ns, event, self._args(data), ack_id))
+            args = self._args(data)
+            sock.deliver(self._encode(ns, event, args, ack_id))
+            obs = self._obs
+            if obs is not None and obs.event_emitted is not None:
+                obs.event_emitted(ns, event, args, (target,), 1, ())
         try:
             async with asyncio.timeout(timeout):
                 result = await future

@@ -49,7 +49,18 @@ class Lifecycle(Dispatch):
             return False
         conn = Connection(session, self._parser.decoder(), self)
         session.data = conn
+        obs = self._obs
+        if obs is not None:
+            self._sync_adapter_observer()  # the adapter may have been replaced (--workers)
+            if obs.connection_opened is not None:
+                obs.connection_opened(session.sid, session.transport)
         return True
+
+    def on_upgrade(self, session: EngineSession) -> None:
+        """The session moved from long-polling to WebSocket (the observers hear of it)."""
+        obs = self._obs
+        if obs is not None and obs.transport_upgraded is not None and session.data is not None:
+            obs.transport_upgraded(session.sid)
 
     def on_ping(self, session: EngineSession) -> None:
         """Close a connection that has been in no namespace for ``connect_timeout``: since it opened
@@ -67,11 +78,17 @@ class Lifecycle(Dispatch):
         conn: Connection | None = session.data
         if conn is None:
             return
+        obs = self._obs
+        if obs is not None and reason == CloseReason.SLOW_CONSUMER and obs.slow_consumer is not None:
+            for sock in conn.sockets.values():
+                obs.slow_consumer(sock.sid, sock.namespace)
         if self._recovery is not None and reason in RECOVERABLE_REASONS:
             for sock in conn.sockets.values():
                 self._persist(sock)
         for sock in list(conn.sockets.values()):
             self._drop_socket(sock, reason)
+        if obs is not None and obs.connection_closed is not None:
+            obs.connection_closed(session.sid, reason)
 
     async def disconnect(self, sid: str, namespace: str | None = None, ignore_queue: bool = False) -> None:
         """Disconnect a client from a namespace; it is told (DISCONNECT) and will not reconnect.
@@ -350,6 +367,11 @@ class Lifecycle(Dispatch):
         if error is None:
             if not early:
                 self._accept(sock)
+            obs = self._obs
+            if obs is not None:
+                sock.observed = True  # its disconnect is reported, whatever observers there are then
+                if obs.socket_connected is not None:
+                    obs.socket_connected(sock)
             return
         self._forget_socket(sock)
         if early:
@@ -405,6 +427,11 @@ class Lifecycle(Dispatch):
             self._run_disconnect_handler(sock, reason)
 
     def _run_disconnect_handler(self, sock: ServerSocket, reason: str) -> None:
+        if sock.observed:
+            sock.observed = False
+            obs = self._obs
+            if obs is not None and obs.socket_disconnected is not None:
+                obs.socket_disconnected(sock.sid, sock.namespace, reason)
         if "pre_disconnect" in self._hooks:
             self.manager.pre_disconnect(sock.sid, sock.namespace)
         handler, args = self._registry.find(sock.namespace, "disconnect", (sock.sid,))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl
 
 from ..engine.session import CloseReason, EngineSession
@@ -25,6 +25,9 @@ class SocketOwner(Protocol):
     def disconnect_socket(self, sock: ServerSocket, close: bool) -> None:
         """Disconnect ``sock`` now, telling the client; ``close`` also ends its connection."""
         ...
+    #: The server's observers while it has any (acks are timed then), else None.
+    _obs: ObserverSet | None
+
 
 
 class ServerSocket:
@@ -40,6 +43,7 @@ class ServerSocket:
         "acks",
         "auth",
         "conn",
+        "ack_sent",
         "connecting",
         "gone",
         "hold",
@@ -50,6 +54,7 @@ class ServerSocket:
         "pending",
         "pid",
         "ready",
+        "observed",
         "recovered",
         "recovery_start",
         "session",
@@ -81,6 +86,10 @@ class ServerSocket:
         #: The user session of ``get_session``/``save_session``.
         self.user: dict[Any, Any] | None = None
         #: What the client's CONNECT packet carried (its ``auth``), None if nothing.
+        #: With observers: loop time each outstanding ack was asked for (None until the first).
+        self.ack_sent: dict[int, float] | None = None
+        #: Its connect was reported to the observers (its disconnect will be).
+        self.observed = False
         self.auth: Any = None
         #: Connection-state recovery (all unused when it is off): the private session id the client
         #: sends back to recover, whether this socket is a recovered one, the packets it missed
@@ -168,6 +177,8 @@ class ServerSocket:
         return self.acks.pop(ack_id, None) if self.acks else None
 
     def add_ack(
+        if self.ack_sent:
+            self.ack_sent.pop(ack_id, None)
         self, callback: Callable[[list[Any] | BaseException], None], ack_id: int | None = None
     ) -> int:
         """Allocate an ack id (unique while outstanding) for ``callback``; a broadcast passes the
@@ -181,6 +192,10 @@ class ServerSocket:
         return ack_id
 
     def disconnect(self, close: bool = False) -> None:
+        if self.conn.owner._obs is not None:
+            if self.ack_sent is None:
+                self.ack_sent = {}
+            self.ack_sent[ack_id] = self.session.core.loop.time()
         """Disconnect from the namespace, server side (the adapters' ``disconnect_sockets``)."""
         self.conn.owner.disconnect_socket(self, close)
 
@@ -190,6 +205,7 @@ class ServerSocket:
         for callback in (acks or {}).values():
             callback(error)
 
+        self.ack_sent = None
 
 class Connection:
     """Socket.IO state of one Engine.IO session: its decoder and its namespaces."""
