@@ -13,6 +13,9 @@ from ..protocol.frames import Frame
 from ..protocol.parser import PacketDecoder
 from ..transport.environ import build_environ
 
+if TYPE_CHECKING:
+    from .observe import ObserverSet
+
 #: ``ServerSocket.connecting``: the connect handler waits for a handler slot of its connection.
 CONNECT_QUEUED = 1
 #: ``ServerSocket.connecting``: the connect handler is running.
@@ -22,12 +25,12 @@ CONNECT_RUNNING = 2
 class SocketOwner(Protocol):
     """The server a connection belongs to, as its sockets need it (to disconnect themselves)."""
 
-    def disconnect_socket(self, sock: ServerSocket, close: bool) -> None:
-        """Disconnect ``sock`` now, telling the client; ``close`` also ends its connection."""
-        ...
     #: The server's observers while it has any (acks are timed then), else None.
     _obs: ObserverSet | None
 
+    def disconnect_socket(self, sock: ServerSocket, close: bool) -> None:
+        """Disconnect ``sock`` now, telling the client; ``close`` also ends its connection."""
+        ...
 
 
 class ServerSocket:
@@ -40,10 +43,10 @@ class ServerSocket:
     """
 
     __slots__ = (
+        "ack_sent",
         "acks",
         "auth",
         "conn",
-        "ack_sent",
         "connecting",
         "gone",
         "hold",
@@ -51,10 +54,10 @@ class ServerSocket:
         "missed",
         "namespace",
         "next_ack_id",
+        "observed",
         "pending",
         "pid",
         "ready",
-        "observed",
         "recovered",
         "recovery_start",
         "session",
@@ -83,13 +86,13 @@ class ServerSocket:
         #: the first one (most sockets never wait for an ack).
         self.acks: dict[int, Callable[[list[Any] | BaseException], None]] | None = None
         self.next_ack_id = 0
-        #: The user session of ``get_session``/``save_session``.
-        self.user: dict[Any, Any] | None = None
-        #: What the client's CONNECT packet carried (its ``auth``), None if nothing.
         #: With observers: loop time each outstanding ack was asked for (None until the first).
         self.ack_sent: dict[int, float] | None = None
         #: Its connect was reported to the observers (its disconnect will be).
         self.observed = False
+        #: The user session of ``get_session``/``save_session``.
+        self.user: dict[Any, Any] | None = None
+        #: What the client's CONNECT packet carried (its ``auth``), None if nothing.
         self.auth: Any = None
         #: Connection-state recovery (all unused when it is off): the private session id the client
         #: sends back to recover, whether this socket is a recovered one, the packets it missed
@@ -174,11 +177,11 @@ class ServerSocket:
 
     def pop_ack(self, ack_id: int) -> Callable[[list[Any] | BaseException], None] | None:
         """Remove and return the callback waiting for ``ack_id``, if any."""
+        if self.ack_sent:
+            self.ack_sent.pop(ack_id, None)
         return self.acks.pop(ack_id, None) if self.acks else None
 
     def add_ack(
-        if self.ack_sent:
-            self.ack_sent.pop(ack_id, None)
         self, callback: Callable[[list[Any] | BaseException], None], ack_id: int | None = None
     ) -> int:
         """Allocate an ack id (unique while outstanding) for ``callback``; a broadcast passes the
@@ -189,23 +192,23 @@ class ServerSocket:
         if self.acks is None:
             self.acks = {}
         self.acks[ack_id] = callback
-        return ack_id
-
-    def disconnect(self, close: bool = False) -> None:
         if self.conn.owner._obs is not None:
             if self.ack_sent is None:
                 self.ack_sent = {}
             self.ack_sent[ack_id] = self.session.core.loop.time()
+        return ack_id
+
+    def disconnect(self, close: bool = False) -> None:
         """Disconnect from the namespace, server side (the adapters' ``disconnect_sockets``)."""
         self.conn.owner.disconnect_socket(self, close)
 
     def fail_acks(self, error: BaseException) -> None:
         """The socket is gone: every outstanding ack completes now with ``error``."""
         acks, self.acks = self.acks, None
+        self.ack_sent = None
         for callback in (acks or {}).values():
             callback(error)
 
-        self.ack_sent = None
 
 class Connection:
     """Socket.IO state of one Engine.IO session: its decoder and its namespaces."""
