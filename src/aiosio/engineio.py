@@ -23,11 +23,11 @@ from aiohttp import web
 
 from .engine.eager import start_task
 from .engine.options import CorsSetting, EngineOptions
+from .engine.request import environ_of
 from .engine.server import EngineCore, EngineHandler
 from .engine.session import CloseReason, EngineSession
 from .protocol.engineio import Packet, PacketType
 from .protocol.frames import Frame
-from .transport.environ import build_environ
 from .transport.server import AiohttpEngineTransport
 
 Handler = Callable[..., Any]
@@ -326,7 +326,7 @@ class AsyncServer:
         handler = self.handlers.get("connect")
         if handler is not None:
             try:
-                result = handler(session.sid, build_environ(session.request))
+                result = handler(session.sid, environ_of(session.request))
                 if inspect.isawaitable(result):
                     result = await result
             except Exception:

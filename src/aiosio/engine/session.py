@@ -16,6 +16,7 @@ from ..protocol.heartbeat import Heartbeat, HeartbeatAction
 
 if TYPE_CHECKING:
     from .server import EngineCore
+    from .sink import RawStream, WebSocketSink
 
 logger = logging.getLogger("aiosio.engine")
 
@@ -56,11 +57,13 @@ class EngineSession:
     sans-IO :class:`~aiosio.protocol.eio_session.EngineIOState` in the server role; this class adds
     the asyncio side: the heartbeat timer, the outbound queue or socket, the waiting GET.
 
-    Outbound packets are :class:`Frame` objects shared between recipients. On WebSocket a frame is
-    written straight to the connection's transport (the kernel buffer and asyncio's write buffer are
-    the queue, bounded by ``max_queue_bytes``); on long-polling, and while an upgrade is in progress,
-    packets wait in their polling form (shared bytes, not the frame with its cached forms) in a list
-    bounded by count and by those bytes, which are what the queue really holds, until the next GET.
+    Outbound packets are :class:`Frame` objects shared between recipients. On WebSocket a frame goes
+    to the connection's :class:`~aiosio.engine.sink.WebSocketSink` (its buffer is the queue, bounded
+    by ``max_queue_bytes``); a sink with a raw stream (aiohttp's asyncio transport) gets the frame's
+    WebSocket bytes written straight to that stream, with no call in between. On long-polling, and
+    while an upgrade is in progress, packets wait in their polling form (shared bytes, not the frame
+    with its cached forms) in a list bounded by count and by those bytes, which are what the queue
+    really holds, until the next GET.
     """
 
     __slots__ = (
@@ -72,6 +75,7 @@ class EngineSession:
         "_poll",
         "_queue",
         "_queue_bytes",
+        "_sink",
         "_timer",
         "_ws_close",
         "_wt",
@@ -93,7 +97,8 @@ class EngineSession:
         self.machine.opened(transport)
         #: ``machine.state is State.CLOSED``, as a plain attribute for the checks made on every message.
         self.closed = False
-        #: The HTTP request that opened the session (the transport layer's object).
+        #: The request that opened the session: the transport's object (aiohttp or ASGI request) or
+        #: an environ dict; :func:`aiosio.engine.request.environ_of` gives its environ.
         self.request = request
         #: State of the layer above (Socket.IO keeps its per-connection state here).
         self.data: Any = None
@@ -112,7 +117,10 @@ class EngineSession:
         self._queue: list[bytes] = []
         self._queue_bytes = 0
         self._poll: asyncio.Future[None] | None = None
-        self._wt: asyncio.WriteTransport | None = None
+        #: The WebSocket's raw stream (a sink's ``raw``), or None; when set, ``_sink`` is None.
+        self._wt: RawStream | None = None
+        #: The WebSocket's sink when it has no raw stream (ASGI, in-memory), or None.
+        self._sink: WebSocketSink | None = None
         self._ws_close: Callable[[], Coroutine[Any, Any, Any]] | None = None
         loop = core.loop
         self.heartbeat = Heartbeat(core.options.ping_interval, core.options.ping_timeout, loop.time())
@@ -155,6 +163,15 @@ class EngineSession:
             if wt.get_write_buffer_size() > self.core.options.max_queue_bytes:
                 self.close(CloseReason.SLOW_CONSUMER, abort=True)
             return
+        sink = self._sink
+        if sink is not None:
+            if sink.is_closing():
+                self.close(CloseReason.TRANSPORT_ERROR, send_close=False)
+                return
+            sink.send(frame)
+            if sink.buffered() > self.core.options.max_queue_bytes:
+                self.close(CloseReason.SLOW_CONSUMER, abort=True)
+            return
         if self.closed:
             return
         # The polling form only: the frame (and the WebSocket form it may have cached for other
@@ -176,6 +193,9 @@ class EngineSession:
         wt = self._wt
         if wt is not None:
             return wt.get_write_buffer_size() <= self.core.options.volatile_threshold
+        sink = self._sink
+        if sink is not None:
+            return sink.buffered() <= self.core.options.volatile_threshold
         return self.machine.state is State.OPEN_POLLING and self._poll is not None
 
     # -- receiving ----------------------------------------------------------------------------------
@@ -398,35 +418,39 @@ class EngineSession:
 
     # -- websocket ----------------------------------------------------------------------------------
 
-    def attach_websocket(
-        self, wt: asyncio.WriteTransport, close: Callable[[], Coroutine[Any, Any, Any]]
-    ) -> None:
-        """Make a WebSocket connection this session's transport and flush anything queued onto it.
+    def attach_websocket(self, sink: WebSocketSink) -> None:
+        """Make a WebSocket connection (its sink) this session's transport and flush anything
+        queued onto it.
 
         For an upgrade, this is called on the client's UPGRADE packet (:meth:`upgrade_message`):
         nothing was written to the WebSocket before it, and the queue goes out in order, so no packet
         is lost, duplicated or reordered across the switch. A GET still waiting is ended with a NOOP.
         """
-        self._ws_close = close
+        self._ws_close = sink.close
         queue, self._queue, self._queue_bytes = self._queue, [], 0
         if queue:
-            wt.write(b"".join(map(frames.ws_from_polling, queue)))
-        self._wt = wt
+            sink.send_polling(queue)
+        raw = sink.raw
+        if raw is not None:
+            self._wt = raw  # the sink itself is not kept: the session writes to its stream
+        else:
+            self._sink = sink
         poll = self._poll
         if poll is not None and not poll.done():
             poll.set_result(None)
 
-    def begin_upgrade(self, close: Callable[[], Coroutine[Any, Any, Any]]) -> None:
-        """A WebSocket asks to take over this polling session; ``close`` ends it if the session dies.
+    def begin_upgrade(self, sink: WebSocketSink) -> None:
+        """A WebSocket (its sink) asks to take over this polling session; the sink is closed if the
+        session dies meanwhile.
 
         Raises :class:`ProtocolError` (the session unchanged) unless the session is open on polling
         with no other upgrade under way.
         """
         self.machine.start_upgrade()
-        self._ws_close = close
+        self._ws_close = sink.close
 
-    def upgrade_message(self, data: str, wt: asyncio.WriteTransport) -> None:
-        """One text message on the upgrading WebSocket, whose connection is ``wt``.
+    def upgrade_message(self, data: str, sink: WebSocketSink) -> None:
+        """One text message on the upgrading WebSocket, whose sink is ``sink``.
 
         The probe is answered there (and a waiting GET ended with NOOP, so the client can pause
         polling); the UPGRADE packet moves the session onto the WebSocket. Anything out of order
@@ -434,15 +458,14 @@ class EngineSession:
         """
         answer = self.machine.receive_probe(decode_text(data))
         if answer is not None:
-            wt.write(answer.ws())
+            sink.send(answer)
             poll = self._poll
             if poll is not None and not poll.done():
                 self._queue.append(frames.NOOP.polling())
                 self._queue_bytes += 1
                 poll.set_result(None)
         elif self.machine.state is State.OPEN_WEBSOCKET:
-            assert self._ws_close is not None
-            self.attach_websocket(wt, self._ws_close)
+            self.attach_websocket(sink)
 
     def abort_upgrade(self) -> None:
         """The upgrade failed or timed out: the session carries on over polling (if it is still open).
@@ -508,12 +531,21 @@ class EngineSession:
             self._timer = None
         self.core.forget(self)
         wt, self._wt = self._wt, None
+        sink, self._sink = self._sink, None
         if wt is not None:
             if abort:
                 wt.abort()
             else:
                 if send_close:
                     wt.write(frames.CLOSE.ws())
+                if self._ws_close is not None:
+                    self.core.spawn(self._ws_close())
+        elif sink is not None:
+            if abort:
+                sink.abort()
+            else:
+                if send_close:
+                    sink.send(frames.CLOSE)
                 if self._ws_close is not None:
                     self.core.spawn(self._ws_close())
         else:

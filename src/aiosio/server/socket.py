@@ -7,11 +7,11 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl
 
+from ..engine.request import environ_of
 from ..engine.session import CloseReason, EngineSession
 from ..protocol.cluster import js_date_string
 from ..protocol.frames import Frame
 from ..protocol.parser import PacketDecoder
-from ..transport.environ import build_environ
 
 if TYPE_CHECKING:
     from .observe import ObserverSet
@@ -250,5 +250,5 @@ class Connection:
         """
         environ = self._environ
         if environ is None:
-            environ = self._environ = build_environ(self.session.request)
+            environ = self._environ = environ_of(self.session.request)
         return environ

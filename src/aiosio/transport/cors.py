@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-
-from aiohttp import web
+from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from ..engine.options import CorsSetting
 
 logger = logging.getLogger("aiosio.transport")
 
 _BAD_HEADER_CHARS = frozenset(chr(c) for c in range(0x20)) | {"\x7f"}
+
+
+class HttpRequest(Protocol):
+    """What the policy reads of a request: an aiohttp ``web.Request`` or an ASGI request."""
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The request headers (case-insensitive)."""
+        ...
+
+    @property
+    def scheme(self) -> str:
+        """``http`` or ``https``."""
+        ...
+
+    @property
+    def host(self) -> str:
+        """The ``Host`` header."""
+        ...
 
 
 class OriginPolicy:
@@ -39,7 +57,7 @@ class OriginPolicy:
                 "credentialed requests to this server"
             )
 
-    def allowed(self, request: web.Request) -> bool:
+    def allowed(self, request: HttpRequest) -> bool:
         """True if the request has no Origin, or one this policy accepts."""
         origin = request.headers.get("Origin")
         if origin is None:
@@ -54,7 +72,7 @@ class OriginPolicy:
             return origin in self._allowed
         return origin == f"{request.scheme}://{request.host}"
 
-    def headers(self, request: web.Request) -> dict[str, str]:
+    def headers(self, request: HttpRequest) -> dict[str, str]:
         """CORS headers for an allowed cross-origin HTTP request (none when there is no Origin)."""
         origin = request.headers.get("Origin")
         if origin is None or self._disabled:
@@ -64,7 +82,7 @@ class OriginPolicy:
             headers["Access-Control-Allow-Credentials"] = "true"
         return headers
 
-    def preflight_headers(self, request: web.Request) -> dict[str, str]:
+    def preflight_headers(self, request: HttpRequest) -> dict[str, str]:
         """Headers answering an OPTIONS preflight."""
         headers = self.headers(request)
         headers["Access-Control-Allow-Methods"] = "OPTIONS, GET, POST"

@@ -10,12 +10,15 @@ import orjson
 from aiohttp import WSMsgType, web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from ..engine.request import register_environ_builder
 from ..engine.server import EngineCore
 from ..engine.session import CloseReason, EngineSession
+from ..engine.sink import RawSink
 from ..protocol.eio_session import ProtocolError
 from ..protocol.engineio import decode_binary, decode_payload, decode_text
 from ..protocol.errors import ParseError
 from .cors import OriginPolicy
+from .environ import build_environ
 
 logger = logging.getLogger("aiosio.transport")
 
@@ -28,6 +31,8 @@ FORBIDDEN = (4, "Forbidden")
 UNSUPPORTED_PROTOCOL_VERSION = (5, "Unsupported protocol version")
 
 _TEXT_PLAIN = "text/plain; charset=UTF-8"
+
+register_environ_builder(web.BaseRequest, build_environ)
 
 
 class HandOff(Protocol):
@@ -260,7 +265,7 @@ class AiohttpEngineTransport:
         if wt is None:
             return ws, None
         session = self.core.new_session("websocket", request)
-        session.attach_websocket(wt, ws.close)
+        session.attach_websocket(RawSink(wt, ws.close))
         session.send(self.core.open_frame(session))
         if not await self.core.handler.on_connect(session):
             session.close(CloseReason.SERVER_DISCONNECT)
@@ -276,8 +281,9 @@ class AiohttpEngineTransport:
         wt = request.transport
         if wt is None:
             return ws
+        sink = RawSink(wt, ws.close)
         try:
-            session.begin_upgrade(ws.close)
+            session.begin_upgrade(sink)
         except ProtocolError:
             # A second WebSocket for a sid that has (or is getting) one, or a session that ended
             # meanwhile: accepted, then closed, as the reference server does; the session stays with
@@ -292,7 +298,7 @@ class AiohttpEngineTransport:
                     msg = await ws.receive()
                     if msg.type is not WSMsgType.TEXT:
                         raise ProtocolError(f"{msg.type.name} message during the upgrade")
-                    session.upgrade_message(msg.data, wt)
+                    session.upgrade_message(msg.data, sink)
         except (TimeoutError, ParseError, ConnectionError) as exc:
             session.abort_upgrade()
             logger.debug("upgrade of %s failed: %s", session.sid, exc)
