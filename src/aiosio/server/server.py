@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -26,6 +26,9 @@ from .lifecycle import Lifecycle
 from .manager import AsyncManager
 from .namespace import AsyncNamespace
 from .socket import ServerSocket
+
+if TYPE_CHECKING:
+    from ..admin.instrument import InstrumentedAsyncServer
 
 #: Why connection-state recovery is refused on a cluster whose driver keeps no log.
 CLUSTER_RECOVERY_REFUSED = (
@@ -377,6 +380,26 @@ class AsyncServer(Lifecycle, ClusterOps):
         server_id: str | None = None,
         namespace: str = "/admin",
         server_stats_interval: float = 2,
-    ) -> Any:
-        """The Socket.IO Admin UI is not supported yet: this raises ``NotImplementedError``."""
-        raise NotImplementedError("aiosio does not support the Socket.IO Admin UI yet; see docs/migration.md")
+    ) -> InstrumentedAsyncServer:
+        """Report to the `Socket.IO Admin UI <https://socket.io/docs/v4/admin-ui/>`_ (python-socketio's
+        ``instrument``; the protocol of Node's ``@socket.io/admin-ui`` 0.5), on ``namespace``.
+
+        ``auth``: False (no authentication), a dict of credentials (usually ``username`` and
+        ``password``), a list of them, or a callable (plain or async) given the client's auth and
+        returning whether it may enter; it must be given. ``mode='production'`` reports only
+        ``server_stats``; ``read_only`` refuses the UI's operations (join, leave, disconnect, emit);
+        ``server_id`` names this server in the UI. Returns the
+        :class:`~aiosio.admin.InstrumentedAsyncServer` (``await it.shutdown()`` stops it). See
+        docs/admin-ui.md.
+        """
+        from ..admin.instrument import InstrumentedAsyncServer
+
+        return InstrumentedAsyncServer(
+            self,
+            auth=auth,
+            mode=mode,
+            read_only=read_only,
+            server_id=server_id,
+            namespace=namespace,
+            server_stats_interval=server_stats_interval,
+        )
