@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import exceptions
 from ..adapters.base import Selector
+from ..adapters.cluster import ClusterAdapter
 from ..engine.eager import start_task
 from ..engine.session import CloseReason, EngineSession
 from ..protocol.socketio import Packet, PacketType
@@ -223,14 +224,11 @@ class Lifecycle(Dispatch):
         self._connect(conn, ns, auth, restored)
 
     def _disconnect_elsewhere(self, ns: str, sid: str) -> None:
-        """Disconnect the socket ``sid`` wherever else in the cluster it is (queued, not awaited)."""
-
-        def done(_result: None, exc: BaseException | None) -> None:
-            if exc is not None and not isinstance(exc, asyncio.CancelledError):
-                self.logger.warning("could not disconnect a recovered socket's old connection: %r", exc)
-
-        selector = Selector((sid,), sids=True)
-        start_task(self._core.loop, self._adapter.disconnect_sockets(ns, selector), done)
+        """Disconnect the socket ``sid`` wherever else in the cluster it is (published now: the
+        other nodes only; the restored socket that takes the sid here must not be the one hit)."""
+        adapter = self._adapter
+        if isinstance(adapter, ClusterAdapter):
+            adapter.driver.disconnect_sockets(ns, Selector((sid,), sids=True), False)
 
     def _persist(self, sock: ServerSocket) -> None:
         """Keep a connected socket's session for recovery (its connection was lost)."""
