@@ -11,7 +11,7 @@ keep the same rules, written once here. Nothing here reads a clock: the caller p
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 from .offsets import format_offset, parse_offset
@@ -141,9 +141,9 @@ class PacketLog(Generic[T]):
                 return None
             # Never before the session began: the client got nothing older from this session.
             after = max(key, start)
-        if self.let_go is not None and after < self.let_go:
-            if window is None or self.let_go_at >= lost_at - window:
-                return None
+        let_go = self.let_go
+        if let_go is not None and after < let_go and (window is None or self.let_go_at >= lost_at - window):
+            return None
         rooms = frozenset(state.rooms)
         namespace, sid = state.namespace, state.sid
         found: list[LogEntry[T]] = []
@@ -159,12 +159,21 @@ class PacketLog(Generic[T]):
 class LostSessions(Generic[V]):
     """Sessions whose connection was lost, by pid, oldest loss first: each kept until
     ``max_disconnection_duration`` after its loss, at most ``max_sessions`` of them (the oldest go
-    first; both counted in ``stats``)."""
+    first; both counted in ``stats``). With ``size``, :attr:`bytes` is the sum of the sizes of
+    the sessions kept (for a caller's own byte bound)."""
 
-    def __init__(self, options: RecoveryOptions, stats: RecoveryStats) -> None:
+    def __init__(
+        self, options: RecoveryOptions, stats: RecoveryStats, size: Callable[[V], int] | None = None
+    ) -> None:
         self.options = options
         self.stats = stats
+        self.bytes = 0
+        self._size = size
         self._kept: OrderedDict[str, tuple[V, float]] = OrderedDict()
+
+    def _gone(self, value: V) -> None:
+        if self._size is not None:
+            self.bytes -= self._size(value)
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -177,10 +186,12 @@ class LostSessions(Generic[V]):
         """Keep ``value`` as the session ``pid``, lost at ``now`` (replacing what it was)."""
         self.expire(now)
         kept = self._kept
-        kept.pop(pid, None)
+        self.pop(pid)
         kept[pid] = (value, now)
+        if self._size is not None:
+            self.bytes += self._size(value)
         while len(kept) > self.options.max_sessions:
-            kept.popitem(last=False)
+            self._gone(kept.popitem(last=False)[1][0])
             self.stats.evicted_sessions += 1
 
     def expire(self, now: float) -> None:
@@ -188,10 +199,11 @@ class LostSessions(Generic[V]):
         kept = self._kept
         oldest = now - self.options.max_disconnection_duration
         while kept:
-            pid, (_value, lost_at) = next(iter(kept.items()))
+            pid, (value, lost_at) = next(iter(kept.items()))
             if lost_at > oldest:
                 break
             del kept[pid]
+            self._gone(value)
             self.stats.expired_sessions += 1
 
     def get(self, pid: str) -> tuple[V, float] | None:
@@ -200,11 +212,15 @@ class LostSessions(Generic[V]):
 
     def pop(self, pid: str) -> tuple[V, float] | None:
         """Forget the session ``pid``; what was kept, if anything."""
-        return self._kept.pop(pid, None)
+        found = self._kept.pop(pid, None)
+        if found is not None:
+            self._gone(found[0])
+        return found
 
     def pop_oldest(self) -> tuple[str, V] | None:
         """Forget the session lost first (a caller's own bound); it, if any."""
         if not self._kept:
             return None
         pid, (value, _lost_at) = self._kept.popitem(last=False)
+        self._gone(value)
         return pid, value

@@ -5,15 +5,26 @@ and joins a channel (one per Socket.IO server of the app). A PUBLISH goes to eve
 the channel, a SEND to one member; each member is told the channel's member count (its server
 count) whenever it changes. The hub never decodes the messages it relays (see
 :mod:`~aiosio.workers.hubwire`).
+
+For connection-state recovery it also keeps each channel's log (:mod:`~aiosio.workers.hub_log`):
+a LOG gets the next offset, answered to its sender and relayed to the others as LOGGED; sessions
+are written through (SAVE, DROP), a worker that leaves (or dies) turns its live sessions into lost
+ones, and a RESTORE is answered from the log. The hub lives in the supervisor, so the log and the
+sessions outlive every worker. A malformed frame closes the connection that sent it (logged),
+never the hub.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..recovery.options import RecoveryOptions
 from . import hubwire
+from .hub_log import ChannelLog, HubSession
 from .hubwire import HubWireError, Kind
 
 __all__ = ["Hub"]
@@ -22,7 +33,10 @@ logger = logging.getLogger("aiosio.workers")
 
 #: A member whose unsent data passes this many bytes gets nothing more until it drains (a frozen
 #: worker must not make the hub's memory grow without bound); what it misses is counted and logged.
+#: An answer to its own request is never dropped: a member that cannot take one is disconnected.
 MAX_BACKLOG = 256 * 1024 * 1024
+#: The most bytes of missed messages one RESTORED answer carries (more: the restore is refused).
+MAX_RESTORE_BYTES = hubwire.MAX_FRAME - 1024 * 1024
 
 
 @dataclass(eq=False)
@@ -43,6 +57,18 @@ class _Member:
             return
         self.writer.write(data)
 
+    def answer(self, data: bytes) -> None:
+        """An answer to this member's request: sent, or the member is disconnected (answers are
+        matched to requests in order, so none may be lost)."""
+        transport = self.writer.transport
+        if transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > MAX_BACKLOG:
+            logger.warning("worker member %s is not reading its answers: disconnecting it", self.uid)
+            transport.abort()
+            return
+        self.writer.write(data)
+
 
 @dataclass(eq=False)
 class _Channel:
@@ -57,10 +83,14 @@ class _Channel:
 class Hub:
     """A relay on the Unix socket ``path``: ``await hub.start()``, ``await hub.close()``."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, clock: Callable[[], float] = time.time) -> None:
         self.path = path
+        self._clock = clock
         self._server: asyncio.AbstractServer | None = None
         self._channels: dict[str, _Channel] = {}
+        #: channel -> its recovery log (made by the first RECOVERY or LOG; kept when every member
+        #: left: the sessions of dead workers must outlive them).
+        self.logs: dict[str, ChannelLog] = {}
         self._connections: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
 
@@ -101,7 +131,12 @@ class Hub:
                         raise HubWireError(f"uid {uid} is already in the channel")
                     member = _Member(uid, name, writer)
                     channel.members[uid] = member
+                    found = self.logs.get(name)
+                    if found is not None:  # where the log is: a session starting now starts there
+                        member.write(hubwire.position(found.position()))
                     channel.announce()
+                elif kind in _RECOVERY_KINDS:
+                    self._recovery(member, kind, body)
                 elif kind is Kind.PUBLISH:
                     data = hubwire.frame(Kind.DELIVER, body)
                     for other in self._channels[member.channel].members.values():
@@ -125,4 +160,62 @@ class Hub:
                 channel = self._channels[member.channel]
                 channel.members.pop(member.uid, None)
                 channel.announce()
+                log = self.logs.get(member.channel)
+                if log is not None:
+                    log.owner_left(member.uid, self._clock())
             writer.close()
+
+    def _log(self, channel: str) -> ChannelLog:
+        log = self.logs.get(channel)
+        if log is None:
+            log = self.logs[channel] = ChannelLog()
+        return log
+
+    def _recovery(self, member: _Member, kind: Kind, body: bytes) -> None:
+        """A recovery frame from ``member`` (raises HubWireError for a malformed one)."""
+        log = self._log(member.channel)
+        now = self._clock()
+        if kind is Kind.LOG:
+            record = hubwire.parse_log(body)
+            offset = log.append(
+                record.namespace, record.rooms, record.exclude, record.sids, record.message, now
+            )
+            member.answer(hubwire.offset(offset))
+            data = hubwire.logged(offset, record.message)
+            for other in self._channels[member.channel].members.values():
+                if other is not member:
+                    other.write(data)
+        elif kind is Kind.SAVE:
+            s = hubwire.parse_save(body)
+            session = HubSession(s.pid, s.namespace, s.sid, s.rooms, s.start, s.data, member.uid)
+            (log.lose if s.lost else log.save)(session, now)
+        elif kind is Kind.DROP:
+            log.drop(member.uid, hubwire.parse_drop(body))
+        elif kind is Kind.RESTORE:
+            request = hubwire.parse_restore(body)
+            found = log.restore(
+                member.uid, request.namespace, request.pid, request.offset, now, MAX_RESTORE_BYTES
+            )
+            if found is None:
+                member.answer(hubwire.restored(None))
+            else:
+                s2 = found.session
+                record2 = hubwire.SessionRecord(s2.pid, s2.namespace, s2.sid, s2.rooms, s2.start, s2.data)
+                member.answer(hubwire.restored((record2, found.missed)))
+        elif kind is Kind.STATS:
+            member.answer(hubwire.stats(vars(log.snapshot(now))))
+        else:  # RECOVERY
+            config = hubwire.parse_recovery(body)
+            try:
+                options = RecoveryOptions(
+                    max_disconnection_duration=config.max_disconnection_duration,
+                    max_packets=config.max_packets,
+                    max_bytes=config.max_bytes,
+                    max_sessions=config.max_sessions,
+                )
+            except ValueError as exc:
+                raise HubWireError(f"RECOVERY: {exc}") from None
+            log.configure(options, config.window)
+
+
+_RECOVERY_KINDS = frozenset({Kind.RECOVERY, Kind.LOG, Kind.SAVE, Kind.DROP, Kind.RESTORE, Kind.STATS})

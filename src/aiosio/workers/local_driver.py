@@ -6,6 +6,15 @@ A :class:`~aiosio.adapters.cluster.ClusterDriver` with no external service: each
 validated) over a Unix socket to the hub (:mod:`~aiosio.workers.hub`), which relays them to the
 other workers of the same channel, or to one worker for answers. The server count is the number of
 workers in the channel, which the hub pushes on every change, so asking for it costs nothing.
+
+It is a :class:`~aiosio.adapters.cluster.LoggedDriver`: with connection-state recovery on, each
+broadcast goes to the hub as a LOG, the hub gives it the next offset of the channel's log, answers
+it to this worker (the local delivery waits for it) and relays it with that offset to the others;
+:meth:`LocalDriver.recovery_store` is a :class:`~aiosio.workers.hub_store.HubStore`, whose sessions
+and restores are requests to the hub. The hub answers each request of a kind in order, so answers
+are matched to requests in order. Order of delivery: an answer that releases a waiting broadcast
+or restore is handed over (the waiting task runs) before the next relayed broadcast is delivered,
+so this worker's clients get the broadcasts in the log's order.
 """
 
 from __future__ import annotations
@@ -13,22 +22,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..adapters.base import Encoder, Selector
 from ..adapters.message_driver import MessageDriver
-from ..adapters.wire import DropLog
+from ..adapters.wire import DropLog, to_opts, to_selector
 from ..protocol.cluster import (
+    ClusterBroadcast,
     ClusterMessage,
     ClusterMessageError,
+    WirePacket,
     decode_cluster,
+    encode_cluster,
     hex_uid,
 )
+from ..recovery.offsets import parse_offset
+from ..recovery.options import RecoveryOptions
+from ..recovery.store import RecoveryStats
 from . import hubwire
-from .hubwire import HubWireError, Kind
+from .hub_store import HubStore
+from .hubwire import HubWireError, Kind, LogRecord, RestoreRequest, SessionRecord
 
 if TYPE_CHECKING:
     from ..adapters.cluster import ClusterAdapter
+
+T = TypeVar("T")
+Restoring = tuple[SessionRecord, list[tuple[str, bytes]]] | None
 
 __all__ = ["LocalDriver"]
 
@@ -67,6 +88,18 @@ class LocalDriver(MessageDriver):
         self._closing = False
         self._dropped_out = 0
         self.dropped = DropLog(self.logger)
+        #: Connection-state recovery: the store (once the server turned it on), the newest offset
+        #: known in the channel, and the requests waiting for the hub's answers, oldest first.
+        self._store: HubStore | None = None
+        self.position: str | None = None
+        self._position_key: tuple[int, int] | None = None
+        self._offsets: deque[asyncio.Future[str]] = deque()
+        self._restores: deque[asyncio.Future[Restoring]] = deque()
+        self._stats_wanted: deque[Callable[[RecoveryStats], None]] = deque()
+        #: Answers handed to waiting tasks that have not run yet: relayed broadcasts wait for them.
+        self._handed: set[asyncio.Future[Any]] = set()
+        self._drained = asyncio.Event()
+        self._drained.set()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -76,6 +109,8 @@ class LocalDriver(MessageDriver):
         reader, writer = await asyncio.open_unix_connection(self.hub_path)
         self._writer = writer
         writer.write(hubwire.hello(self.uid, self.channel))
+        if self._store is not None:
+            writer.write(hubwire.recovery(self._store.config))
         self._reader_task = asyncio.ensure_future(self._read(reader))
         async with asyncio.timeout(10):
             await self._counted.wait()
@@ -107,16 +142,17 @@ class LocalDriver(MessageDriver):
 
     # -- the hub connection ------------------------------------------------------------------
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes) -> bool:
         writer = self._writer
         if writer is None or writer.transport.is_closing():
-            return
+            return False
         if writer.transport.get_write_buffer_size() > MAX_BACKLOG:
             self._dropped_out += 1
             if self._dropped_out == 1 or self._dropped_out % 1000 == 0:
                 self.logger.warning("the hub is not reading: %d messages dropped", self._dropped_out)
-            return
+            return False
         writer.write(data)
+        return True
 
     def _publish(self, message: ClusterMessage, payload: bytes) -> None:
         self._write(hubwire.frame(Kind.PUBLISH, payload))
@@ -130,11 +166,32 @@ class LocalDriver(MessageDriver):
             while True:
                 length = hubwire.frame_length(await reader.readexactly(4))
                 kind, body = hubwire.split(await reader.readexactly(length))
-                if kind is Kind.COUNT:
+                if kind is Kind.DELIVER or kind is Kind.LOGGED:
+                    if self._handed:
+                        await self._drained.wait()  # the answers handed over are used first
+                    if kind is Kind.DELIVER:
+                        self._on_message(body)
+                    else:
+                        offset, message = hubwire.parse_logged(body)
+                        self._saw(offset)
+                        self._on_message(message, offset)
+                elif kind is Kind.OFFSET:
+                    offset = hubwire.parse_offset_body(body)
+                    self._saw(offset)
+                    self._hand(self._answered(self._offsets, "OFFSET"), offset)
+                elif kind is Kind.RESTORED:
+                    self._hand(self._answered(self._restores, "RESTORED"), hubwire.parse_restored(body))
+                elif kind is Kind.STATSOF:
+                    if not self._stats_wanted:
+                        raise HubWireError("STATSOF that nothing asked for")
+                    self._stats_wanted.popleft()(RecoveryStats(**hubwire.parse_stats(body)))
+                elif kind is Kind.POSITION:
+                    value = hubwire.parse_position(body)
+                    if value is not None:
+                        self._saw(value)
+                elif kind is Kind.COUNT:
                     self._count = hubwire.parse_count(body)
                     self._counted.set()
-                elif kind is Kind.DELIVER:
-                    self._on_message(body)
                 else:
                     raise HubWireError(f"the hub does not send {kind.name}")
         except (asyncio.IncompleteReadError, ConnectionError, HubWireError) as exc:
@@ -142,6 +199,127 @@ class LocalDriver(MessageDriver):
                 self.logger.error("lost the connection to the workers' hub: %s", exc or "closed")
                 if self.on_lost is not None:
                     self.on_lost()
+        finally:
+            self._fail_waiting()
+
+    # -- answers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _answered(waiting: deque[asyncio.Future[T]], kind: str) -> asyncio.Future[T]:
+        if not waiting:
+            raise HubWireError(f"{kind} that nothing asked for")
+        return waiting.popleft()
+
+    def _hand(self, future: asyncio.Future[T], value: T) -> None:
+        """Give a waiting task its answer; relayed broadcasts wait until it ran (see the module
+        docstring)."""
+        if not future.done():
+            future.set_result(value)
+            self._handed.add(future)
+            self._drained.clear()
+
+    async def _take(self, future: asyncio.Future[T]) -> T:
+        """Wait for the hub's answer (for :meth:`_hand`)."""
+        try:
+            return await future
+        finally:
+            if future in self._handed:
+                self._handed.discard(future)
+                if not self._handed:
+                    self._drained.set()
+
+    def _fail_waiting(self) -> None:
+        """The hub is gone: what waits for an answer gets none."""
+        lost = ConnectionError("the connection to the workers' hub was lost")
+        offsets, self._offsets = self._offsets, deque()
+        for future in offsets:
+            if not future.done():
+                future.set_exception(lost)
+        restores, self._restores = self._restores, deque()
+        for restoring in restores:
+            if not restoring.done():
+                restoring.set_result(None)
+        self._stats_wanted.clear()
+        self._handed.clear()
+        self._drained.set()
+
+    def _saw(self, offset: str) -> None:
+        key = parse_offset(offset)
+        if key is not None and (self._position_key is None or key > self._position_key):
+            self._position_key = key
+            self.position = offset
+
+    # -- connection-state recovery (LoggedDriver) ------------------------------------------------
+
+    def recovery_store(self, options: RecoveryOptions, delivery_window: float) -> HubStore:
+        """The recovery store kept by the hub (made once; the hub takes its bounds)."""
+        if self._store is None:
+            self._store = HubStore(self, options, delivery_window)
+            if self._writer is not None:
+                self._write(hubwire.recovery(self._store.config))
+        return self._store
+
+    async def broadcast_logged(
+        self, namespace: str, event: str, args: tuple[Any, ...], selector: Selector
+    ) -> str | None:
+        """Log a broadcast at the hub (relayed by it to the other workers with its offset); the
+        offset. A volatile one is relayed, not logged: None. Raises if it cannot reach the hub."""
+        message = ClusterBroadcast(
+            self.uid, namespace, WirePacket(namespace, [event, *args]), to_opts(selector)
+        )
+        payload = encode_cluster(message)  # data the wire cannot carry raises before anyone got it
+        if selector.volatile:
+            self._write(hubwire.frame(Kind.PUBLISH, payload))
+            return None
+        record = LogRecord(namespace, selector.rooms, tuple(selector.exclude), selector.sids, payload)
+        if not self._write(hubwire.log(record)):
+            raise ConnectionError("the workers' hub cannot take the broadcast (gone or not reading)")
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._offsets.append(future)
+        return await self._take(future)
+
+    def send_session(self, record: SessionRecord) -> None:
+        """Write a session to the hub (queued)."""
+        self._write(hubwire.save(record))
+
+    def send_drop(self, pid: str) -> None:
+        """Tell the hub a session is over (queued)."""
+        self._write(hubwire.drop(pid))
+
+    async def request_restore(self, request: RestoreRequest) -> Restoring:
+        """The hub's answer to a restore (None: refused, or the hub cannot be reached)."""
+        if not self._write(hubwire.restore(request)):
+            return None
+        future: asyncio.Future[Restoring] = asyncio.get_running_loop().create_future()
+        self._restores.append(future)
+        return await self._take(future)
+
+    def ask_stats(self, callback: Callable[[RecoveryStats], None]) -> None:
+        """Ask the hub for the channel's counters; ``callback`` gets them."""
+        if self._write(hubwire.stats_request()):
+            self._stats_wanted.append(callback)
+
+    async def request_stats(self) -> RecoveryStats:
+        """The channel's counters, from the hub."""
+        future: asyncio.Future[RecoveryStats] = asyncio.get_running_loop().create_future()
+
+        def took(stats: RecoveryStats) -> None:
+            if not future.done():
+                future.set_result(stats)
+
+        if not self._write(hubwire.stats_request()):
+            raise ConnectionError("the workers' hub cannot be reached")
+        self._stats_wanted.append(took)
+        async with asyncio.timeout(10):
+            return await future
+
+    def encoder(self) -> Encoder:
+        """The server's EVENT encoder (for the packets a restore replays)."""
+        adapter = self._adapter
+        if adapter is None:
+            raise RuntimeError("the driver is not started")
+        encode: Encoder = adapter._encoder()
+        return encode
 
     # -- outbound (the operations themselves: MessageDriver) -----------------------------------
 
@@ -153,13 +331,19 @@ class LocalDriver(MessageDriver):
 
     # -- inbound -----------------------------------------------------------------------------
 
-    def _on_message(self, payload: bytes) -> None:
+    def _on_message(self, payload: bytes, offset: str | None = None) -> None:
         adapter = self._adapter
         if adapter is None:
             return
         try:
             message = decode_cluster(payload)
-            if message.uid != self.uid:
+            if message.uid == self.uid:
+                return
+            if offset is not None and isinstance(message, ClusterBroadcast) and message.request_id is None:
+                event, *args = message.packet.data
+                selector = to_selector(message.opts)
+                adapter.receive_broadcast(message.nsp, event, tuple(args), selector, offset=offset)
+            else:
                 self.dispatch(adapter, message)
         except ClusterMessageError as exc:
             self.dropped(f"hub channel {self.channel!r}", exc)
