@@ -57,6 +57,8 @@ class EngineCore:
         #: The handler's ``urgent`` (see :class:`EngineHandler`), or "never".
         self.urgent: Callable[[EngineSession, str | bytes], bool] = getattr(handler, "urgent", _never_urgent)
         self.sessions: dict[str, EngineSession] = {}
+        #: Traffic of the sessions that ended: packets in, packets out, bytes in, bytes out.
+        self.traffic_closed = [0, 0, 0, 0]
         self._farewells: dict[str, bytes] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()

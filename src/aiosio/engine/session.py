@@ -79,12 +79,16 @@ class EngineSession:
         "_timer",
         "_ws_close",
         "_wt",
+        "bytes_in",
+        "bytes_out",
         "closed",
         "core",
         "data",
         "heartbeat",
         "inflight",
         "machine",
+        "packets_in",
+        "packets_out",
         "request",
         "sid",
     )
@@ -92,6 +96,9 @@ class EngineSession:
     def __init__(self, core: EngineCore, sid: str, transport: str, request: Any) -> None:
         self.core = core
         self.sid = sid
+        #: Engine.IO packets received and sent (or queued), and their encoded lengths (plain ints,
+        #: read by observers; added to ``core.traffic_closed`` when the session ends).
+        self.packets_in = self.packets_out = self.bytes_in = self.bytes_out = 0
         #: The session's Engine.IO state; every state change goes through it.
         self.machine = EngineIOState(Role.SERVER)
         self.machine.opened(transport)
@@ -152,6 +159,8 @@ class EngineSession:
 
     def send(self, frame: Frame) -> None:
         """Queue or write one packet. Never drops: a session that cannot keep up is closed."""
+        self.packets_out += 1
+        self.bytes_out += len(frame.payload)
         wt = self._wt
         if wt is not None:
             if wt.is_closing():
@@ -187,6 +196,16 @@ class EngineSession:
         if poll is not None and not poll.done():
             poll.set_result(None)
 
+    def outbound_bytes(self) -> int:
+        """Bytes waiting to go out now: the WebSocket's buffer, or the polling queue."""
+        wt = self._wt
+        if wt is not None:
+            return wt.get_write_buffer_size()
+        sink = self._sink
+        if sink is not None:
+            return sink.buffered()
+        return self._queue_bytes
+
     @property
     def writable(self) -> bool:
         """True if a packet sent now would go out at once (used for volatile packets)."""
@@ -209,6 +228,8 @@ class EngineSession:
         if packet.type == _MESSAGE:
             self.message(packet.data)
             return
+        self.packets_in += 1
+        self.bytes_in += 1 + len(packet.data or "")
         try:
             action = self.machine.receive(packet.type)
         except ProtocolError as exc:
@@ -237,6 +258,8 @@ class EngineSession:
         urgent (Socket.IO ACKs) skip the line, so handlers waiting for their own client's acks
         keep going while its events wait.
         """
+        self.packets_in += 1
+        self.bytes_in += len(data) + (data.__class__ is str)  # a text packet's type character
         if (self._held is None and not self.backlog_full) or self.core.urgent(self, data):
             self.core.handler.on_message(self, data)
         else:
@@ -466,6 +489,9 @@ class EngineSession:
                 poll.set_result(None)
         elif self.machine.state is State.OPEN_WEBSOCKET:
             self.attach_websocket(sink)
+            on_upgrade = getattr(self.core.handler, "on_upgrade", None)
+            if on_upgrade is not None:  # the layer above may want to hear of it (observers)
+                on_upgrade(self)
 
     def abort_upgrade(self) -> None:
         """The upgrade failed or timed out: the session carries on over polling (if it is still open).
@@ -526,6 +552,11 @@ class EngineSession:
         if not self.machine.close(reason):
             return
         self.closed = True
+        totals = self.core.traffic_closed
+        totals[0] += self.packets_in
+        totals[1] += self.packets_out
+        totals[2] += self.bytes_in
+        totals[3] += self.bytes_out
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
