@@ -17,8 +17,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 import aiosio
+from aiosio.demo.app import SIO_KEY, create_app
 from aiosio.demo.bundle import add_client_routes, find_client_bundle
 from aiosio.demo.store import MAX_TITLE_LENGTH, TUTORIAL_TODOS
+from aiosio.testing import TestClient
+from aiosio.testing import TestServer as InProcessServer
 
 JSON = {"Content-Type": "application/json"}
 REPO = Path(__file__).resolve().parents[2]
@@ -60,6 +63,50 @@ async def peer(server: TestServer) -> AsyncIterator[Peer]:
         yield p
     finally:
         await p.client.disconnect()
+
+
+# The chat tests need only the Socket.IO layer: they run on aiosio.testing's in-process client
+# (docs/testing.md, "Testing your app without a port"), the demo app started without a port.
+
+
+@pytest.fixture
+async def demo_sio(db_path: Path) -> AsyncIterator[InProcess]:
+    """The demo app started (its startup and shutdown run) with no port; ``.connect()`` a client."""
+    app = create_app(db_path)
+    sio = app[SIO_KEY]
+    assert isinstance(sio, aiosio.AsyncServer)
+    async with InProcess(sio, app) as server:
+        yield server
+
+
+class InProcess(InProcessServer):
+    """A TestServer whose clients look like :class:`Peer` to the tests (``next``, ``call``)."""
+
+    @asynccontextmanager
+    async def peer(self) -> AsyncIterator[InProcessPeer]:
+        client = await self.connect()
+        try:
+            yield InProcessPeer(client)
+        finally:
+            await client.disconnect()
+
+
+class InProcessPeer:
+    """:class:`Peer`'s methods over an in-process test client."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+
+    async def next(self, event: str, timeout: float = 5.0) -> Any:
+        received = await self.client.receive(event, timeout=timeout)
+        return received.args[0] if len(received.args) == 1 else received.args
+
+    async def call(self, event: str, *args: Any) -> Any:
+        return await self.client.call(event, args if len(args) != 1 else args[0], timeout=5)
+
+    def received(self, event: str) -> list[Any]:
+        """Every ``event`` that arrived (also those :meth:`next` returned)."""
+        return [r.data for r in self.client.received if r.event == event]
 
 
 # -- JSON API --------------------------------------------------------------------------------------
@@ -267,11 +314,9 @@ async def test_every_change_is_pushed(demo_server: TestServer, http: aiohttp.Cli
         assert (await watcher.next("todo_added"))["title"] == "after"
 
 
-async def test_chat_rooms_presence_and_relay(
-    demo_server: TestServer, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_chat_rooms_presence_and_relay(demo_sio: InProcess, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="aiosio.demo")
-    async with peer(demo_server) as alice, peer(demo_server) as bob, peer(demo_server) as carol:
+    async with demo_sio.peer() as alice, demo_sio.peer() as bob, demo_sio.peer() as carol:
         alice_join = await alice.call("join", {"name": "alice", "room": "general"})
         assert alice_join["ok"] and alice_join["room"] == "general" and alice_join["history"] == []
         assert [u["name"] for u in (await alice.next("presence"))["users"]] == ["alice"]
@@ -294,7 +339,7 @@ async def test_chat_rooms_presence_and_relay(
             assert isinstance(message["ts"], int)
         # Public ids, never socket ids, identify people to each other.
         assert message["from"] == alice_join["you"]
-        assert carol.events["message"].empty()
+        assert carol.received("message") == []
 
         # The tutorial's log lines: the socket id, then the message.
         assert any(r.getMessage().startswith("Socket ID: ") for r in caplog.records)
@@ -305,18 +350,18 @@ async def test_chat_rooms_presence_and_relay(
         assert [m["text"] for m in ack["history"]] == ["hello bob"]
 
 
-async def test_presence_follows_disconnects(demo_server: TestServer) -> None:
-    async with peer(demo_server) as alice:
+async def test_presence_follows_disconnects(demo_sio: InProcess) -> None:
+    async with demo_sio.peer() as alice:
         await alice.call("join", {"name": "alice", "room": "help"})
         await alice.next("presence")
-        async with peer(demo_server) as bob:
+        async with demo_sio.peer() as bob:
             await bob.call("join", {"name": "bob", "room": "help"})
             assert len((await alice.next("presence"))["users"]) == 2
         assert [u["name"] for u in (await alice.next("presence"))["users"]] == ["alice"]
 
 
-async def test_tutorial_style_message_and_validation(demo_server: TestServer) -> None:
-    async with peer(demo_server) as p:
+async def test_tutorial_style_message_and_validation(demo_sio: InProcess) -> None:
+    async with demo_sio.peer() as p:
         # A plain string, as the tutorial's page sends it, from a client that never joined.
         ack = await p.call("message", "hi from the tutorial")
         assert ack["ok"] is True

@@ -15,9 +15,10 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 import aiosio
-from aiosio.demo.app import TICKER_KEY, create_app
+from aiosio.demo.app import SIO_KEY, TICKER_KEY, create_app
 from aiosio.demo.prices import STOCKS, PriceModel, RateMeter
 from aiosio.demo.ticker import PRICES_ROOM, TICK_INTERVAL, PriceTicker
+from aiosio.testing import TestServer as InProcessServer
 
 # -- the model (no I/O) ----------------------------------------------------------------------------
 
@@ -136,12 +137,18 @@ async def test_join_receive_ticks_leave_and_stop_receiving(demo_server: TestServ
         await w.next_tick()
 
 
-async def test_ticks_go_to_the_room_only(demo_server: TestServer) -> None:
-    async with watcher(demo_server) as inside, watcher(demo_server) as outside:
+async def test_ticks_go_to_the_room_only(db_path: Path) -> None:
+    # Only the Socket.IO layer matters here: the app runs in-process (aiosio.testing), its startup
+    # (which starts the ticker) and shutdown included, with no port.
+    app = create_app(db_path)
+    sio = app[SIO_KEY]
+    assert isinstance(sio, aiosio.AsyncServer)
+    async with InProcessServer(sio, app) as server:
+        inside, outside = await server.connect(), await server.connect()
         await inside.call("join_prices")
         for _ in range(3):
-            await inside.next_tick()
-        assert outside.ticks.empty()
+            await inside.receive("tick")
+        assert [r for r in outside.received if r.event == "tick"] == []
 
 
 async def test_stats_count_clients_watchers_and_rates(demo_server: TestServer) -> None:
