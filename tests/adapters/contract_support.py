@@ -63,6 +63,15 @@ ADAPTERS: dict[str, AdapterKind] = {
 }
 
 
+def _redis_streams(url: str, channel: str) -> aiosio.AsyncManager:
+    manager: Any = aiosio.AsyncRedisManager  # mode='streams' and stream_name= are the streams driver's
+    made: aiosio.AsyncManager = manager(url, channel=channel, mode="streams", stream_name=channel)
+    return made
+
+
+ADAPTERS["redis-streams"] = AdapterKind(_redis_streams, redis="server")
+
+
 if _sharded_exists():
     for _mode in ("dynamic", "static", "dynamic-private"):
         ADAPTERS[f"redis-sharded-{_mode}"] = AdapterKind(partial(_redis_sharded, mode=_mode), redis="server")

@@ -14,6 +14,7 @@ from ..adapters.cluster import DEFAULT_REQUEST_TIMEOUT, ClusterAdapter
 from ..adapters.redis.classic import ClassicDriver
 from ..adapters.redis.emitter import RedisEmitter
 from ..adapters.redis.sharded import ShardedDriver
+from ..adapters.redis.streams import StreamsDriver
 from ..protocol.cluster import SubscriptionMode
 from .emitting import Emitting
 from .manager import AsyncManager
@@ -33,6 +34,15 @@ class AsyncRedisManager(AsyncManager):
     node), and ``cluster=True`` connects to a Redis Cluster (redis-py's ``RedisCluster``; ``url``
     names any of its nodes). A Redis Cluster needs ``mode='sharded'``.
 
+    ``mode='streams'`` speaks the wire of Node's ``@socket.io/redis-streams-adapter`` 0.3.x (a
+    broadcast is a Redis stream entry; requests and answers go on pub/sub; ``channel`` is its
+    ``channelPrefix``), the one cluster on which ``connection_state_recovery`` works: sessions and
+    missed packets are read from Redis by whichever node the client comes back to, Node's too.
+    Node's stream options are keywords: ``stream_name`` ('socket.io'), ``stream_count`` (1),
+    ``max_len`` (10000), ``read_count`` (100), ``block_time_ms`` (5000), ``session_key_prefix``
+    ('sio:session:'), ``only_plaintext`` (False), ``use_sharded_pubsub`` (False; with
+    ``cluster=True`` for a Redis Cluster). See docs/scaling.md and docs/recovery.md.
+
     ``write_only=True`` makes a manager for a process that is not a server (python-socketio's use):
     it only publishes, through a :class:`~aiosio.RedisEmitter`, and is never counted as a server;
     call its ``emit``, ``enter_room``, ``leave_room``, ``close_room`` and ``disconnect``.
@@ -49,17 +59,25 @@ class AsyncRedisManager(AsyncManager):
         json: Any = None,
         redis_options: dict[str, Any] | None = None,
         *,
-        mode: Literal["classic", "sharded"] = "classic",
+        mode: Literal["classic", "sharded", "streams"] = "classic",
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
         publish_on_specific_response_channel: bool = False,
         subscription_mode: SubscriptionMode = "dynamic",
         cluster: bool = False,
+        stream_name: str = "socket.io",
+        stream_count: int = 1,
+        max_len: int = 10_000,
+        read_count: int = 100,
+        block_time_ms: int = 5000,
+        session_key_prefix: str = "sio:session:",
+        only_plaintext: bool = False,
+        use_sharded_pubsub: bool = False,
     ) -> None:
         super().__init__()
-        if mode not in ("classic", "sharded"):
-            raise ValueError(f"unknown Redis adapter mode {mode!r}: use 'classic' or 'sharded'")
-        if cluster and mode != "sharded":
-            raise ValueError("a Redis Cluster (cluster=True) needs mode='sharded'")
+        if mode not in ("classic", "sharded", "streams"):
+            raise ValueError(f"unknown Redis adapter mode {mode!r}: use 'classic', 'sharded' or 'streams'")
+        if cluster and mode == "classic":
+            raise ValueError("a Redis Cluster (cluster=True) needs mode='sharded' or mode='streams'")
         if write_only and mode != "classic":
             raise ValueError("write_only publishes in the emitter's format, which is the classic mode's")
         self.url = url
@@ -72,8 +90,24 @@ class AsyncRedisManager(AsyncManager):
         if write_only:
             self.emitter = RedisEmitter(url, channel, redis_options=redis_options, logger=logger)
             return
-        driver: ClassicDriver | ShardedDriver
-        if mode == "sharded":
+        driver: ClassicDriver | ShardedDriver | StreamsDriver
+        if mode == "streams":
+            driver = StreamsDriver(
+                url,
+                stream_name=stream_name,
+                stream_count=stream_count,
+                channel_prefix=channel,
+                use_sharded_pubsub=use_sharded_pubsub or cluster,
+                max_len=max_len,
+                read_count=read_count,
+                block_time_ms=block_time_ms,
+                session_key_prefix=session_key_prefix,
+                only_plaintext=only_plaintext,
+                cluster=cluster,
+                redis_options=redis_options,
+                logger=logger,
+            )
+        elif mode == "sharded":
             driver = ShardedDriver(
                 url,
                 channel_prefix=channel,

@@ -21,6 +21,12 @@ master that owns a subscribed shard channel), and it survives Redis going away:
 
 On a Redis Cluster a shard channel is routed to the master owning its slot when first subscribed;
 a slot that later moves to another master is not followed (its reconnects then fail with MOVED).
+
+For the Redis Streams adapter the queue also carries other write commands (:meth:`RedisLink.command`:
+XADD, SET, DEL), in order with the publishes, pipelined the same way; a command can hand back its
+reply through a future (XADD's entry id). :meth:`RedisLink.read_stream` runs a blocking ``XREAD``
+reader on a connection of its own that survives outages: it reconnects with the same backoff and
+goes on from the last entry it read, so an outage loses no entry that is still in the stream.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import contextlib
 import logging
 import random
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -289,7 +295,10 @@ class RedisLink:
         self.op_timeout = op_timeout
         self.log = logger or _log
         self.stats = LinkStats()
-        self._queue: deque[tuple[str, bytes, int]] = deque()
+        #: (command and arguments, size, future for the reply or None), in order.
+        self._queue: deque[tuple[tuple[Any, ...], int, asyncio.Future[Any] | None]] = deque()
+        self._readers: list[asyncio.Task[None]] = []
+        self._reader_clients: list[Any] = []
         self._wake = asyncio.Event()
         #: set while the queue is empty and no batch is in flight (close() waits for it).
         self._idle = asyncio.Event()
@@ -341,6 +350,7 @@ class RedisLink:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), max(0.0, deadline - loop.time()))
         tasks = [sub.task for sub in self._subscribers.values()]
+        tasks.extend(self._readers)
         if self._writer is not None:
             tasks.append(self._writer)
         for task in tasks:
@@ -352,7 +362,15 @@ class RedisLink:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(sub.client.aclose(), self.op_timeout)
         self._subscribers.clear()
+        for reader_client in self._reader_clients:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(reader_client.aclose(), self.op_timeout)
+        self._reader_clients.clear()
+        self._readers.clear()
         lost = len(self._queue)
+        for _args, _size, future in self._queue:
+            if future is not None and not future.done():
+                future.set_exception(ConnectionError("the Redis link is closed"))
         self._queue.clear()
         self.stats.dropped += lost
         self.stats.pending = self.stats.pending_bytes = 0
@@ -442,20 +460,39 @@ class RedisLink:
         """Queue ``payload`` for ``channel`` (PUBLISH, or SPUBLISH when sharded), in order, without
         blocking or raising. False when it was dropped at once (link closed, or larger than the whole
         queue); a full queue drops its oldest messages instead (counted in ``stats.dropped``)."""
-        size = len(payload) + len(channel)
+        command = "SPUBLISH" if self.sharded else "PUBLISH"
+        return self._enqueue((command, channel, payload), len(payload) + len(channel), None)
+
+    def command(self, *args: Any, reply: bool = False) -> asyncio.Future[Any] | None:
+        """Queue a write command (``"XADD", stream, ...``, ``"SET", ...``) in order with the publishes,
+        without blocking. With ``reply=True`` returns a future of Redis's reply (it fails with the
+        error when the command is refused, dropped from a full queue, lost in a failed round trip or
+        the link closes; a future cancelled before the command went out cancels the command).
+        Without, returns None and a failure is only counted."""
+        future: asyncio.Future[Any] | None = None
+        if reply:
+            future = asyncio.get_running_loop().create_future()
+        size = sum(len(a) if isinstance(a, bytes | str) else 8 for a in args)
+        if not self._enqueue(args, size, future) and future is not None and not future.done():
+            future.set_exception(ConnectionError("the Redis link dropped the command (closed, or too large)"))
+        return future
+
+    def _enqueue(self, args: tuple[Any, ...], size: int, future: asyncio.Future[Any] | None) -> bool:
         stats = self.stats
         if self._closed or size > self.max_pending_bytes:
             stats.dropped += 1
             return False
         queue = self._queue
-        queue.append((channel, payload, size))
+        queue.append((args, size, future))
         stats.pending += 1
         stats.pending_bytes += size
         while stats.pending > self.max_pending or stats.pending_bytes > self.max_pending_bytes:
-            _, _, old = queue.popleft()
+            _, old, dropped = queue.popleft()
             stats.pending -= 1
             stats.pending_bytes -= old
             stats.dropped += 1
+            if dropped is not None and not dropped.done():
+                dropped.set_exception(ConnectionError("the Redis link's queue was full: dropped"))
         self._idle.clear()
         self._wake.set()
         return True
@@ -488,23 +525,26 @@ class RedisLink:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            batch: list[tuple[str, bytes, int]] = []
-            size = 0
+            batch: list[tuple[tuple[Any, ...], int, asyncio.Future[Any] | None]] = []
+            size = taken = 0
             while queue and len(batch) < MAX_BATCH and size < MAX_BATCH_BYTES:
                 item = queue.popleft()
+                size += item[1]
+                taken += 1
+                if item[2] is not None and item[2].done():
+                    continue  # its caller gave up waiting (cancelled): never sent
                 batch.append(item)
-                size += item[2]
-            stats.pending -= len(batch)
+            stats.pending -= taken
             stats.pending_bytes -= size
             self._idle.clear()
+            if not batch:
+                continue
             try:
                 async with asyncio.timeout(self.op_timeout):
                     if len(batch) == 1:
                         # One message (a broadcast at a time): a plain command costs less than a pipeline.
-                        channel, payload, _ = batch[0]
-                        send = self.client.spublish if self.sharded else self.client.publish
                         try:
-                            replies = [await send(channel, payload)]
+                            replies = [await self.client.execute_command(*batch[0][0])]
                         except aioredis.ResponseError as refused:
                             replies = [refused]
                     else:
@@ -513,18 +553,26 @@ class RedisLink:
                             if not self.cluster
                             else self.client.pipeline()
                         )
-                        command = pipe.spublish if self.sharded else pipe.publish
-                        for channel, payload, _ in batch:
-                            command(channel, payload)
+                        for args, _, _ in batch:
+                            pipe.execute_command(*args)
                         replies = await pipe.execute(raise_on_error=False)
             except asyncio.CancelledError:
                 stats.dropped += len(batch)
+                _fail(batch, ConnectionError("the Redis link is closing"))
                 raise
             except Exception as exc:
                 stats.dropped += len(batch)
+                _fail(batch, ConnectionError(f"the round trip to Redis failed: {exc!r}"))
                 self._component_down(_PUBLISHER, exc)
                 continue
-            failed = sum(1 for reply in replies if isinstance(reply, Exception))
+            failed = 0
+            for (_, _, future), reply in zip(batch, replies, strict=False):
+                if isinstance(reply, Exception):
+                    failed += 1
+                    if future is not None and not future.done():
+                        future.set_exception(reply)
+                elif future is not None and not future.done():
+                    future.set_result(reply)
             if failed:  # refused by Redis (not a connection failure): counted, logged once per kind
                 stats.dropped += failed
                 self._log_once("publish", next(r for r in replies if isinstance(r, Exception)))
@@ -537,6 +585,103 @@ class RedisLink:
                 await node.disconnect_free_connections()
         else:
             await self.client.connection_pool.disconnect(inuse_connections=False)
+
+    # ---- streams ----------------------------------------------------------------------------------
+
+    def read_stream(
+        self,
+        stream: str,
+        on_entries: Callable[[str, list[tuple[bytes, dict[bytes, bytes]]]], None],
+        *,
+        count: int = 100,
+        block_ms: int = 5000,
+        on_start: Callable[[str, bytes], None] | None = None,
+    ) -> None:
+        """Read ``stream`` from now on (``XREAD COUNT count BLOCK block_ms``, from the newest entry at
+        the time the reader first connects: ``on_start(stream, id)`` hears which, ``b"0-0"`` for an
+        empty stream) on a dedicated connection, calling ``on_entries(stream, [(id, fields), ...])``
+        for each batch, in order. After an outage it reconnects with backoff and goes on after the
+        last entry it read. Stopped by :meth:`close`."""
+        if not self._started or self._closed:
+            raise RuntimeError("RedisLink is not running (start() it first)")
+        if self.cluster:
+            node = self.client.get_node_from_key(stream)
+            pool = aioredis.ConnectionPool(
+                connection_class=node.connection_class, max_connections=1, **node.connection_kwargs
+            )
+        else:
+            kwargs = dict(self.client.connection_pool.connection_kwargs)
+            pool = aioredis.ConnectionPool(
+                connection_class=self.client.connection_pool.connection_class, max_connections=1, **kwargs
+            )
+        pool.connection_kwargs["socket_timeout"] = block_ms / 1000 + self.op_timeout
+        client = aioredis.Redis(connection_pool=pool)
+        self._reader_clients.append(client)
+        task = asyncio.get_running_loop().create_task(
+            self._read_loop(client, stream, on_entries, count, block_ms, on_start),
+            name=f"aiosio-redis-xread-{stream}",
+        )
+        self._readers.append(task)
+
+    async def _read_loop(
+        self,
+        client: Any,
+        stream: str,
+        on_entries: Callable[[str, list[tuple[bytes, dict[bytes, bytes]]]], None],
+        count: int,
+        block_ms: int,
+        on_start: Callable[[str, bytes], None] | None,
+    ) -> None:
+        last: bytes | None = None
+        attempt = 0
+        down_since: float | None = None
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                if last is None:
+                    # The newest entry now ("$", resolved once: nothing added after this is missed).
+                    newest = await asyncio.wait_for(client.xrevrange(stream, count=1), self.op_timeout)
+                    last = newest[0][0] if newest else b"0-0"
+                    if on_start is not None:
+                        on_start(stream, last)
+                reply = await client.xread({stream: last}, count=count, block=block_ms)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                attempt += 1
+                if down_since is None:
+                    down_since = loop.time()
+                    self.log.warning("redis stream reader of %s lost (%r); reconnecting", stream, exc)
+                with contextlib.suppress(Exception):
+                    await client.connection_pool.disconnect()
+                await asyncio.sleep(_backoff(attempt))
+                continue
+            if down_since is not None:
+                self.log.info("redis stream reader of %s back after %.2f s", stream, loop.time() - down_since)
+                down_since = None
+            attempt = 0
+            for _name, entries in reply or ():
+                if not entries:
+                    continue
+                last = entries[-1][0]
+                self.stats.received += len(entries)
+                try:
+                    on_entries(stream, entries)
+                except Exception as exc:
+                    self.stats.callback_errors += 1
+                    self._log_once("on_entries", exc)
+
+    async def call(self, *args: Any) -> Any:
+        """Run one command now (not queued), bounded by ``op_timeout``; raises the redis-py error."""
+        return await asyncio.wait_for(self.client.execute_command(*args), self.op_timeout)
+
+    async def transaction(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """Run ``commands`` in one MULTI/EXEC (not queued), bounded by ``op_timeout``."""
+        pipe = self.client.pipeline(transaction=True)
+        for args in commands:
+            pipe.execute_command(*args)
+        replies: list[Any] = await asyncio.wait_for(pipe.execute(), self.op_timeout)
+        return replies
 
     # ---- server count ---------------------------------------------------------------------------
 
@@ -612,6 +757,12 @@ class RedisLink:
                 self.on_reconnect()
             except Exception as exc:
                 self._log_once("on_reconnect", exc)
+
+
+def _fail(batch: list[tuple[tuple[Any, ...], int, asyncio.Future[Any] | None]], exc: Exception) -> None:
+    for _args, _size, future in batch:
+        if future is not None and not future.done():
+            future.set_exception(exc)
 
 
 def _count(reply: Any) -> int:

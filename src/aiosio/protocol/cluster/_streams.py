@@ -198,18 +198,23 @@ def _text(value: bytes | None, name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class WireSession:
-    """A recovery session as the adapter stores it: ``{sid, pid, rooms, data}``."""
+    """A recovery session as the adapter stores it: ``{sid, pid, rooms, data}``. aiosio adds
+    ``start`` after them when it knows one (the newest entry when the socket connected: where a
+    client that never received an offset recovers from); Node ignores it."""
 
     sid: str
     pid: str
     rooms: tuple[Room, ...]
     data: Any = None
+    start: str | None = None
 
 
 def encode_session(session: WireSession) -> bytes:
     """The value of the session key: base64 (ASCII bytes) of msgpack ``{sid, pid, rooms, data}``,
     in that order (so Node restores it, and its bytes equal Node's)."""
     obj = {"sid": session.sid, "pid": session.pid, "rooms": list(session.rooms), "data": session.data}
+    if session.start is not None:
+        obj["start"] = session.start
     return base64.b64encode(pack(obj))
 
 
@@ -226,8 +231,13 @@ def decode_session(value: bytes | str, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTE
     rooms = obj.get("rooms")
     if not isinstance(rooms, list) or not all(isinstance(r, str) or type(r) is int for r in rooms):
         raise fail("session: rooms must be a list of rooms")
+    start = obj.get("start")
     return WireSession(
-        need_str(obj, "sid", "session"), need_str(obj, "pid", "session"), tuple(rooms), obj.get("data")
+        need_str(obj, "sid", "session"),
+        need_str(obj, "pid", "session"),
+        tuple(rooms),
+        obj.get("data"),
+        start if is_stream_id(start) else None,
     )
 
 

@@ -1,0 +1,389 @@
+"""The Redis Streams driver: the wire of ``@socket.io/redis-streams-adapter`` 0.3.1, so aiosio nodes
+and Node socket.io nodes share one cluster, with connection-state recovery across all of them.
+
+- Persistent messages (a broadcast without acks, socketsJoin/Leave, disconnectSockets) are stream
+  entries: ``XADD <stream> MAXLEN ~ <max_len> * uid … nsp … type … [data …]``, queued and pipelined
+  in order by the :class:`~aiosio.adapters.redis._link.RedisLink`. Every node reads each stream
+  with ``XREAD COUNT <read_count> BLOCK <block_time_ms>`` on a connection of its own (one per
+  stream), from the newest entry when it starts, and after an outage from the last entry it read.
+- Ephemeral messages (ack broadcasts, server-side emits, fetches) and every answer are msgpack on
+  pub/sub, ``{prefix}#{nsp}#`` and ``{prefix}#{nsp}#{uid}#`` (SUBSCRIBE, or SSUBSCRIBE with
+  ``use_sharded_pubsub``); the server count is NUMSUB (SHARDNUMSUB) of the first.
+
+It is a :class:`~aiosio.adapters.cluster.LoggedDriver`: with ``connection_state_recovery`` on, a
+broadcast's local delivery waits for its XADD and carries the entry id as its offset, as Node's
+does, and :meth:`StreamsDriver.recovery_store` is the
+:class:`~aiosio.recovery.redis_streams.RedisStreamsStore` reading sessions and missed packets
+from the stream. See CLUSTER-WIRE.md §4 and §7.4, docs/scaling.md and docs/recovery.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ...protocol.cluster import (
+    CLUSTER_RESPONSE_TYPES,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    HEARTBEAT_TYPES,
+    ClusterBroadcast,
+    ClusterFetchSocketsResponse,
+    ClusterMessage,
+    ClusterMessageError,
+    WirePacket,
+    WireSocket,
+    decode_entry,
+    decode_ephemeral,
+    encode_entry,
+    encode_ephemeral,
+    hex_uid,
+    is_ephemeral,
+    stream_id_key,
+    stream_name,
+    stream_names,
+)
+from ..base import Selector, SocketInfo
+from ..message_driver import MessageDriver
+from ..wire import DropLog, to_opts, to_selector, to_wire_socket
+from ._link import RedisLink
+
+if TYPE_CHECKING:
+    from ...protocol.frames import Frame
+    from ...recovery.options import RecoveryOptions
+    from ...recovery.redis_streams import RedisStreamsStore
+    from ..cluster import ClusterAdapter
+
+default_logger = logging.getLogger("aiosio.adapters.redis")
+
+#: How long a broadcast's local delivery waits for its XADD (with recovery on) before the emit
+#: raises: a Redis that is away does not hang emitters forever.
+DEFAULT_LOG_TIMEOUT = 5.0
+_MAIN, _OWN = "main", "own"
+_ZERO = (0, 0)
+
+
+class StreamsDriver(MessageDriver):
+    """A :class:`~aiosio.adapters.cluster.ClusterDriver` (and ``LoggedDriver``) speaking the Redis
+    Streams adapter's wire. The options are Node's, in snake_case, with Node's defaults:
+    ``stream_name``, ``stream_count``, ``channel_prefix``, ``use_sharded_pubsub``, ``max_len``,
+    ``read_count``, ``block_time_ms``, ``session_key_prefix``, ``only_plaintext``.
+
+    ``url`` and ``redis_options`` make the :class:`~aiosio.adapters.redis._link.RedisLink`
+    (``cluster=True``: a Redis Cluster, with ``use_sharded_pubsub``); or pass a ``link``.
+    ``log_timeout`` bounds how long an emit waits for its XADD when recovery is on.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        stream_name: str = "socket.io",
+        stream_count: int = 1,
+        channel_prefix: str = "socket.io",
+        use_sharded_pubsub: bool = False,
+        max_len: int = 10_000,
+        read_count: int = 100,
+        block_time_ms: int = 5000,
+        session_key_prefix: str = "sio:session:",
+        only_plaintext: bool = False,
+        cluster: bool = False,
+        link: RedisLink | None = None,
+        redis_options: dict[str, Any] | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        log_timeout: float = DEFAULT_LOG_TIMEOUT,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        if stream_count < 1:
+            raise ValueError("stream_count must be at least 1")
+        if max_len < 1 or read_count < 1 or block_time_ms < 1:
+            raise ValueError("max_len, read_count and block_time_ms must be positive")
+        if cluster and not use_sharded_pubsub:
+            raise ValueError("a Redis Cluster (cluster=True) needs use_sharded_pubsub=True")
+        self.uid = hex_uid()
+        self.stream_name = stream_name
+        self.stream_count = stream_count
+        self.prefix = channel_prefix
+        self.max_len = max_len
+        self.read_count = read_count
+        self.block_time_ms = block_time_ms
+        self.session_key_prefix = session_key_prefix
+        self.only_plaintext = only_plaintext
+        self.max_message_bytes = max_message_bytes
+        self.log_timeout = log_timeout
+        self.logger = logger or default_logger
+        if link is None:
+            link = RedisLink(
+                url,
+                on_message=self._on_message,
+                sharded=use_sharded_pubsub,
+                cluster=cluster,
+                redis_options=redis_options,
+                logger=self.logger,
+            )
+        else:
+            link.on_message = self._on_message
+        self.link = link
+        self.adapter: ClusterAdapter | None = None
+        self._opened: set[str] = set()
+        #: subscribed channel -> (namespace, what it is for).
+        self._routes: dict[str, tuple[str, str]] = {}
+        #: streams read, and per stream the newest entry the reader handed over (dispatched or
+        #: skipped) and the newest own entry delivered here (``(ms, seq)``).
+        self._reading: set[str] = set()
+        self.read_position: dict[str, tuple[int, int]] = {}
+        self.own_position: dict[str, tuple[int, int]] = {}
+        self._read_waiters: list[tuple[str, tuple[int, int], asyncio.Future[None]]] = []
+        #: per stream, the newest entry when its reader started (nothing before it is read here).
+        self.started_at: dict[str, tuple[int, int]] = {}
+        self._heartbeats_seen = False
+        self.store: RedisStreamsStore | None = None
+        self.dropped = DropLog(self.logger)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self, adapter: ClusterAdapter) -> None:
+        """Start the link and one reader per stream (Node's set: ``stream_name`` or
+        ``stream_name-0`` … ``-{count-1}``); ``adapter`` receives from now on."""
+        self.adapter = adapter
+        await self.link.start()
+        if self.link.cluster:
+            await asyncio.wait_for(self.link.client.initialize(), self.link.op_timeout)
+        for stream in stream_names(self.stream_name, self.stream_count):
+            self._read(stream)
+        if self.store is not None:
+            self.store.start()
+
+    def _read(self, stream: str) -> None:
+        if stream in self._reading:
+            return
+        self._reading.add(stream)
+        self.link.read_stream(
+            stream,
+            self._on_entries,
+            count=self.read_count,
+            block_ms=self.block_time_ms,
+            on_start=self._on_reader_start,
+        )
+
+    def _on_reader_start(self, stream: str, newest: bytes) -> None:
+        try:
+            key = stream_id_key(newest.decode())
+        except ValueError:
+            return
+        self.started_at.setdefault(stream, key)
+        if key > self.read_position.get(stream, _ZERO):
+            self.read_position[stream] = key
+        self._wake_readers(stream)
+
+    async def close(self) -> None:
+        """Stop the store's refresh, unsubscribe, stop the readers and close the link."""
+        if self.store is not None:
+            await self.store.close()
+        await self.link.close()
+        for _stream, _key, future in self._read_waiters:
+            if not future.done():
+                future.cancel()
+        self._read_waiters.clear()
+
+    async def open_namespace(self, namespace: str) -> None:
+        """SUBSCRIBE the namespace's public and own channels (once: NUMSUB counts this node once),
+        and read its stream (even one Node's nodes do not read: a negative hash)."""
+        if namespace in self._opened:
+            return
+        main, own = self.main_channel(namespace), self._own_channel(namespace)
+        self._routes[main] = (namespace, _MAIN)
+        self._routes[own] = (namespace, _OWN)
+        self._read(self.stream_of(namespace))
+        await self.link.subscribe(main, own)
+        self._opened.add(namespace)
+
+    def new_request_id(self) -> str:
+        """Node's 16-hex request ids."""
+        return hex_uid()
+
+    async def server_count(self, namespace: str) -> int:
+        """``PUBSUB NUMSUB`` (``SHARDNUMSUB``) of the namespace's public channel (at least 1)."""
+        return max(1, await self.link.numsub(self.main_channel(namespace)))
+
+    # -- names -----------------------------------------------------------------------------------
+
+    def stream_of(self, namespace: str) -> str:
+        """The stream of ``namespace``'s persistent messages."""
+        return stream_name(namespace, self.stream_name, self.stream_count)
+
+    def main_channel(self, namespace: str) -> str:
+        """``{prefix}#{nsp}#``."""
+        return f"{self.prefix}#{namespace}#"
+
+    def _own_channel(self, namespace: str) -> str:
+        return f"{self.prefix}#{namespace}#{self.uid}#"
+
+    # -- outbound ---------------------------------------------------------------------------------
+
+    def _send(self, message: ClusterMessage) -> None:
+        if is_ephemeral(message):
+            self.link.publish(self.main_channel(message.nsp), encode_ephemeral(message))
+        else:
+            self._xadd(message, reply=False)
+
+    def _answer(self, origin: str, message: ClusterMessage) -> None:
+        self.link.publish(f"{self.prefix}#{message.nsp}#{origin}#", encode_ephemeral(message))
+
+    def _xadd(self, message: ClusterMessage, *, reply: bool) -> asyncio.Future[Any] | None:
+        fields = encode_entry(message, self.only_plaintext)
+        args: list[Any] = ["XADD", self.stream_of(message.nsp), "MAXLEN", "~", self.max_len, "*"]
+        for name, value in fields:
+            args.extend((name, value))
+        return self.link.command(*args, reply=reply)
+
+    def fetch_response(self, namespace: str, origin: str, request_id: str, sockets: list[SocketInfo]) -> None:
+        """FETCH_SOCKETS_RESPONSE, msgpack (a socket whose data msgpack cannot carry is described
+        without it, and that is logged)."""
+        wire = tuple(to_wire_socket(info) for info in sockets)
+        try:
+            payload = encode_ephemeral(ClusterFetchSocketsResponse(self.uid, namespace, request_id, wire))
+        except (TypeError, ValueError) as exc:
+            self.logger.warning("fetch_sockets: socket data not serializable, sent without it: %s", exc)
+            wire = tuple(WireSocket(s.id, s.handshake, s.rooms, None) for s in wire)
+            payload = encode_ephemeral(ClusterFetchSocketsResponse(self.uid, namespace, request_id, wire))
+        self.link.publish(f"{self.prefix}#{namespace}#{origin}#", payload)
+
+    async def broadcast_logged(
+        self, namespace: str, event: str, args: tuple[Any, ...], selector: Selector
+    ) -> str | None:
+        """XADD the broadcast and return its entry id (None for a volatile one, not waited for).
+        Raises :class:`ConnectionError` when Redis did not take it within ``log_timeout``."""
+        message = ClusterBroadcast(
+            self.uid, namespace, WirePacket(namespace, [event, *args]), to_opts(selector)
+        )
+        future = self._xadd(message, reply=not selector.volatile)
+        if future is None:
+            return None
+        try:
+            reply = await asyncio.wait_for(asyncio.shield(future), self.log_timeout)
+        except TimeoutError:
+            future.cancel()  # not sent yet: never sent (sent already: the other nodes have it)
+            raise ConnectionError(
+                f"the broadcast was not appended to the Redis stream within {self.log_timeout:g} s"
+            ) from None
+        offset = reply.decode() if isinstance(reply, bytes) else str(reply)
+        key = stream_id_key(offset)
+        stream = self.stream_of(namespace)
+        if key > self.own_position.get(stream, _ZERO):
+            # Delivered here as this returns (the adapter delivers in the same step).
+            self.own_position[stream] = key
+        return offset
+
+    def recovery_store(self, options: RecoveryOptions, delivery_window: float) -> RedisStreamsStore:
+        """The :class:`~aiosio.recovery.redis_streams.RedisStreamsStore` of this driver (made once)."""
+        from ...recovery.redis_streams import RedisStreamsStore
+
+        if self.store is None:
+            self.store = RedisStreamsStore(self, options, delivery_window)
+        return self.store
+
+    def room_created(self, namespace: str, room: str) -> None:
+        """Nothing: the streams wire has no room channels."""
+
+    def room_deleted(self, namespace: str, room: str) -> None:
+        """Nothing: the streams wire has no room channels."""
+
+    # -- what the recovery store needs ----------------------------------------------------------------
+
+    def encode_event(self, namespace: str, event: str, args: tuple[Any, ...]) -> list[Frame]:
+        """The frames of an EVENT for this server's clients (the server's encoder)."""
+        adapter = self.adapter
+        if adapter is None:
+            raise RuntimeError("the driver is not started")
+        frames: list[Frame] = list(adapter._encoder()(namespace, event, args, None))
+        return frames
+
+    def position(self, stream: str) -> tuple[int, int]:
+        """The newest entry of ``stream`` delivered here (read from it, or appended by this node)."""
+        return max(self.read_position.get(stream, _ZERO), self.own_position.get(stream, _ZERO))
+
+    async def wait_read(self, stream: str, key: tuple[int, int], timeout: float) -> bool:
+        """Wait until the reader of ``stream`` handed over the entry ``key`` (or a later one); False
+        after ``timeout`` seconds."""
+        if self.read_position.get(stream, _ZERO) >= key:
+            return True
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter = (stream, key, future)
+        self._read_waiters.append(waiter)
+        try:
+            await asyncio.wait_for(future, timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            if waiter in self._read_waiters:
+                self._read_waiters.remove(waiter)
+
+    # -- inbound ---------------------------------------------------------------------------------
+
+    def _on_entries(self, stream: str, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        adapter = self.adapter
+        for raw_id, fields in entries:
+            entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+            try:
+                message = decode_entry(fields, self.max_message_bytes)
+                key = stream_id_key(entry_id)
+            except ClusterMessageError as exc:
+                self.dropped(stream, exc)
+                continue
+            except ValueError:
+                self.dropped(stream, f"bad entry id {entry_id[:50]!r}")
+                continue
+            if key > self.read_position.get(stream, _ZERO):
+                self.read_position[stream] = key
+            if message is None or adapter is None:
+                continue
+            if message.type in HEARTBEAT_TYPES:
+                if not self._heartbeats_seen:
+                    self._heartbeats_seen = True
+                    self.logger.warning(
+                        "the Redis stream %s has heartbeat entries of @socket.io/redis-streams-adapter "
+                        "0.2.x: its nodes cannot share a cluster with 0.3.x nodes (and aiosio speaks "
+                        "0.3.x); upgrade them",
+                        stream,
+                    )
+                continue
+            if message.uid == self.uid or message.nsp not in self._opened:
+                continue
+            try:
+                if isinstance(message, ClusterBroadcast) and message.request_id is None:
+                    event, *args = message.packet.data
+                    selector = to_selector(message.opts)
+                    adapter.receive_broadcast(message.nsp, event, tuple(args), selector, offset=entry_id)
+                else:
+                    self.dispatch(adapter, message)
+            except Exception as exc:
+                self.dropped(stream, f"{type(exc).__name__}: {exc}")
+                self.logger.debug("stream entry handling failed", exc_info=True)
+        self._wake_readers(stream)
+
+    def _wake_readers(self, stream: str) -> None:
+        if self._read_waiters:
+            position = self.read_position.get(stream, _ZERO)
+            for waiter_stream, key, future in list(self._read_waiters):
+                if waiter_stream == stream and key <= position and not future.done():
+                    future.set_result(None)
+
+    def _on_message(self, channel: str, payload: bytes) -> None:
+        adapter = self.adapter
+        route = self._routes.get(channel)
+        if adapter is None or route is None:
+            return
+        namespace, kind = route
+        try:
+            message = decode_ephemeral(payload, self.max_message_bytes)
+            if message.nsp != namespace:
+                return
+            if kind == _OWN or message.type in CLUSTER_RESPONSE_TYPES or message.uid != self.uid:
+                self.dispatch(adapter, message)
+        except ClusterMessageError as exc:
+            self.dropped(channel, exc)
+        except Exception as exc:
+            self.dropped(channel, f"{type(exc).__name__}: {exc}")
+            self.logger.debug("cluster message handling failed", exc_info=True)

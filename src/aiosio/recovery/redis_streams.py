@@ -1,0 +1,306 @@
+"""The Redis Streams recovery store: sessions and missed packets shared by every node of a
+``@socket.io/redis-streams-adapter`` 0.3.x cluster (aiosio and Node), read from Redis.
+
+- **Offsets** are the stream entry ids of the broadcasts (the driver's XADD gives them, the
+  readers carry them), so :meth:`RedisStreamsStore.stamp` does nothing.
+- **Sessions** are ``SET <session_key_prefix><pid> base64(msgpack({sid, pid, rooms, data[, start]}))
+  PX <max_disconnection_duration>``, the key and value Node writes (so Node restores ours and we
+  restore Node's). Unlike Node, which writes a session only when its connection is lost, this store
+  writes it through: when the socket connects, on every change of its rooms or session data, and
+  on a recoverable loss; it refreshes the expiry of its live sessions every half
+  ``max_disconnection_duration`` (one pipelined round trip), and deletes a session that ends for
+  good. So a node that is killed (SIGKILL) leaves its sessions behind, and its clients recover on
+  another node. Writes are queued in order with the adapter's other writes; none blocks.
+- **Restore** (Node's order): ``MULTI GET DEL EXEC`` of the session, the client's offset must still
+  be in the stream (``XRANGE off off``: an offset trimmed away, or of another stream, cannot be
+  exact), then the entries after it are read in pages (``XRANGE … COUNT``) and those that
+  :func:`~aiosio.protocol.cluster.replayable` accepts are replayed with their entry id appended:
+  broadcasts of the namespace to the session's rooms, never one that asked for acks nor a volatile
+  one (Node 0.3.1 replays both). A client that never received an offset recovers from where its
+  session started (``start``, kept in the session). Reading stops where this node's delivery is
+  (what the reader handed over, what this node appended and delivered): everything later reaches
+  the restored socket live, so nothing is missed or given twice. A restore that would replay more
+  than ``max_packets`` packets or ``max_bytes`` bytes, or read more than ``scan_limit`` entries, is
+  refused rather than read without bound.
+
+What :meth:`RedisStreamsStore.stats` counts: restores made and refused here, live sessions of this
+node (``sessions``), and sessions that could not be written (``evicted_sessions``). What the stream
+holds (packets, bytes, evictions by ``MAXLEN``) is Redis's, shared, and not counted here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..protocol.cluster import (
+    ClusterBroadcast,
+    ClusterMessageError,
+    WireSession,
+    decode_entry,
+    decode_session,
+    encode_session,
+    is_stream_id,
+    next_offset,
+    replayable,
+    stream_id_key,
+)
+from .memory import ENTRY_OVERHEAD
+from .offsets import format_offset
+from .options import RecoveryOptions
+from .store import RecoveryStats, Restored, SessionState
+
+if TYPE_CHECKING:
+    from ..adapters.base import EventPacket, Selector
+    from ..adapters.redis.streams import StreamsDriver
+    from ..protocol.frames import Frame
+
+_log = logging.getLogger("aiosio.recovery")
+
+#: Entries read per XRANGE while restoring.
+PAGE = 1000
+#: How long a restore waits for this node's reader to reach the client's offset (another node
+#: gave it out, this node may not have read it yet).
+CATCH_UP_TIMEOUT = 5.0
+_ZERO = (0, 0)
+
+
+class RedisStreamsStore:
+    """A :class:`~aiosio.recovery.store.RecoveryStore` on the Redis of a
+    :class:`~aiosio.adapters.redis.streams.StreamsDriver` (see the module docstring). Made by the
+    driver's ``recovery_store``."""
+
+    def __init__(
+        self,
+        driver: StreamsDriver,
+        options: RecoveryOptions,
+        delivery_window: float | None = None,
+        *,
+        scan_limit: int | None = None,
+    ) -> None:
+        self.options = options
+        self._driver = driver
+        self._delivery_window = delivery_window
+        self.scan_limit = scan_limit if scan_limit is not None else max(100_000, 4 * driver.max_len)
+        self._ttl_ms = max(1, round(options.max_disconnection_duration * 1000))
+        #: pid -> the session of a socket connected to this node (written through, refreshed).
+        self._live: dict[str, SessionState] = {}
+        self._stats = RecoveryStats()
+        self._refresh: asyncio.Task[None] | None = None
+        self._unwritable_logged = False
+
+    # -- lifecycle (the driver's) -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start refreshing the live sessions (the driver calls it when it starts)."""
+        if self._refresh is None:
+            self._refresh = asyncio.get_running_loop().create_task(
+                self._refresh_loop(), name="aiosio-recovery-refresh"
+            )
+
+    async def close(self) -> None:
+        """Stop refreshing (the sessions stay in Redis until they expire)."""
+        task, self._refresh = self._refresh, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _refresh_loop(self) -> None:
+        interval = max(0.05, self.options.max_disconnection_duration / 2)
+        while True:
+            await asyncio.sleep(interval)
+            for state in list(self._live.values()):
+                self._write(state)
+
+    # -- the store interface ----------------------------------------------------------------------
+
+    def position(self) -> str | None:
+        """The newest entry delivered by this node (over every stream it reads): where a socket
+        connecting now starts."""
+        driver = self._driver
+        streams = set(driver.read_position) | set(driver.own_position)
+        if not streams:
+            return None
+        return format_offset(max(driver.position(s) for s in streams))
+
+    def stamp(self, packet: EventPacket, selector: Selector) -> None:
+        """Nothing: the offset is the entry id the driver's XADD gives."""
+
+    def save_session(self, state: SessionState) -> None:
+        """Write a connected socket's session through (and keep it fresh while it is connected)."""
+        self._live[state.pid] = state
+        if self._refresh is None and self._driver.adapter is not None:
+            self.start()
+        self._write(state)
+
+    def persist(self, state: SessionState) -> None:
+        """The socket's connection was lost: its session stays ``max_disconnection_duration``."""
+        self._live.pop(state.pid, None)
+        self._write(state)
+
+    def discard(self, pid: str) -> None:
+        """The session is over (taken up by a new socket, or ended for good): delete it."""
+        self._live.pop(pid, None)
+        self._driver.link.command("DEL", self._key(pid))
+
+    def _key(self, pid: str) -> str:
+        return self._driver.session_key_prefix + pid
+
+    def _write(self, state: SessionState) -> None:
+        data = {} if state.data is None else state.data
+        try:
+            value = encode_session(WireSession(state.sid, state.pid, state.rooms, data, state.start))
+        except (TypeError, ValueError) as exc:
+            self._stats.evicted_sessions += 1
+            if not self._unwritable_logged:
+                self._unwritable_logged = True
+                _log.warning(
+                    "a session could not be written to Redis (its data is not msgpack-serializable: "
+                    "%s); it cannot be recovered on another node (further cases are counted)",
+                    exc,
+                )
+            return
+        self._driver.link.command("SET", self._key(state.pid), value, "PX", self._ttl_ms)
+
+    async def restore(self, namespace: str, pid: str, offset: str | None) -> Restored | None:
+        """The session ``pid`` and the packets after ``offset`` (after the session's start when
+        None), or None when that cannot be exact (see the module docstring)."""
+        try:
+            restored = await self._restore(namespace, pid, offset)
+        except (ConnectionError, OSError, TimeoutError) as exc:
+            _log.warning("connection-state recovery: Redis did not answer (%r); a fresh session", exc)
+            restored = None
+        except Exception as exc:  # redis-py's errors: refused, never a crash of the connect
+            _log.warning("connection-state recovery failed (%r); a fresh session", exc)
+            restored = None
+        if restored is None:
+            self._stats.refused += 1
+        else:
+            self._stats.recovered += 1
+        return restored
+
+    async def _restore(self, namespace: str, pid: str, offset: str | None) -> Restored | None:
+        if offset is not None and not is_stream_id(offset):
+            return None  # Node's rule: not a stream id (the session key is left to expire)
+        driver = self._driver
+        link = driver.link
+        stream = driver.stream_of(namespace)
+        raw, _deleted = await link.transaction([("GET", self._key(pid)), ("DEL", self._key(pid))])
+        if raw is None:
+            return None
+        try:
+            wire = decode_session(raw, driver.max_message_bytes)
+        except ClusterMessageError as exc:
+            _log.warning("connection-state recovery: a stored session is not valid (%s)", exc)
+            return None
+        if wire.pid != pid:
+            return None
+        after = offset if offset is not None else wire.start
+        if after is None:
+            return None
+        if after == "0-0":
+            # The stream was empty when the session began: exact only if nothing was trimmed since.
+            info = await link.call("XINFO", "STREAM", stream)
+            if _info_int(info, "entries-added") > _info_int(info, "length"):
+                return None
+        elif not await link.call("XRANGE", stream, after, after):
+            return None  # trimmed away (too long ago, or too busy a stream), or another stream's
+        cursor = stream_id_key(after)
+        # Another node gave the client this offset: this node must have read that far before the
+        # socket joins here, or the reader would hand the socket what it already has.
+        if not await driver.wait_read(stream, cursor, CATCH_UP_TIMEOUT):
+            return None
+        rooms = tuple(wire.rooms)
+        missed: list[Sequence[Frame]] = []
+        size = 0
+        scanned = 0
+        own = driver.uid
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CATCH_UP_TIMEOUT
+        while True:
+            # No await between this check and the return: the caller adds the socket before this
+            # node delivers anything newer, which then reaches it live.
+            upto = driver.position(stream)
+            if cursor >= upto:
+                break
+            start, end = next_offset(format_offset(cursor)), format_offset(upto)
+            entries = await link.call("XRANGE", stream, start, end, "COUNT", PAGE)
+            if not entries:
+                cursor = upto
+                continue
+            for raw_id, fields in entries:
+                entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+                key = stream_id_key(entry_id)
+                try:
+                    message = decode_entry(fields, driver.max_message_bytes)
+                except ClusterMessageError:
+                    cursor = key  # the reader drops it too
+                    continue
+                if (
+                    message is not None
+                    and message.uid == own
+                    and _delivered_later(message)
+                    and key > driver.own_position.get(stream, _ZERO)
+                ):
+                    # Appended here, not delivered yet: it will reach the socket live.
+                    if loop.time() > deadline:
+                        return None
+                    await asyncio.sleep(0.001)
+                    break
+                cursor = key
+                scanned += 1
+                if scanned > self.scan_limit:
+                    return None
+                if message is None:
+                    continue
+                data = replayable(message, namespace, rooms)
+                if data is None:
+                    continue
+                event, *args = data
+                frames = driver.encode_event(namespace, event, (*args, entry_id))
+                size += ENTRY_OVERHEAD + sum(len(f.payload) for f in frames)
+                missed.append(frames)
+                if len(missed) > self.options.max_packets or size > self.options.max_bytes:
+                    return None
+        state = SessionState(
+            wire.sid,
+            wire.pid,
+            namespace,
+            tuple(r if isinstance(r, str) else str(r) for r in wire.rooms),
+            None if wire.data == {} else wire.data,
+            wire.start,
+        )
+        return Restored(state, missed)
+
+    def stats(self) -> RecoveryStats:
+        """What this node counts (see the module docstring)."""
+        stats = self._stats
+        return RecoveryStats(
+            sessions=len(self._live),
+            evicted_sessions=stats.evicted_sessions,
+            recovered=stats.recovered,
+            refused=stats.refused,
+        )
+
+
+def _delivered_later(message: Any) -> bool:
+    """Whether this node delivers its own entry only once its XADD answered (a replayable
+    broadcast: the local delivery waits for the offset); other own entries need no waiting."""
+    return (
+        isinstance(message, ClusterBroadcast)
+        and message.request_id is None
+        and message.opts.flags.get("volatile") is not True
+    )
+
+
+def _info_int(info: Any, name: str) -> int:
+    """A number out of an ``XINFO STREAM`` reply (0 when absent)."""
+    value: Any = info.get(name, info.get(name.encode(), 0)) if isinstance(info, dict) else 0
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
