@@ -207,3 +207,34 @@ async def test_many_clients_at_once(transport: str) -> None:
         assert squares == [i * i for i in range(20)]
         assert len({c.sid for c in clients}) == 20
         assert len(sio.eio.sockets) == 20
+
+
+async def test_connection_state_recovery_after_a_lost_connection(transport: str) -> None:
+    sio = aiosio.AsyncServer(connection_state_recovery={})
+    recovered: list[bool] = []
+
+    @sio.event
+    async def connect(sid: str, environ: dict[str, Any]) -> None:
+        recovered.append(sio.recovered(sid))
+
+    @sio.event
+    async def join(sid: str, room: str) -> None:
+        await sio.enter_room(sid, room)
+        await sio.save_session(sid, {"room": room})
+
+    async with TestServer(sio) as server:
+        client = await server.connect(transport=transport)
+        await client.call("join", "red")
+        await sio.emit("before", 1, room="red")
+        assert (await client.receive("before")).args == [1]  # the offset is not an argument
+        sid = client.sid
+        await client.lose_connection()
+        await sio.emit("missed", {"n": 2}, room="red")
+        await client.connect()
+        assert client.recovered and client.sid == sid and recovered == [False, True]
+        assert (await client.receive("missed")).args == [{"n": 2}]
+        assert "red" in sio.rooms(sid) and await sio.get_session(sid) == {"room": "red"}
+        # A deliberate disconnect forgets the session: the next connect is a new one.
+        await client.disconnect()
+        await client.connect()
+        assert not client.recovered and client.sid != sid

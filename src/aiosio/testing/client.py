@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import exceptions
+from ..client.recovery import RecoveryState
 from ..protocol.errors import ParseError
 from ..protocol.frames import Frame
 from ..protocol.parser import Parser
@@ -107,6 +108,8 @@ class TestClient:
         self._acks: dict[int, tuple[str, asyncio.Future[list[Any]]]] = {}
         self._ack_ids = itertools.count()
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: Connection-state recovery (a server with ``connection_state_recovery``): pids, offsets.
+        self._recovery = RecoveryState()
 
     # -- state --------------------------------------------------------------------------------------
 
@@ -131,6 +134,12 @@ class TestClient:
     def eio_sid(self) -> str | None:
         """The Engine.IO session id of the connection (``sio.eio`` calls take it)."""
         return self._link.sid if self._link is not None else None
+
+    @property
+    def recovered(self) -> bool:
+        """True if every namespace of this connection was recovered (connection-state recovery:
+        same sids, rooms and session, missed events received), as ``AsyncClient.recovered``."""
+        return bool(self.namespaces) and all(ns in self._recovery.recovered for ns in self.namespaces)
 
     @property
     def received(self) -> list[Received]:
@@ -166,7 +175,8 @@ class TestClient:
         """Open a connection and connect ``namespaces`` (default ``'/'``), sending ``auth`` with each.
 
         ``headers`` and ``query`` are what the server sees in the environ (``HTTP_*``, ``QUERY_STRING``)
-        and in Node-style handshakes. Raises :class:`NamespaceRefusedError` (an
+        and in Node-style handshakes. After :meth:`lose_connection`, connecting again asks a server
+        with connection-state recovery to recover the session (see :attr:`recovered`). Raises :class:`NamespaceRefusedError` (an
         :class:`aiosio.exceptions.ConnectionError`) with the server's message when a namespace is
         refused, and :class:`~aiosio.exceptions.ConnectionError` when the server refuses the
         connection or a namespace is not connected within ``wait_timeout`` seconds.
@@ -184,6 +194,7 @@ class TestClient:
         self.disconnect_reason = None
         self._decoder = self._parser.decoder()
         self._inbox.reopen()
+        self._recovery.recovered.clear()
         environ = make_environ(
             path=self.socketio_path, transport=self.transport, headers=headers, query=query
         )
@@ -194,7 +205,8 @@ class TestClient:
         self._joins = {ns: loop.create_future() for ns in names}
         frames: list[Frame] = []
         for ns in names:
-            frames.extend(self._parser.encode(Packet(PacketType.CONNECT, ns, {} if auth is None else auth)))
+            payload = self._recovery.connect_payload(ns, auth)
+            frames.extend(self._parser.encode(Packet(PacketType.CONNECT, ns, payload)))
         await link.send(frames)
         await asyncio.wait(list(self._joins.values()), timeout=wait_timeout)
         refused: NamespaceRefusedError | None = None
@@ -345,6 +357,8 @@ class TestClient:
             return
         ptype, ns = packet.type, packet.namespace
         if ptype == PacketType.EVENT:
+            if packet.id is None and self._recovery.pids:
+                self._recovery.on_event(ns, packet.data)  # the recovery offset is not the app's
             self._on_event(ns, packet.data, packet.id)
         elif ptype == PacketType.ACK:
             pending = self._acks.pop(packet.id, None) if packet.id is not None else None
@@ -355,6 +369,7 @@ class TestClient:
             if join is not None and not join.done():
                 reply: Any = packet.data
                 self.namespaces[ns] = str(reply.get("sid", "")) if isinstance(reply, dict) else ""
+                self._recovery.on_connect(ns, reply)
                 join.set_result(None)
         elif ptype == PacketType.CONNECT_ERROR:
             join = self._joins.get(ns)
@@ -458,6 +473,7 @@ class TestClient:
         for ns in names:
             self._namespace_gone(ns, CLIENT_DISCONNECT)
         if not self.namespaces:
+            self._recovery.forget()  # left on purpose: nothing to recover
             link.hang_up(CLIENT_DISCONNECT)
             await link.aclose()
         if wait:
@@ -465,7 +481,8 @@ class TestClient:
 
     async def lose_connection(self) -> None:
         """End the connection without a word, as a closed laptop lid or a dropped network would:
-        the server's disconnect handlers see ``'transport close'``."""
+        the server's disconnect handlers see ``'transport close'``. A later :meth:`connect` asks
+        to recover the session (connection-state recovery)."""
         link = self._link
         if link is None or not link.is_open:
             return
