@@ -77,6 +77,13 @@ def install_cluster(
             from aiosio.server.redis_manager import AsyncRedisManager
 
             adapter = AsyncRedisManager(redis_url).adapter
+            if server._recovery_options is not None:
+                from aiosio.server.server import CLUSTER_RECOVERY_REFUSED
+
+                # The server's own warning goes to its logger, silent by default: say it here too.
+                logger.warning(
+                    "server %d: connection-state recovery is off: %s", index, CLUSTER_RECOVERY_REFUSED
+                )
         elif hub_path is not None:
             adapter = ClusterAdapter(LocalDriver(hub_path, channel=f"server-{index}", on_lost=on_lost))
         else:
