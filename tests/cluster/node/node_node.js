@@ -3,10 +3,11 @@
  * One Node socket.io 4.8.4 server in a Redis cluster, driven by tests/cluster/node_peer.py.
  *
  * Usage: node node_node.js '<config JSON>'
- *   {"profile": "classic" | "sharded", "redis": "redis://127.0.0.1:6379" | "cluster": ["redis://…", …],
+ *   {"profile": "classic" | "sharded" | "streams", "redis": "redis://127.0.0.1:6379" | "cluster": ["redis://…", …],
  *    "name": "A", "port": 0, "nsps": ["/", "/admin"],
  *    "key": "socket.io", "requestsTimeout": 5000, "publishOnSpecificResponseChannel": false,  (classic)
  *    "channelPrefix": "socket.io", "subscriptionMode": "dynamic",                              (sharded)
+ *    "streamName", "streamCount", "channelPrefix", "maxLen", "sessionKeyPrefix", ...           (streams)
  *    "csr": false, "pingInterval": 25000, "pingTimeout": 20000, "watchdogMs": 120000}
  *
  * stdin:  one JSON command per line {"id": 1, "cmd": "<name>", ...args}; commands run concurrently.
@@ -468,8 +469,17 @@ async function main() {
     if (config.channelPrefix) opts.channelPrefix = config.channelPrefix;
     if (config.subscriptionMode) opts.subscriptionMode = config.subscriptionMode;
     adapter = createShardedAdapter(pub, sub, opts);
+  } else if (PROFILE === "streams") {
+    // @socket.io/redis-streams-adapter 0.3.1: it duplicates `pub` for its readers and subscriber.
+    const { createAdapter: createStreamsAdapter } = require("@socket.io/redis-streams-adapter");
+    const opts = {};
+    for (const k of ["streamName", "streamCount", "channelPrefix", "maxLen", "readCount", "blockTimeInMs",
+      "sessionKeyPrefix", "onlyPlaintext", "useShardedPubSub"]) {
+      if (config[k] !== undefined) opts[k] = config[k];
+    }
+    adapter = createStreamsAdapter(pub, opts);
   } else {
-    throw new Error(`unknown profile ${PROFILE} (classic, sharded; ioredis is not installed)`);
+    throw new Error(`unknown profile ${PROFILE} (classic, sharded, streams; ioredis is not installed)`);
   }
 
   const opts = { adapter };

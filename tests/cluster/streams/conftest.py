@@ -1,0 +1,82 @@
+"""Fixtures of the Redis Streams tests: aiosio nodes on ``AsyncRedisManager(mode='streams')`` (each
+test on streams, channels and session keys of its own), a TCP relay the tests cut (and point at
+another node), npm socket.io-client clients (tests/recovery/node_csr.js), and Node socket.io nodes
+on @socket.io/redis-streams-adapter 0.3.1 (``node_cluster_node("streams", ...)``, tests/cluster)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+import aiosio
+from recovery.cutter import Cutter
+from recovery.node_csr import NodeCsr
+
+
+@dataclass(frozen=True)
+class Names:
+    """The Redis names of one test: stream, channel prefix and session key prefix (Node's option
+    names), so tests sharing one redis-server never see each other."""
+
+    stream: str
+    prefix: str
+    sessions: str
+
+    def node_options(self) -> dict[str, Any]:
+        """The same names as options of node_node.js's ``streams`` profile."""
+        return {"streamName": self.stream, "channelPrefix": self.prefix, "sessionKeyPrefix": self.sessions}
+
+    def manager(self, url: str, **options: Any) -> aiosio.AsyncRedisManager:
+        """An aiosio manager on these names."""
+        return aiosio.AsyncRedisManager(
+            url,
+            channel=self.prefix,
+            mode="streams",
+            stream_name=self.stream,
+            session_key_prefix=self.sessions,
+            **options,
+        )
+
+
+@pytest.fixture
+def names() -> Names:
+    """Fresh Redis names for this test."""
+    tag = uuid.uuid4().hex[:10]
+    return Names(f"st-{tag}", f"sp-{tag}", f"ss-{tag}:")
+
+
+@pytest.fixture
+async def cutter() -> AsyncIterator[Callable[[int], Awaitable[Cutter]]]:
+    """``relay = await cutter(port)``: a :class:`Cutter` in front of ``port`` (set
+    ``relay.upstream_port`` to send the next connections elsewhere), closed at the end."""
+    made: list[Cutter] = []
+
+    async def make(port: int) -> Cutter:
+        relay = Cutter(port)
+        await relay.start()
+        made.append(relay)
+        return relay
+
+    yield make
+    for relay in made:
+        await relay.close()
+
+
+@pytest.fixture
+async def npm_clients() -> AsyncIterator[Callable[[], Awaitable[NodeCsr]]]:
+    """``peer = await npm_clients()``: a Node process holding npm socket.io-client clients
+    (tests/recovery/node_csr.js), stopped by its pid at the end."""
+    started: list[NodeCsr] = []
+
+    async def start() -> NodeCsr:
+        peer = await NodeCsr.start()
+        started.append(peer)
+        return peer
+
+    yield start
+    for peer in started:
+        await peer.stop()

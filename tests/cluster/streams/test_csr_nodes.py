@@ -1,0 +1,233 @@
+"""Connection-state recovery across aiosio nodes on Redis Streams: a client's TCP connection is cut
+(a reset through a relay, not a clean disconnect) while 1,000 numbered messages go to a room it
+is in; it reconnects to the OTHER node and gets every one exactly once, in order, with the same
+sid, rooms and session. aiosio's client and the npm socket.io-client; emitted by the node the
+client was on, and by the other one. Then the bounds, and what is never replayed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+import aiosio
+from recovery.cutter import Cutter
+from recovery.node_csr import NodeCsr
+
+from .conftest import Names
+
+pytestmark = pytest.mark.timeout(60)
+
+CutterFactory = Callable[[int], Awaitable[Cutter]]
+
+
+async def until(check: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Wait until ``check()`` is true (fails the test after ``timeout`` seconds)."""
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.01)
+
+
+class Node:
+    """One aiosio node of the test: its server, its URL, and every connect it saw."""
+
+    def __init__(self, sio: aiosio.AsyncServer, url: str, port: int) -> None:
+        self.sio = sio
+        self.url = url
+        self.port = port
+        self.connects: list[tuple[str, bool]] = []
+
+
+async def start_nodes(serve: Any, url: str, names: Names, count: int = 2, **recovery: Any) -> list[Node]:
+    """``count`` aiosio nodes with recovery on, each counting them all; a new socket joins r1 and
+    gets a session."""
+    nodes: list[Node] = []
+    for _ in range(count):
+        sio = aiosio.AsyncServer(
+            client_manager=names.manager(url, **recovery.pop("manager", {})),
+            connection_state_recovery=recovery or True,
+            ping_interval=1,
+            ping_timeout=1,
+        )
+        handle = await serve(sio)
+        node = Node(sio, handle.url, handle.port)
+        sio.on("connect", _connect_handler(node))
+        nodes.append(node)
+    async with asyncio.timeout(10):
+        while [await n.sio.server_count() for n in nodes] != [count] * count:
+            await asyncio.sleep(0.02)
+    return nodes
+
+
+def _connect_handler(node: Node) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
+    async def connect(sid: str, environ: dict[str, Any]) -> None:
+        recovered = node.sio.recovered(sid)
+        node.connects.append((sid, recovered))
+        if not recovered:
+            await node.sio.enter_room(sid, "r1")
+            async with node.sio.session(sid) as session:
+                session["user"] = "ann"
+
+    return connect
+
+
+def fast_client(**options: Any) -> aiosio.AsyncClient:
+    """An aiosio client that reconnects at once."""
+    settings: dict[str, Any] = {
+        "reconnection_delay": 0.05,
+        "reconnection_delay_max": 0.1,
+        "randomization_factor": 0,
+    }
+    return aiosio.AsyncClient(**{**settings, **options})
+
+
+async def broadcast(node: Node, count: int = 1000) -> None:
+    for i in range(count):
+        await node.sio.emit("n", i, to="r1")
+        if i % 20 == 0:
+            await asyncio.sleep(0.002)
+
+
+@pytest.mark.parametrize("emitter", ["same", "other"])
+async def test_aiosio_client_gets_all_1000_on_the_other_node(
+    serve: Any, redis_server: Any, names: Names, cutter: CutterFactory, emitter: str
+) -> None:
+    a, b = await start_nodes(serve, redis_server.url, names)
+    relay = await cutter(a.port)
+    client = fast_client()
+    got: list[int] = []
+    client.on("n", got.append)
+    await client.connect(relay.url, transports=["websocket"])
+    sid = client.get_sid()
+    assert sid is not None and not client.recovered
+    await until(lambda: a.connects == [(sid, False)] and a.sio.rooms(sid) == [sid, "r1"])
+    task = asyncio.ensure_future(broadcast(a if emitter == "same" else b))
+    await until(lambda: len(got) >= 100)
+    relay.upstream_port = b.port  # it comes back on the other node
+    relay.cut()
+    await task
+    await until(lambda: len(got) >= 1000 and client.connected and len(b.connects) == 1)
+    await asyncio.sleep(0.2)  # nothing more may come
+    assert got == list(range(1000))
+    assert b.connects == [(sid, True)]
+    assert client.get_sid() == sid and client.recovered
+    assert b.sio.rooms(sid) == [sid, "r1"]
+    assert (await b.sio.get_session(sid)) == {"user": "ann"}
+    stats = b.sio.recovery_stats()
+    assert stats is not None and stats.recovered == 1 and stats.refused == 0
+    await client.disconnect()
+
+
+async def test_npm_client_gets_all_1000_on_the_other_node(
+    serve: Any,
+    redis_server: Any,
+    names: Names,
+    cutter: CutterFactory,
+    npm_clients: Callable[[], Awaitable[NodeCsr]],
+) -> None:
+    a, b = await start_nodes(serve, redis_server.url, names)
+    relay = await cutter(a.port)
+    peer = await npm_clients()
+    client = await peer.command("client", url=relay.url, transports=["websocket"])
+    sid = client["sid"]
+    await until(lambda: a.connects == [(sid, False)] and a.sio.rooms(sid) == [sid, "r1"])
+    task = asyncio.ensure_future(broadcast(a))
+    while (await peer.command("state", cid=client["cid"]))["got"] < 100:
+        await asyncio.sleep(0.01)
+    relay.upstream_port = b.port
+    relay.cut()
+    await task
+    async with asyncio.timeout(20):
+        while True:
+            state = await peer.command("state", cid=client["cid"])
+            if state["got"] >= 1000 and state["connected"]:
+                break
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)
+    got = await peer.command("received", cid=client["cid"])
+    assert [args[0] for args in got] == list(range(1000))
+    # The npm client sees the stream entry id as a last argument, a distinct one each.
+    assert all(len(args) == 2 and isinstance(args[1], str) for args in got)
+    assert len({args[1] for args in got}) == 1000
+    state = await peer.command("state", cid=client["cid"])
+    assert state["sid"] == sid and state["recovered"] is True
+    assert b.connects == [(sid, True)] and b.sio.rooms(sid) == [sid, "r1"]
+
+
+async def test_too_long_away_gives_a_fresh_session(
+    serve: Any, redis_server: Any, names: Names, cutter: CutterFactory
+) -> None:
+    a, b = await start_nodes(serve, redis_server.url, names, max_disconnection_duration=0.5)
+    relay = await cutter(a.port)
+    client = fast_client(reconnection_delay=1.5, reconnection_delay_max=1.5)
+    got: list[Any] = []
+    client.on("n", got.append)
+    await client.connect(relay.url, transports=["websocket"])
+    sid = client.get_sid()
+    await a.sio.emit("n", 0, to="r1")
+    await until(lambda: got == [0])
+    relay.upstream_port = b.port
+    relay.cut()
+    await until(lambda: not a.sio.manager.is_connected(sid, "/"))
+    await a.sio.emit("n", 1, to="r1")
+    await until(lambda: client.connected and len(b.connects) == 1)
+    assert client.get_sid() != sid and not client.recovered
+    assert b.connects[0][1] is False and got == [0]
+    stats = b.sio.recovery_stats()
+    assert stats is not None and stats.refused == 1 and stats.recovered == 0
+    await client.disconnect()
+
+
+async def test_an_offset_trimmed_from_the_stream_gives_a_fresh_session(
+    serve: Any, redis_server: Any, names: Names, cutter: CutterFactory
+) -> None:
+    a, b = await start_nodes(serve, redis_server.url, names, manager={"max_len": 10})
+    relay = await cutter(a.port)
+    client = fast_client(reconnection_delay=1.0, reconnection_delay_max=1.0)
+    got: list[Any] = []
+    client.on("n", got.append)
+    await client.connect(relay.url, transports=["websocket"])
+    sid = client.get_sid()
+    await a.sio.emit("n", -1, to="r1")
+    await until(lambda: got == [-1])
+    relay.upstream_port = b.port
+    relay.cut()
+    await until(lambda: not a.sio.manager.is_connected(sid, "/"))
+    for i in range(400):  # MAXLEN ~ 10 trims whole radix nodes of 100 entries: the offset goes
+        await a.sio.emit("other", i)
+    assert redis_server.client().xlen(names.stream) < 400
+    await until(lambda: client.connected and len(b.connects) == 1)
+    assert client.get_sid() != sid and not client.recovered and got == [-1]
+    await client.disconnect()
+
+
+async def test_acked_and_volatile_packets_are_never_replayed(
+    serve: Any, redis_server: Any, names: Names, cutter: CutterFactory
+) -> None:
+    a, b = await start_nodes(serve, redis_server.url, names)
+    relay = await cutter(a.port)
+    client = fast_client(reconnection_delay=0.5, reconnection_delay_max=0.5)
+    got: list[Any] = []
+    client.on("n", lambda *args: got.append(args))
+    client.on("acked", lambda *args: got.append(("acked", *args)) or "ok")
+    await client.connect(relay.url, transports=["websocket"])
+    sid = client.get_sid()
+    assert await a.sio.call("acked", "x", to=sid, timeout=5) == "ok"
+    await a.sio.emit("n", "first", to="r1")
+    await until(lambda: len(got) == 2)
+    relay.upstream_port = b.port
+    relay.cut()
+    await until(lambda: not a.sio.manager.is_connected(sid, "/"))
+    await a.sio.emit("n", "vol", to="r1", volatile=True)  # in the stream (for Node), never replayed
+    await a.sio.emit("acked", "y", to="r1", callback=lambda *a: None)  # pub/sub: never in the stream
+    await a.sio.emit("n", "kept", to="r1")
+    entries = redis_server.client().xrange(names.stream)
+    assert any(b'"volatile":true' in fields[b"data"] for _id, fields in entries)
+    await until(lambda: client.connected and len(b.connects) == 1)
+    await until(lambda: len(got) >= 3)
+    await asyncio.sleep(0.2)
+    assert got == [("acked", "x"), ("first",), ("kept",)]
+    assert b.connects == [(sid, True)]
+    await client.disconnect()
