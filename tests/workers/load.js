@@ -1,6 +1,7 @@
 // Many npm socket.io-client connections (polling only) against `aiosio run tests/workers/app.py
 // --workers N`, for tests/workers/test_workers.py. One JSON config argument:
-//   {url, clients, emits, mode: "burst" | "steady", duration, retries, settle (steady; seconds), ackWait (ms)}
+//   {url, clients, emits, mode: "burst" | "steady", duration, retries, settle (steady; seconds), ackWait (ms),
+//    websocket (how many of the clients use WebSocket only; the others poll), reconnection (default true)}
 // "burst": every client learns its worker (pid), completes `emits` acked echoes, joins "all" and
 //   "even"/"odd"; then two broadcasts are counted per client ("all" from client 0's worker, "even"
 //   from a client on another worker). Prints one JSON result line.
@@ -16,8 +17,9 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function connect(index) {
   const socket = io(cfg.url, {
-    transports: ["polling"],
+    transports: index < (cfg.websocket || 0) ? ["websocket"] : ["polling"],
     forceNew: true,
+    reconnection: cfg.reconnection ?? true,
     reconnectionDelay: 100,
     reconnectionDelayMax: 500,
     timeout: 10000,
@@ -28,6 +30,8 @@ function connect(index) {
     socket,
     pid: null,
     pids: [],
+    transport: index < (cfg.websocket || 0) ? "websocket" : "polling",
+    sids: [],
     connects: 0,
     disconnects: [],
     news: {},
@@ -37,6 +41,7 @@ function connect(index) {
   };
   socket.on("connect", () => {
     state.connects += 1;
+    state.sids.push(socket.io.engine.id);
     socket
       .timeout(10000)
       .emitWithAck("pid")
@@ -48,7 +53,7 @@ function connect(index) {
   });
   socket.on("disconnect", (reason, details) => {
     state.disconnects.push(reason);
-    if (details) state.errors.push(`disconnect: ${details.message || ""} ${details.description && (details.description.message || details.description)} ${details.context && details.context.status} ${details.context && details.context.responseText}`);
+    if (details && reason !== "transport close") state.errors.push(`disconnect: ${details.message || ""} ${details.description && (details.description.message || details.description)} ${details.context && details.context.status} ${details.context && details.context.responseText}`);
   });
   socket.on("connect_error", (err) => state.errors.push(`connect_error: ${err.message}`));
   socket.on("ask", (value, ack) => ack(index));
@@ -141,6 +146,8 @@ async function main() {
   const clients = states.map((s) => ({
     pid: s.pid,
     pids: s.pids,
+    transport: s.transport,
+    sids: s.sids,
     connects: s.connects,
     disconnects: s.disconnects,
     connected: s.socket.connected,

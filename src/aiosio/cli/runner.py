@@ -104,14 +104,16 @@ async def serve_app(
     stop: asyncio.Event | None = None,
     started: Callable[[web.AppRunner], Awaitable[None]] | None = None,
     access_log_class: type[AbstractAccessLogger] | None = None,
+    drain: Callable[[web.AppRunner, web.BaseSite], Awaitable[None]] | None = None,
 ) -> None:
     """Serve ``app`` on ``host``:``port`` until SIGINT or SIGTERM, then shut down gracefully.
 
     A worker of ``--workers N`` passes ``sock``, the listening socket its supervisor made (served
     instead of binding ``host``:``port``), ``unix_path``, a Unix socket to serve the app on as
     well (for the hand-off between workers), ``stop``, an event that also ends the serving, and
-    ``started``, awaited with the runner once the sites listen, before ``announce``, and its
-    ``access_log_class``.
+    ``started``, awaited with the runner once the sites listen, before ``announce``, its
+    ``access_log_class``, and ``drain``, awaited with the runner and the listening site once
+    ``stop`` is set, before aiohttp's shutdown (it may close its sessions first, and stop the site).
 
     ``announce`` is called with the server's URL once it is listening (``port=0`` picks a free
     port; the URL has the real one). Each of ``servers`` (Socket.IO servers attached to the app)
@@ -158,6 +160,8 @@ async def serve_app(
             announce(format_url(host if host in ("0.0.0.0", "::", "") else bound[0], bound[1]))
             await stop.wait()
             logger.info("shutting down")
+            if drain is not None:
+                await drain(runner, site)
         finally:
             await runner.cleanup()
     finally:

@@ -5,7 +5,8 @@ sends the connection itself (``SCM_RIGHTS`` over the owner's ``w{id}.fd`` Unix s
 bytes of the request it already read (request line, headers, the part of the body that arrived).
 The owner feeds them to its own aiohttp server as if it had accepted the connection, answers, and
 keeps the connection: the next requests on it go straight to the owner, WebSocket upgrades
-included, and a worker dying takes down only the connections it serves.
+included, and a worker dying takes down only the connections it serves. A retiring worker also
+moves its idle keep-alive connections this way, with no bytes (:mod:`~aiosio.workers.drain`).
 
 A connection whose request cannot be replayed byte for byte (a chunked body aiohttp already
 decoded, a TLS socket, no socket) is not moved: :mod:`~aiosio.workers.routing` relays that request
@@ -123,25 +124,53 @@ class HandOverLinks:
         if payload is None:
             transport.resume_reading()
             return "cannot"
-        try:
-            async with asyncio.timeout(5):
-                while True:
-                    try:
-                        socket.send_fds(link, [payload], [raw.fileno()])
-                        break
-                    except BlockingIOError:  # the owner's queue is full: it is busy
-                        await _ready(link, writable=True)
-        except (OSError, TimeoutError) as exc:
+        if not await self._send(link, where, payload, raw.fileno()):
             # Nothing was queued: the owner is gone or stuck. The request's buffered body (if any)
             # was taken out of aiohttp, so it cannot be answered here either: an unknown session.
-            logger.debug("could not hand a connection to %s: %s", where, exc)
-            self.forget(where)
             transport.resume_reading()
             return "unreachable"
         # Our copy only (the owner keeps the connection open); close, not abort: uvloop does not
         # count an aborted transport as closing, and aiohttp would then write its placeholder.
         transport.close()
         return "moved"
+
+    async def _send(self, link: socket.socket, where: str, payload: bytes, fd: int) -> bool:
+        """Queue one hand-over message on ``link``; False (and the link dropped) if it cannot be."""
+        try:
+            async with asyncio.timeout(5):
+                while True:
+                    try:
+                        socket.send_fds(link, [payload], [fd])
+                        return True
+                    except BlockingIOError:  # the owner's queue is full: it is busy
+                        await _ready(link, writable=True)
+        except (OSError, TimeoutError) as exc:
+            logger.debug("could not hand a connection to %s: %s", where, exc)
+            self.forget(where)
+            return False
+
+    async def send_idle(self, transport: asyncio.BaseTransport, path: str | Path) -> bool:
+        """Hand a keep-alive connection that waits for its next request (nothing of it read) to
+        the worker listening on ``path``; True once it is queued there (then the caller drops its
+        own copy, without a word). The connection stops being read here first."""
+        raw = transport.get_extra_info("socket")
+        if (
+            raw is None
+            or not self.supported
+            or transport.is_closing()
+            or transport.get_extra_info("sslcontext") is not None
+            or not isinstance(transport, asyncio.ReadTransport)
+        ):
+            return False
+        where = str(path)
+        link = self._link(where)
+        if link is None:
+            return False
+        transport.pause_reading()
+        if await self._send(link, where, b"", raw.fileno()):
+            return True
+        transport.resume_reading()
+        return False
 
 
 async def _ready(sock: socket.socket, *, writable: bool) -> None:
@@ -263,7 +292,8 @@ class HandOverServer:
                     continue
                 if not data and not fds:
                     return  # the peer closed the link
-                if len(fds) != 1 or flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC) or not data:
+                # (An empty message with a descriptor is an idle keep-alive connection.)
+                if len(fds) != 1 or flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
                     for fd in fds:
                         os.close(fd)
                     logger.warning(

@@ -30,7 +30,7 @@ from .handover import HandOverLinks
 if TYPE_CHECKING:
     from ..transport.server import AiohttpEngineTransport
 
-__all__ = ["MOVED_HEADER", "HandOff", "MovedFilter", "parse_tag", "worker_tag"]
+__all__ = ["MOVED_HEADER", "HandOff", "Moved", "MovedFilter", "parse_tag", "worker_tag"]
 
 logger = logging.getLogger("aiosio.workers")
 
@@ -62,7 +62,7 @@ _NO_AUTO_HEADERS = ("Accept-Encoding", "User-Agent", "Content-Type")
 MOVED_HEADER = "X-Aiosio-Handed-Over"
 
 
-class _Moved(web.Response):
+class Moved(web.Response):
     """The placeholder answer of a request whose connection moved: never written (this worker no
     longer has the connection; aiohttp takes the error ``prepare`` raises for a hung-up client),
     nor logged (:class:`MovedFilter`)."""
@@ -107,7 +107,8 @@ class HandOff:
         self.runtime_dir = Path(runtime_dir)
         self.own_id = own_id
         self._sessions: dict[int, aiohttp.ClientSession] = {}
-        self._links = HandOverLinks()
+        #: The links to the other workers' hand-over sockets.
+        self.links = HandOverLinks()
         #: Requests whose connection was handed to the owner, and requests relayed to it.
         self.moved = 0
         self.relayed = 0
@@ -137,7 +138,7 @@ class HandOff:
 
     async def close(self) -> None:
         """Close every connection pool and hand-over link."""
-        self._links.close()
+        self.links.close()
         for worker_id in list(self._sessions):
             await self._forget(worker_id)
 
@@ -148,10 +149,10 @@ class HandOff:
         owner = parse_tag(sid)
         if owner is None or owner == self.own_id or not self.socket_path(owner).exists():
             return None
-        outcome = await self._links.send(request, self.runtime_dir / f"w{owner}.fd")
+        outcome = await self.links.send(request, self.runtime_dir / f"w{owner}.fd")
         if outcome == "moved":
             self.moved += 1
-            return _Moved()
+            return Moved()
         if outcome == "unreachable" or request.headers.get("Upgrade", "").lower() == "websocket":
             return None  # the owner is gone (or going): its sessions are unknown now
         self.relayed += 1

@@ -11,7 +11,8 @@ one Socket.IO cluster (:mod:`~aiosio.workers.hub`).
 * SIGINT/SIGTERM: every worker gets SIGTERM and shuts down gracefully (its clients get a clean
   close); one that overstays ``--shutdown-timeout`` + 5 s is killed.
 * SIGHUP: a rolling restart, one worker at a time: the replacement starts on the same socket and
-  once it is ready the old one is stopped gracefully. The app is imported afresh, so this deploys
+  once it is ready the old one retires (``SIGUSR1``: it stops accepting, and its clients are told
+  and moved on, :mod:`~aiosio.workers.drain`). The app is imported afresh, so this deploys
   new code with no moment without a worker accepting connections.
 
 Each worker gets a new id when it starts (ids are never reused), and its sessions carry it: a
@@ -39,7 +40,7 @@ from typing import Any
 
 from ..cli.runner import ServeError, configure_logging, format_url
 from .hub import Hub
-from .worker import WorkerSpec
+from .worker import RETIRE_SIGNAL, WorkerSpec
 
 __all__ = ["Supervisor", "run_supervisor"]
 
@@ -237,11 +238,11 @@ class Supervisor:
                 delay = min(MAX_BACKOFF, 0.1 * 2**failures)
                 logger.error("%s; trying again in %.1f s", exc, delay)
 
-    async def _terminate(self, worker: _Worker, kill: bool = False) -> None:
+    async def _terminate(self, worker: _Worker, kill: bool = False, sig: int = signal.SIGTERM) -> None:
         proc = worker.proc
         if proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+                proc.send_signal(signal.SIGKILL if kill else sig)
         try:
             async with asyncio.timeout(self.shutdown_timeout + 5.0):
                 await proc.wait()
@@ -280,7 +281,7 @@ class Supervisor:
                     old.retiring = True
                 self._slots[slot] = new
                 if old is not None:
-                    await self._terminate(old)
+                    await self._terminate(old, sig=RETIRE_SIGNAL)
                     logger.info("worker %d replaced by worker %d", old.id, new.id)
         finally:
             self._rolling = False

@@ -5,8 +5,8 @@ The supervisor starts it with a JSON spec (:class:`WorkerSpec`) and hands it the
 hand-off (:mod:`~aiosio.workers.routing`), builds the app exactly as the single-process command
 does, gives its Socket.IO servers the workers' cluster adapter (:mod:`~aiosio.workers.install`),
 and serves the app on the shared socket and on its private Unix socket. It writes ``ready`` on
-its ready pipe once it accepts connections, and stops gracefully on SIGINT/SIGTERM (clients get a
-clean close), or when its supervisor is gone.
+its ready pipe once it accepts connections, and stops gracefully (clients get a clean close,
+:mod:`~aiosio.workers.drain`) on SIGINT/SIGTERM, when its supervisor is gone, or retires on SIGUSR1.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import socket
 import sys
 from dataclasses import asdict, dataclass, field
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
 __all__ = ["WorkerSpec", "main"]
 
 logger = logging.getLogger("aiosio.workers")
+
+#: What the supervisor sends a worker it replaces (a rolling restart): stop taking connections at
+#: once, and shut down gracefully while the other workers serve (SIGTERM/SIGINT: everyone stops).
+RETIRE_SIGNAL = signal.SIGUSR1
 
 
 @dataclass
@@ -94,18 +99,33 @@ async def serve_worker(spec: WorkerSpec) -> None:
     from ..cli.runner import serve_app
     from ..engine.options import set_default_sid_prefix
     from ..transport import server as transport
+    from .drain import Retiring, drain
     from .handover import HandOverServer
     from .install import find_servers, install_cluster
     from .routing import HandOff, MovedFilter, worker_tag
 
     args = argparse.Namespace(**spec.args)
-    set_default_sid_prefix(worker_tag(spec.id))
+    tag = worker_tag(spec.id)
+    set_default_sid_prefix(tag)
     hand_off = HandOff(spec.runtime_dir, spec.id)
     transport.hand_off = hand_off
+    retiring = Retiring(spec.runtime_dir, spec.id, tag, hand_off)
     stop = asyncio.Event()
     app, servers, _name = await _build(spec, args)
     servers = find_servers(app, servers)
     install_cluster(servers, hub_path=spec.hub_path, redis_url=spec.redis_url, on_lost=stop.set)
+    app.middlewares.insert(0, retiring.middleware)
+
+    def retire() -> None:
+        retiring.begin()
+        stop.set()
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(RETIRE_SIGNAL, retire)
+
+    async def drained(runner: web.AppRunner, site: web.BaseSite) -> None:
+        await drain(runner, site, servers=servers, retiring=retiring, timeout=float(args.shutdown_timeout))
+
     sock = socket.socket(fileno=spec.fd)
     sock.setblocking(False)
     watcher = asyncio.ensure_future(_watch_parent(os.getppid(), stop))
@@ -138,8 +158,11 @@ async def serve_worker(spec: WorkerSpec) -> None:
             stop=stop,
             started=started,
             access_log_class=MovedFilter,
+            drain=drained,
         )
     finally:
+        loop.remove_signal_handler(RETIRE_SIGNAL)
+        retiring.end()
         watcher.cancel()
         if handover is not None:
             await handover.close()

@@ -1,0 +1,198 @@
+"""How a worker of ``aiosio run --workers N`` stops: every client told by the server, none reset.
+
+aiohttp's own shutdown stops listening first, then closes the idle keep-alive connections, then
+lets the app close its sessions. A polling client between two requests, or one whose next request
+is on its way, then finds no listener (or a connection closed under it) and sees a connection
+error instead of the Engine.IO close. So a worker drains first (:func:`drain`), before aiohttp's
+shutdown:
+
+1. **Retiring** (SIGUSR1, a rolling restart: another worker already serves): it stops taking new
+   connections at once. Its polling clients' next requests reach it anyway, handed over by the
+   worker that accepted them. A request on a connection it still holds that is for no session of
+   its own (a reconnecting client's handshake on a keep-alive connection, a page of the app) moves,
+   connection and all, to a worker that is not retiring (:class:`Retiring`); what it answers
+   itself closes its connection (``Connection: close``), so that no client reuses a connection
+   it is about to close.
+   **Stopping** (SIGTERM/SIGINT: every worker stops): it keeps accepting, since the clients'
+   next requests have no other worker to go to; new handshakes are refused (the server is closing).
+2. Its Socket.IO servers close every session (``shutdown()``): a waiting GET carries the Engine.IO
+   CLOSE, a polling client between two GETs gets it on its next GET (the session's farewell), a
+   WebSocket gets the CLOSE frame.
+   A polling POST that races the close (sent before the client read its CLOSE) is acknowledged,
+   not refused: the client is about to read the CLOSE, and would otherwise see the refusal first.
+3. It waits until every farewell was collected (bounded by ``ping_timeout``, after which a farewell
+   expires, and by ``--shutdown-timeout``).
+4. Retiring: the keep-alive connections still idle move to a live worker too, so none is closed
+   while its client may be sending on it. Then aiohttp's shutdown runs as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from ..transport.server import AiohttpEngineTransport
+from .routing import HandOff, Moved, parse_tag
+
+__all__ = ["Retiring", "drain"]
+
+logger = logging.getLogger("aiosio.workers")
+
+#: The marker a retiring worker leaves next to its sockets: others hand it nothing new.
+RETIRING_SUFFIX = "retiring"
+
+
+class Retiring:
+    """The worker's retiring state, and the middleware that moves foreign requests away from it.
+
+    ``runtime_dir`` holds every worker's sockets, ``own_id`` is this worker's id, ``prefix`` its
+    sid prefix and ``hand_off`` its :class:`~aiosio.workers.routing.HandOff`.
+    """
+
+    def __init__(self, runtime_dir: str | Path, own_id: int, prefix: str, hand_off: HandOff) -> None:
+        self.runtime_dir = Path(runtime_dir)
+        self.own_id = own_id
+        self.prefix = prefix
+        self.hand_off = hand_off
+        #: True once this worker retires (a rolling restart replaces it).
+        self.active = False
+        #: Requests and idle connections moved to another worker while retiring.
+        self.moved = 0
+        #: The sids of the sessions the drain closed (none until it runs).
+        self.closed_sids: set[str] = set()
+
+    def begin(self) -> None:
+        """Retire: mark it where the other workers look (they stop choosing this worker)."""
+        self.active = True
+        with contextlib.suppress(OSError):
+            (self.runtime_dir / f"w{self.own_id}.{RETIRING_SUFFIX}").touch()
+
+    def end(self) -> None:
+        """Remove the marker (the worker is gone)."""
+        with contextlib.suppress(OSError):
+            os.unlink(self.runtime_dir / f"w{self.own_id}.{RETIRING_SUFFIX}")
+
+    def successor(self) -> Path | None:
+        """The hand-over socket of a worker that is not retiring (the newest), or None."""
+        best: tuple[int, Path] | None = None
+        for path in self.runtime_dir.glob("w*.fd"):
+            worker_id = parse_tag(path.stem + ".")
+            if worker_id is None or worker_id == self.own_id:
+                continue
+            if (self.runtime_dir / f"w{worker_id}.{RETIRING_SUFFIX}").exists():
+                continue
+            if best is None or worker_id > best[0]:
+                best = (worker_id, path)
+        return None if best is None else best[1]
+
+    def _own(self, request: web.Request) -> bool:
+        sid = request.query.get("sid")
+        return sid is not None and sid.startswith(self.prefix)
+
+    @web.middleware
+    async def middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """While draining: a polling POST for a session closed by the drain is acknowledged (its
+        packets dropped: the session is over, and the client is about to read its CLOSE; a 400
+        would reach it first as an error). While retiring, a request that is not for one of this
+        worker's sessions moves (connection and all) to a live worker; the others are served with
+        ``Connection: close``. Otherwise (or if no worker takes it) it is served here."""
+        if self.closed_sids and request.method == "POST":
+            sid = request.query.get("sid")
+            owner = getattr(request.match_info.route.handler, "__self__", None)
+            engine = owner if isinstance(owner, AiohttpEngineTransport) else None
+            if sid in self.closed_sids and engine is not None and engine.core.get(sid) is None:
+                await request.read()
+                headers = engine.origins.headers(request)
+                return web.Response(body=b"ok", headers=headers, content_type="text/html")
+        if not self.active:
+            return await handler(request)
+        if not self._own(request):
+            target = self.successor()
+            if target is not None and await self.hand_off.links.send(request, target) == "moved":
+                self.moved += 1
+                return Moved()
+        response = await handler(request)
+        if not response.prepared:
+            # The client must not send another request on this connection: it is closed after
+            # this answer (aiohttp would close it as it shuts down, maybe as the client sends).
+            response.force_close()
+        return response
+
+    async def move_idle(self, runner: web.AppRunner) -> int:
+        """Move the keep-alive connections that wait for their next request to a live worker;
+        how many moved. A connection that has begun another request, or that cannot move, stays
+        (aiohttp's shutdown closes it after its answer)."""
+        server = runner.server
+        target = self.successor()
+        if server is None or target is None:
+            return 0
+        moved = 0
+        for proto in list(server.connections):
+            transport = proto.transport
+            if not _idle(proto) or transport is None:
+                continue
+            if await self.hand_off.links.send_idle(transport, target):
+                proto.force_close()
+                moved += 1
+        self.moved += moved
+        return moved
+
+
+def _idle(proto: Any) -> bool:
+    """An aiohttp connection handler waiting for its next request, with nothing read of it yet."""
+    waiter = getattr(proto, "_waiter", None)
+    return (
+        waiter is not None
+        and not waiter.done()
+        and not getattr(proto, "_messages", True)
+        and getattr(proto, "_payload_parser", None) is None
+        and not getattr(proto, "_upgraded", False)
+    )
+
+
+def _farewells(servers: Iterable[Any]) -> int:
+    """Farewell payloads (the CLOSE of polling sessions closed between two GETs) not collected yet."""
+    return sum(len(getattr(s.eio.core, "_farewells", ())) for s in servers)
+
+
+async def drain(
+    runner: web.AppRunner,
+    site: web.BaseSite,
+    *,
+    servers: list[Any],
+    retiring: Retiring,
+    timeout: float,
+) -> None:
+    """Close every session of ``servers`` while clients can still reach this worker; wait (up to
+    ``timeout`` seconds, and each server's ``ping_timeout``) until every polling client collected
+    its CLOSE. See the module docstring for the order."""
+    started = time.monotonic()
+    if retiring.active:
+        await site.stop()  # the other workers take the new connections
+    for server in servers:
+        retiring.closed_sids.update(server.eio.core.sessions)
+    for server in servers:
+        try:
+            await server.shutdown()
+        except Exception:
+            logger.exception("error while shutting down %r", server)
+    limit = min([timeout, *(s.eio.core.options.ping_timeout for s in servers)])
+    deadline = started + limit
+    while _farewells(servers) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    left = _farewells(servers)
+    if left:
+        logger.info("%d polling clients did not come back for their close within %.1f s", left, limit)
+    if retiring.active:
+        await retiring.move_idle(runner)
+        logger.debug("retiring: %d requests and idle connections moved to other workers", retiring.moved)
