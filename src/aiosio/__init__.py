@@ -12,6 +12,7 @@ from .engine.session import CloseReason
 from .server import AsyncNamespace, AsyncServer
 from .server.manager import AsyncManager
 from .server.remote import RemoteSocket
+from .transport.asgi_app import ASGIApp
 
 if TYPE_CHECKING:
     from .adapters.redis.emitter import RedisEmitter
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "ASGIApp",
     "AsyncClient",
     "AsyncClientNamespace",
     "AsyncManager",
@@ -56,7 +58,6 @@ _NOT_PROVIDED = {
     "AsyncAioPikaManager": _QUEUE,
     "WSGIApp": "aiosio runs on aiohttp: use AsyncServer.attach(app) on an aiohttp web.Application",
     "Middleware": "aiosio runs on aiohttp: use AsyncServer.attach(app) on an aiohttp web.Application",
-    "ASGIApp": "aiosio runs on aiohttp, not ASGI (yet): use AsyncServer.attach(app)",
     "get_tornado_handler": "aiosio runs on aiohttp: use AsyncServer.attach(app)",
 }
 

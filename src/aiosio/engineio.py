@@ -28,6 +28,7 @@ from .engine.server import EngineCore, EngineHandler
 from .engine.session import CloseReason, EngineSession
 from .protocol.engineio import Packet, PacketType
 from .protocol.frames import Frame
+from .transport.asgi import AsgiEngineTransport
 from .transport.server import AiohttpEngineTransport
 
 Handler = Callable[..., Any]
@@ -71,7 +72,7 @@ class AsyncServer:
         transports: str | list[str] | None = None,
         **kwargs: Any,
     ) -> None:
-        _check_async_mode(async_mode)
+        mode = _check_async_mode(async_mode)
         kwargs.pop("engineio_logger", None)  # a Socket.IO server argument, harmless here
         kwargs.update(
             ping_interval=ping_interval,
@@ -89,6 +90,7 @@ class AsyncServer:
         if kwargs:
             raise TypeError(f"unexpected arguments: {', '.join(sorted(kwargs))}")
         self._bind(options, _make_logger(logger, "aiosio.engineio"), async_handlers, self)
+        self._async_mode = mode
 
     def _bind(
         self, options: EngineOptions, logger: logging.Logger, async_handlers: bool, handler: EngineHandler
@@ -100,6 +102,8 @@ class AsyncServer:
         self.handlers: dict[str, Handler] = {}
         self.core = EngineCore(options, handler)
         self._transport = AiohttpEngineTransport(self.core)
+        self._asgi: AsgiEngineTransport | None = None
+        self._async_mode = "aiohttp"
         #: Accepted sessions until their disconnect handler has run (lookups work inside it).
         self._accepted: dict[str, EngineSession] = {}
 
@@ -107,8 +111,8 @@ class AsyncServer:
 
     @property
     def async_mode(self) -> str:
-        """Always ``'aiohttp'``."""
-        return "aiohttp"
+        """``'aiohttp'`` (the default) or ``'asgi'``, as asked for; both serve either transport."""
+        return self._async_mode
 
     @property
     def ping_interval(self) -> float:
@@ -175,8 +179,8 @@ class AsyncServer:
         return True
 
     def async_modes(self) -> list[str]:
-        """The async modes this server supports: ``['aiohttp']``."""
-        return ["aiohttp"]
+        """The async modes this server supports: ``['aiohttp', 'asgi']``."""
+        return ["aiohttp", "asgi"]
 
     # -- setup --------------------------------------------------------------------------------------
 
@@ -184,9 +188,16 @@ class AsyncServer:
         """Serve Engine.IO on ``app`` at ``/<engineio_path>/``."""
         self._transport.attach(app, engineio_path)
 
-    async def handle_request(self, *args: Any, **kwargs: Any) -> web.StreamResponse:
-        """Answer one Engine.IO request, an aiohttp ``web.Request`` (for apps that add the route
-        themselves instead of calling :meth:`attach`)."""
+    async def handle_request(self, *args: Any, **kwargs: Any) -> web.StreamResponse | None:
+        """Answer one Engine.IO request: an aiohttp ``web.Request`` (for apps that add the route
+        themselves instead of calling :meth:`attach`; the response is returned), or an ASGI
+        ``(scope, receive, send)`` (answered through ``send``, as python-engineio's ASGI mode)."""
+        if len(args) == 3 and isinstance(args[0], dict):
+            transport = self._asgi
+            if transport is None:
+                transport = self._asgi = AsgiEngineTransport(self.core)
+            await transport(*args)
+            return None
         return await self._transport.handle(*args, **kwargs)
 
     def on(self, event: str, handler: Handler | None = None) -> Any:
@@ -392,9 +403,11 @@ class AsyncServer:
             task.add_done_callback(lambda _t: session.task_done())
 
 
-def _check_async_mode(async_mode: str | None) -> None:
-    if async_mode not in (None, "aiohttp"):
-        raise ValueError("aiosio runs on aiohttp only: async_mode must be 'aiohttp' or None")
+def _check_async_mode(async_mode: str | None) -> str:
+    """The async mode asked for: ``'aiohttp'`` (None) or ``'asgi'``; any other is refused."""
+    if async_mode not in (None, "aiohttp", "asgi"):
+        raise ValueError("aiosio serves aiohttp and ASGI: async_mode must be 'aiohttp', 'asgi' or None")
+    return async_mode or "aiohttp"
 
 
 def _message_frame(data: Any) -> Frame:

@@ -30,6 +30,7 @@ def test_every_name_in_python_socketios_all_is_provided_or_explained() -> None:
         else:
             provided.append(name)
     assert sorted(provided) == [
+        "ASGIApp",
         "AsyncClient",
         "AsyncClientNamespace",
         "AsyncManager",

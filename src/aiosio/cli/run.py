@@ -5,7 +5,9 @@ Like uvicorn for ASGI apps: the target is imported from ``module`` (the working 
 
 * an :class:`aiohttp.web.Application`, served as is;
 * an :class:`aiosio.AsyncServer`, attached to a new, otherwise empty application;
-* a callable (sync or async) taking no arguments and returning either of those; it is called
+* an ASGI application (``aiosio.ASGIApp``, FastAPI, Starlette...), served by uvicorn
+  (``pip install 'aiosio[asgi]'``; not with ``--workers``, see docs/asgi.md);
+* a callable (sync or async) taking no arguments and returning any of those; it is called
   inside the running event loop, so it may create loop-bound resources.
 
 On SIGINT/SIGTERM the servers it knows get ``await sio.shutdown()`` while their clients are
@@ -56,12 +58,15 @@ def import_target(spec: str, app_dir: str = ".") -> tuple[ModuleType, Any]:
 
 
 async def resolve_target(
-    obj: Any, module: ModuleType | None = None, socketio_path: str = "socket.io"
+    obj: Any, module: ModuleType | None = None, socketio_path: str = "socket.io", asgi: bool = False
 ) -> tuple[Any, list[Any]]:
-    """Turn an imported target into ``(application, servers to shut down)``."""
+    """Turn an imported target into ``(application, servers to shut down)``; the application is
+    an ASGI one only when ``asgi`` allows it (else that is a :class:`LoadError`)."""
     from aiohttp import web
 
     import aiosio
+
+    from .asgi_serve import is_asgi_app
 
     found = [v for v in vars(module).values() if isinstance(v, aiosio.AsyncServer)] if module else []
 
@@ -72,6 +77,14 @@ async def resolve_target(
             app = web.Application()
             value.attach(app, socketio_path=socketio_path)
             return app, [value, *(s for s in found if s is not value)]
+        if is_asgi_app(value):
+            if asgi:
+                return value, found
+            raise LoadError(
+                "the target is an ASGI application: --workers serves aiohttp applications only "
+                "(its workers pass aiohttp connections to each other); run it without --workers, "
+                "or serve an aiosio.AsyncServer or an aiohttp app (docs/asgi.md)"
+            )
         return None
 
     result = unwrap(obj)
@@ -94,10 +107,27 @@ async def resolve_target(
 
 
 async def _run(args: argparse.Namespace, module: ModuleType, obj: Any) -> None:
-    app, servers = await resolve_target(obj, module, args.socketio_path)
+    from aiohttp import web
+
+    from .asgi_serve import serve_asgi
+
+    app, servers = await resolve_target(obj, module, args.socketio_path, asgi=True)
 
     def announce(url: str) -> None:
         print(f"aiosio running {args.target} on {url} (press Ctrl+C to quit)", flush=True)
+
+    if not isinstance(app, web.Application):
+        await serve_asgi(
+            app,
+            host=args.host,
+            port=args.port,
+            announce=announce,
+            servers=servers,
+            shutdown_timeout=args.shutdown_timeout,
+            access_log=args.access_log,
+            log_level=args.log_level,
+        )
+        return
 
     await serve_app(
         app,

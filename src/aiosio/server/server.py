@@ -81,7 +81,7 @@ class AsyncServer(Lifecycle, ClusterOps):
         connection_state_recovery: bool | dict[str, Any] | RecoveryOptions | None = None,
         **kwargs: Any,
     ) -> None:
-        _check_async_mode(async_mode)
+        mode = _check_async_mode(async_mode)
         #: The packet codec, chosen once (raises ValueError for an unknown ``serializer``).
         self._parser: Parser = make_parser(serializer, json, max_attachments)
         self._encode = self._parser.encode_event
@@ -102,8 +102,8 @@ class AsyncServer(Lifecycle, ClusterOps):
         self.manager = client_manager
         #: Rooms and delivery (the manager's adapter), used directly on the hot paths.
         self._adapter: Adapter = client_manager.adapter
-        #: Always ``'aiohttp'`` (python-socketio reads it from its Engine.IO server).
-        self.async_mode = "aiohttp"
+        #: ``'aiohttp'`` or ``'asgi'``, as asked for (both serve aiohttp apps and ASGI alike).
+        self.async_mode = mode
         self.async_handlers = async_handlers
         self.always_connect = always_connect
         self.serializer = serializer
@@ -139,6 +139,7 @@ class AsyncServer(Lifecycle, ClusterOps):
         #: The Engine.IO server, with python-engineio's API.
         eio_logger = _make_logger(engineio_logger, "aiosio.engineio")
         self.eio = SocketIOEngine(self, self.options, eio_logger, async_handlers)
+        self.eio._async_mode = mode
         self._core = self.eio.core
         #: Set once the manager's ``initialize()`` ran (before the first connection).
         self.manager_initialized = False
@@ -182,9 +183,10 @@ class AsyncServer(Lifecycle, ClusterOps):
         app.on_startup.append(self._on_app_startup)
         app.on_shutdown.append(self._on_app_shutdown)
 
-    async def handle_request(self, *args: Any, **kwargs: Any) -> web.StreamResponse:
-        """Answer one Socket.IO HTTP request (an aiohttp ``web.Request``), for apps that add the
-        route themselves instead of calling :meth:`attach`."""
+    async def handle_request(self, *args: Any, **kwargs: Any) -> web.StreamResponse | None:
+        """Answer one Socket.IO request, for apps that add the route themselves instead of calling
+        :meth:`attach`: an aiohttp ``web.Request`` (the response is returned) or an ASGI
+        ``(scope, receive, send)`` (see :class:`aiosio.ASGIApp`)."""
         return await self.eio.handle_request(*args, **kwargs)
 
     def is_asyncio_based(self) -> bool:
