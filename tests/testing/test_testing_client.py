@@ -349,3 +349,15 @@ async def test_wait_idle_waits_for_the_handlers(transport: str) -> None:
         assert done == []
         await client.wait_idle()
         assert sorted(done) == [0, 1, 2]
+
+
+async def test_the_client_answers_the_servers_pings(transport: str) -> None:
+    # The engine's heartbeat runs as in production: a client that did not answer PINGs would be
+    # closed ('ping timeout') after ping_interval + ping_timeout (0.3 s here).
+    sio = aiosio.AsyncServer(ping_interval=0.1, ping_timeout=0.2)
+    reasons: list[str] = []
+    sio.on("disconnect", lambda sid, reason: reasons.append(reason))
+    async with TestServer(sio) as server:
+        client = await server.connect(transport=transport)
+        await asyncio.sleep(1.0)
+        assert client.connected and reasons == []

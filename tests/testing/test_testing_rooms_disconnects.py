@@ -36,6 +36,7 @@ def chat_server(log: list[tuple[str, str]] | None = None) -> aiosio.AsyncServer:
 
     @sio.event
     async def disconnect(sid: str, reason: str) -> None:
+        await asyncio.sleep(0.05)  # a handler that takes a moment: disconnect() waits for it
         if log is not None:
             log.append((sid, reason))
 

@@ -176,10 +176,12 @@ class TestClient:
 
         ``headers`` and ``query`` are what the server sees in the environ (``HTTP_*``, ``QUERY_STRING``)
         and in Node-style handshakes. After :meth:`lose_connection`, connecting again asks a server
-        with connection-state recovery to recover the session (see :attr:`recovered`). Raises :class:`NamespaceRefusedError` (an
-        :class:`aiosio.exceptions.ConnectionError`) with the server's message when a namespace is
-        refused, and :class:`~aiosio.exceptions.ConnectionError` when the server refuses the
-        connection or a namespace is not connected within ``wait_timeout`` seconds.
+        with connection-state recovery to recover the session (see :attr:`recovered`).
+
+        Raises :class:`NamespaceRefusedError` (an :class:`aiosio.exceptions.ConnectionError`) with
+        the server's message when a namespace is refused, and
+        :class:`~aiosio.exceptions.ConnectionError` when the server refuses the connection or a
+        namespace is not connected within ``wait_timeout`` seconds.
         """
         if self._link is not None and self._link.is_open:
             raise exceptions.ConnectionError("Already connected")
