@@ -40,9 +40,11 @@ class Node:
         self.connects: list[tuple[str, bool]] = []
 
 
-async def start_nodes(serve: Any, url: str, names: Names, count: int = 2, **recovery: Any) -> list[Node]:
-    """``count`` aiosio nodes with recovery on, each counting them all; a new socket joins r1 and
-    gets a session."""
+async def start_nodes(
+    serve: Any, url: str, names: Names, count: int = 2, servers: int | None = None, **recovery: Any
+) -> list[Node]:
+    """``count`` aiosio nodes with recovery on, each counting ``servers`` (them all by default); a
+    new socket joins r1 and gets a session."""
     nodes: list[Node] = []
     for _ in range(count):
         sio = aiosio.AsyncServer(
@@ -56,7 +58,7 @@ async def start_nodes(serve: Any, url: str, names: Names, count: int = 2, **reco
         sio.on("connect", _connect_handler(node))
         nodes.append(node)
     async with asyncio.timeout(10):
-        while [await n.sio.server_count() for n in nodes] != [count] * count:
+        while [await n.sio.server_count() for n in nodes] != [servers or count] * count:
             await asyncio.sleep(0.02)
     return nodes
 
