@@ -72,6 +72,10 @@ _REDIS = {
 def __getattr__(name: str) -> Any:
     """The Redis names on first use; and an explanation, rather than only a failure, when code asks
     for a python-socketio name aiosio lacks."""
+    if name == "testing":  # aiosio.testing (the in-process test client) without importing it first
+        import importlib
+
+        return importlib.import_module("aiosio.testing")
     module = _REDIS.get(name)
     if module is not None:
         try:

@@ -42,3 +42,16 @@ def test_the_plugin_is_an_entry_point_and_can_be_turned_off(pytester: pytest.Pyt
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:aiosio")
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(["*fixture 'aiosio_test_server' not found*"])
+
+
+def test_aiosio_testing_is_an_attribute_of_aiosio() -> None:
+    # A fresh interpreter: `import aiosio` alone gives aiosio.testing (imported on first use).
+    import subprocess
+    import sys
+
+    code = (
+        "import aiosio, sys; assert 'aiosio.testing' not in sys.modules; "
+        "print(aiosio.testing.connect.__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "connect"
