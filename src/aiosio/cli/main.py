@@ -129,6 +129,14 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
         help="with --workers: the workers' cluster goes through this Redis (then workers on several "
         "machines form one cluster); default: an embedded local one",
     )
+    parser.add_argument(
+        "--metrics",
+        nargs="?",
+        const="/metrics",
+        metavar="PATH",
+        help="serve Prometheus metrics at PATH (default /metrics; needs aiosio[metrics]); with "
+        "--workers every worker's, labelled worker (docs/metrics.md)",
+    )
 
 
 _CLIENT_EPILOG = """\

@@ -38,6 +38,10 @@ def build_demo(args: argparse.Namespace) -> tuple[web.Application, aiosio.AsyncS
         app = create_app(db_path, sio=sio)
     except (sqlite3.Error, OSError, RuntimeError) as exc:
         raise ServeError(f"cannot open the todo database {db_path}: {exc}") from None
+    if getattr(args, "metrics", None):
+        from .metrics import add_metrics
+
+        add_metrics(app, [sio], args.metrics)
     return app, sio
 
 

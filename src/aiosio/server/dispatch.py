@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import time
 from collections.abc import Callable, Coroutine
+from time import perf_counter
+from types import CoroutineType
 from typing import Any
 
 from ..engine.eager import start_task
@@ -208,32 +209,40 @@ class Dispatch(Emitting):
 def _observed(obs: ObserverSet, sock: ServerSocket, data: list[Any], handler: Handler) -> Handler:
     """Report an event to the observers; the handler to run (timed if they want it)."""
     event = data[0]
-    if obs.event_received is not None:
-        obs.event_received(sock.sid, sock.namespace, event, data[1:])
+    received = obs.event_received
+    if received is not None:
+        received(sock.sid, sock.namespace, event, data[1:])
     finished = obs.handler_finished
     if finished is None:
         return handler
     namespace = sock.namespace
 
-    async def timed(coro: Coroutine[Any, Any, Any], started: float) -> Any:
-        try:
-            result = await coro
-        except BaseException as exc:
-            finished(namespace, event, time.perf_counter() - started, exc)
-            raise
-        finished(namespace, event, time.perf_counter() - started, None)
-        return result
-
     def run(*args: Any) -> Any:
-        started = time.perf_counter()
+        started = perf_counter()
         try:
             result = handler(*args)
         except Exception as exc:
-            finished(namespace, event, time.perf_counter() - started, exc)
+            finished(namespace, event, perf_counter() - started, exc)
             raise
-        if inspect.iscoroutine(result):
-            return timed(result, started)
-        finished(namespace, event, time.perf_counter() - started, None)
+        if result.__class__ is CoroutineType:
+            return _timed(result, started, finished, namespace, event)
+        finished(namespace, event, perf_counter() - started, None)
         return result
 
     return run
+
+
+async def _timed(
+    coro: Coroutine[Any, Any, Any],
+    started: float,
+    finished: Callable[[str, str, float, BaseException | None], None],
+    namespace: str,
+    event: str,
+) -> Any:
+    try:
+        result = await coro
+    except BaseException as exc:
+        finished(namespace, event, perf_counter() - started, exc)
+        raise
+    finished(namespace, event, perf_counter() - started, None)
+    return result

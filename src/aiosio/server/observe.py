@@ -258,3 +258,55 @@ def traffic(server: Any) -> Traffic:
 def outbound_queues(server: Any) -> list[int]:
     """Bytes waiting to be sent, one number per open connection (O(open connections))."""
     return [session.outbound_bytes() for session in list(server.eio.core.sessions.values())]
+
+
+def connected_sockets(server: Any) -> list[tuple[str, str]]:
+    """``(namespace, transport)`` of every connected socket of a server now (O(sockets))."""
+    return [
+        (sock.namespace, sock.session.transport)
+        for sock in list(server._sockets.values())
+        if sock.ready and not sock.gone
+    ]
+
+
+def connections(server: Any) -> list[str]:
+    """The transport of every open Engine.IO connection of a server now (O(connections))."""
+    return [session.transport for session in list(server.eio.core.sessions.values())]
+
+
+class ClusterStats(NamedTuple):
+    """Counters of a server's cluster adapter link (the Redis adapters), see :func:`cluster_stats`."""
+
+    #: Messages Redis accepted, and messages the link delivered to the adapter.
+    published: int
+    received: int
+    #: Messages lost on the way out (full queue, failed round trip, link closed).
+    dropped: int
+    #: Messages received that the driver refused (undecodable, not for this node's format).
+    rejected: int
+    #: The publish queue now: messages and bytes not yet sent.
+    pending: int
+    pending_bytes: int
+    #: Outages so far, and whether the link is up now.
+    outages: int
+    connected: bool
+
+
+def cluster_stats(server: Any) -> ClusterStats | None:
+    """The cluster link's counters, or None when the server's adapter has no Redis link."""
+    driver = getattr(server._adapter, "driver", None)
+    link = getattr(driver, "link", None)
+    stats = getattr(link, "stats", None)
+    if stats is None:
+        return None
+    rejected = getattr(getattr(driver, "dropped", None), "count", 0)
+    return ClusterStats(
+        published=stats.published,
+        received=stats.received,
+        dropped=stats.dropped,
+        rejected=rejected,
+        pending=stats.pending,
+        pending_bytes=stats.pending_bytes,
+        outages=stats.outages,
+        connected=bool(getattr(link, "connected", False)),
+    )
