@@ -12,20 +12,20 @@ fixture to use it; tests that do not are untouched. The fixtures are async (pyte
     connects a :class:`~aiosio.testing.TestClient` to ``sio`` (an ``AsyncServer`` or a
     ``TestServer``); every one is disconnected at teardown.
 
-aiosio itself is imported only when a fixture runs, so loading the plugin costs nothing and can
-never break a test run that does not use it.
+Loading the plugin imports aiosio (as any test of an aiosio app does) and defines these two
+fixtures, nothing else: no hooks, no options, no change to tests that do not name them.
+``-p no:aiosio`` turns it off.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import pytest
 
-if TYPE_CHECKING:
-    from .client import TestClient
-    from .server import TestServer
+from .client import TestClient
+from .server import TestServer
 
 try:  # strict mode needs pytest-asyncio's own decorator; auto mode accepts it too
     import pytest_asyncio
@@ -42,15 +42,13 @@ def _async_fixture(fn: _F) -> _F:
     return cast(_F, _fixture(fn))
 
 
-ServerFactory = Callable[..., Awaitable["TestServer"]]
-ClientFactory = Callable[..., Awaitable["TestClient"]]
+ServerFactory = Callable[..., Awaitable[TestServer]]
+ClientFactory = Callable[..., Awaitable[TestClient]]
 
 
 @_async_fixture
 async def aiosio_test_server() -> AsyncIterator[ServerFactory]:
     """Factory: ``await aiosio_test_server(sio, app=None)`` -> a started TestServer, stopped at teardown."""
-    from .server import TestServer
-
     servers: list[TestServer] = []
 
     async def start(sio: Any, app: Any = None) -> TestServer:
@@ -75,9 +73,6 @@ async def aiosio_test_client() -> AsyncIterator[ClientFactory]:
     """Factory: ``await aiosio_test_client(sio, namespaces=..., auth=..., headers=..., query=...,
     transport=...)`` -> a connected TestClient, disconnected at teardown. ``sio`` may be an
     ``AsyncServer`` or a ``TestServer``."""
-    from .client import TestClient
-    from .server import TestServer
-
     clients: list[TestClient] = []
 
     async def connect(sio: Any, *, transport: str | None = None, **kwargs: Any) -> TestClient:
