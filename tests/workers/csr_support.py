@@ -8,10 +8,9 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import aiosio
 from recovery.cutter import Cutter
 from recovery.node_csr import NodeCsr
-
-import aiosio
 
 
 async def until(check: Callable[[], Any], timeout: float = 20.0, what: str = "a condition") -> None:

@@ -20,9 +20,9 @@ from urllib.parse import urlparse
 
 import pytest
 from csr_support import AiosioSubject, HoldingCutter, Subject, subject, until
-from processes import AIOSIO, ServerProcess
 
 import aiosio
+from processes import AIOSIO, ServerProcess
 
 HERE = Path(__file__).resolve().parent
 
