@@ -21,7 +21,7 @@ CREDENTIALS = {"username": "admin", "password": "s3cret"}
 
 async def main(port: int) -> None:
     """Serve until killed."""
-    sio = aiosio.AsyncServer(cors_allowed_origins="*")
+    sio = aiosio.AsyncServer()  # the UI is served from the same origin: no CORS setting needed
     admin = sio.instrument(auth=CREDENTIALS, server_stats_interval=0.5)
 
     @sio.on("join")

@@ -1,0 +1,89 @@
+"""The admin package's pieces without a peer: serving the UI's files, the aggregated-events buffer,
+what a socket record may carry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from aiosio.admin import serve_ui
+from aiosio.admin.events import MAX_ENTRIES, EventBuffer
+from aiosio.admin.serialize import iso_date, plain_data, public_handshake
+from aiosio.admin.ui import find_ui
+
+
+async def test_serve_ui_serves_the_npm_copy(tmp_path: Path) -> None:
+    """Without ``directory`` the repository's node_modules copy is served: ``/admin-ui`` redirects
+    to ``/admin-ui/``, which is the UI's index.html, and its scripts are there."""
+    if find_ui() is None:
+        pytest.skip("npm @socket.io/admin-ui is not installed (npm ci)")
+    app = web.Application()
+    root = serve_ui(app)
+    script = next((root / "js").glob("app.*.js")).name
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/admin-ui", allow_redirects=False) as resp:
+                assert resp.status == 302 and resp.headers["Location"] == "/admin-ui/"
+            async with http.get(f"{base}/admin-ui/") as resp:
+                assert resp.status == 200
+                assert "<title>Socket.IO Admin UI</title>" in await resp.text()
+            async with http.get(f"{base}/admin-ui/js/{script}") as resp:
+                assert resp.status == 200
+    finally:
+        await runner.cleanup()
+
+
+def test_serve_ui_without_the_ui_says_what_to_install(tmp_path: Path) -> None:
+    """A folder without the UI: FileNotFoundError naming the npm package and the hosted UI."""
+    with pytest.raises(FileNotFoundError, match=r"npm install @socket.io/admin-ui.*admin\.socket\.io"):
+        serve_ui(web.Application(), directory=tmp_path)
+    with pytest.raises(ValueError, match="path"):
+        serve_ui(web.Application(), path="admin-ui")
+
+
+def test_event_buffer_counts_per_second_and_is_bounded() -> None:
+    """Counts add up per (second, type, sub-type); take() empties; distinct sub-types are bounded."""
+    buffer = EventBuffer()
+    buffer.push("rawConnection")
+    buffer.push("rawConnection")
+    buffer.push("bytesIn", None, 120)
+    buffer.push("bytesIn", None, 0)  # nothing to count
+    buffer.push("rawDisconnection", "ping timeout")
+    entries = buffer.take()
+    counts = {(e["type"], e.get("subType")): e["count"] for e in entries}
+    assert counts == {
+        ("rawConnection", None): 2,
+        ("bytesIn", None): 120,
+        ("rawDisconnection", "ping timeout"): 1,
+    }
+    assert all(e["timestamp"] % 1000 == 0 for e in entries)
+    assert "subType" not in next(e for e in entries if e["type"] == "rawConnection")
+    assert buffer.take() == []
+    for i in range(3 * MAX_ENTRIES):
+        buffer.push("rawDisconnection", f"reason {i}")
+    entries = buffer.take()
+    assert len(entries) <= MAX_ENTRIES + 2  # a second boundary may split them
+    assert sum(e["count"] for e in entries) == 3 * MAX_ENTRIES
+
+
+def test_socket_records_never_carry_secrets_or_unsendable_data() -> None:
+    """The handshake loses ``auth``; ``address`` follows proxy headers; ``data`` is the user session
+    only when it is a JSON object, without Node admin-ui's ``_admin``; dates are Date.toJSON()'s."""
+    shown = public_handshake(
+        {"auth": {"token": "t"}, "address": "10.0.0.1", "headers": {"x-forwarded-for": "203.0.113.9"}}
+    )
+    assert shown == {"address": "203.0.113.9", "headers": {"x-forwarded-for": "203.0.113.9"}}
+    assert plain_data({"user": "ann", "_admin": {"clientId": "x"}}) == {"user": "ann"}
+    assert plain_data({"conn": object()}) == {}
+    assert plain_data(None) == {} and plain_data(["a"]) == {}
+    import datetime as dt
+
+    assert iso_date(dt.datetime(2026, 12, 1, 16, 20, 0, 123456, tzinfo=dt.UTC)) == "2026-12-01T16:20:00.123Z"
