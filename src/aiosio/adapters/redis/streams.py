@@ -172,7 +172,7 @@ class StreamsDriver(MessageDriver):
         except ValueError:
             return
         self.started_at.setdefault(stream, key)
-        if key > self.read_position.get(stream, _ZERO):
+        if key >= self.read_position.get(stream, _ZERO):
             self.read_position[stream] = key
         self._wake_readers(stream)
 
