@@ -45,10 +45,13 @@ def redis_manager(module: Any, impl: str, url: str, mode: str) -> Any:
     return module.AsyncRedisManager(url, mode=mode)
 
 
-def build_app(impl: str, redis: str | None = None, mode: str = "classic") -> web.Application:
+def build_app(
+    impl: str, redis: str | None = None, mode: str = "classic", metrics: bool = False
+) -> web.Application:
     """Create the aiohttp app with a Socket.IO server of the chosen implementation attached.
 
-    With `redis` (a URL) the server joins the Redis cluster there (see the module docstring).
+    With `redis` (a URL) the server joins the Redis cluster there (see the module docstring);
+    with `metrics` (aiosio only) its Prometheus metrics are on and served at /metrics.
     """
     module = importlib.import_module(MODULES[impl])
     options = dict(SERVER_OPTIONS)
@@ -79,6 +82,10 @@ def build_app(impl: str, redis: str | None = None, mode: str = "classic") -> web
 
     app = web.Application()
     sio.attach(app)
+    if metrics:
+        if impl != "aiosio":
+            raise SystemExit("--metrics is aiosio's only")
+        importlib.import_module("aiosio.metrics").setup(app, sio)
     return app
 
 
@@ -90,8 +97,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--redis", help="Redis URL: be a node of the cluster on that Redis")
     parser.add_argument("--redis-mode", choices=("classic", "sharded"), default="classic")
+    parser.add_argument("--metrics", action="store_true", help="aiosio.metrics on, at /metrics")
     args = parser.parse_args()
-    run(lambda: build_app(args.impl, args.redis, args.redis_mode), args.port, args.loop)
+    run(lambda: build_app(args.impl, args.redis, args.redis_mode, args.metrics), args.port, args.loop)
 
 
 if __name__ == "__main__":

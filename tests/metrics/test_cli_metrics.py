@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -92,6 +93,55 @@ async def test_serve_metrics_with_workers(start: Start) -> None:
             assert not [key for key in samples if "worker" not in dict(key[1])]
             await asyncio.sleep(0.05)
         assert len(workers_seen) == 2
+    finally:
+        for client in clients:
+            await client.disconnect()
+
+
+APPS = Path(__file__).parent / "apps"
+
+
+def run_cmd(target: str, *extra: str) -> list[str]:
+    return [
+        *AIOSIO,
+        "run",
+        target,
+        "--app-dir",
+        str(APPS),
+        "--port",
+        "0",
+        "--no-access-log",
+        "--shutdown-timeout",
+        "3",
+        *extra,
+    ]
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+async def test_run_metrics_finds_the_attached_server(start: Start, workers: str) -> None:
+    """``aiosio run module:app --metrics``: the server attached to the app is instrumented."""
+    server = start(run_cmd("metrics_app:app", "--metrics", "--workers", workers))
+    clients = await connect_clients(server.url, 3)
+    try:
+        assert await clients[0].call("echo", 1) == 1
+        samples = await scrape(server.url + "/metrics")
+        assert total(samples, "aiosio_connected_sockets") == 3
+        assert total(samples, "aiosio_handler_duration_seconds_count") == 1
+        workers_up = [key for key in samples if key[0] == "aiosio_metrics_worker_up"]
+        assert len(workers_up) == (2 if workers == "2" else 0)
+    finally:
+        for client in clients:
+            await client.disconnect()
+
+
+async def test_run_metrics_of_an_asgi_app(start: Start) -> None:
+    """An ASGI target (served by uvicorn) is wrapped: /metrics answered, the rest passed on."""
+    pytest.importorskip("uvicorn")
+    server = start(run_cmd("metrics_app:asgi", "--metrics"))
+    clients = await connect_clients(server.url, 2)
+    try:
+        samples = await scrape(server.url + "/metrics")
+        assert total(samples, "aiosio_connected_sockets", transport="websocket") == 2
     finally:
         for client in clients:
             await client.disconnect()

@@ -112,6 +112,10 @@ async def _run(args: argparse.Namespace, module: ModuleType, obj: Any) -> None:
     from .asgi_serve import serve_asgi
 
     app, servers = await resolve_target(obj, module, args.socketio_path, asgi=True)
+    if getattr(args, "metrics", None):
+        from .metrics import add_metrics
+
+        app = add_metrics(app, servers, args.metrics)
 
     def announce(url: str) -> None:
         print(f"aiosio running {args.target} on {url} (press Ctrl+C to quit)", flush=True)

@@ -84,6 +84,10 @@ async def _build(spec: WorkerSpec, args: argparse.Namespace) -> tuple[Any, list[
 
     module, obj = import_target(args.target, args.app_dir)
     app, servers = await resolve_target(obj, module, args.socketio_path)
+    if getattr(args, "metrics", None):  # every worker serves every worker's metrics (docs/metrics.md)
+        from ..cli.metrics import add_metrics
+
+        app = add_metrics(app, servers, args.metrics)
     return app, list(servers), args.target
 
 
