@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import itertools
 import logging
@@ -240,7 +241,8 @@ class TestClient:
             for ns in self.namespaces:
                 frames.extend(self._parser.encode(Packet(PacketType.DISCONNECT, ns)))
             if frames:
-                await link.send(frames)
+                with contextlib.suppress(exceptions.DisconnectedError):  # the server closed it
+                    await link.send(frames)
             link.hang_up()
         await link.aclose()
         self.namespaces = {}
@@ -346,6 +348,22 @@ class TestClient:
                 )
             await asyncio.sleep(0.001)
         await asyncio.sleep(0)
+
+    def pause_reading(self) -> None:
+        """Stop reading what the server sends, as a stalled or slow client would.
+
+        It piles up on the server's side (the WebSocket sink's buffer; on polling, the queue, once
+        the GET already waiting is answered), where the server's limits apply: ``volatile=True``
+        emits are dropped once it passes ``volatile_threshold`` (on polling, while no GET waits),
+        and past ``max_queue_bytes`` (or ``max_queue_packets`` on polling) the server closes the
+        connection as a slow consumer. PINGs are not answered meanwhile either."""
+        if self._link is not None:
+            self._link.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Read again (what piled up first, in order)."""
+        if self._link is not None:
+            self._link.resume_reading()
 
     def _on_message(self, data: str | bytes) -> None:
         try:
@@ -471,7 +489,8 @@ class TestClient:
             if ns in self.namespaces:
                 frames.extend(self._parser.encode(Packet(PacketType.DISCONNECT, ns)))
         if frames:
-            await link.send(frames)
+            with contextlib.suppress(exceptions.DisconnectedError):  # the server closed it meanwhile
+                await link.send(frames)
         for ns in names:
             self._namespace_gone(ns, CLIENT_DISCONNECT)
         if not self.namespaces:

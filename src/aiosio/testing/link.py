@@ -59,6 +59,9 @@ class EngineLink:
         #: Why the connection ended (the client's view), once it has.
         self.close_reason: str | None = None
         self._reader: asyncio.Task[None] | None = None
+        #: Cleared while the client does not read (:meth:`pause_reading`).
+        self._reading = asyncio.Event()
+        self._reading.set()
 
     @property
     def sid(self) -> str:
@@ -137,6 +140,14 @@ class EngineLink:
             raise exceptions.DisconnectedError("the connection is closed")
         await session.receive_payload(list(packets))
 
+    def pause_reading(self) -> None:
+        """Stop reading what the server sends, as a stalled client would (it piles up server side)."""
+        self._reading.clear()
+
+    def resume_reading(self) -> None:
+        """Read again, starting with what piled up."""
+        self._reading.set()
+
     async def aclose(self) -> None:
         """Stop the reader task (the connection is over)."""
         reader, self._reader = self._reader, None
@@ -157,6 +168,14 @@ class WebSocketLink(EngineLink):
 
     def _attach(self, session: EngineSession) -> None:
         session.attach_websocket(self.sink)
+
+    def pause_reading(self) -> None:
+        """Leave the frames in the sink (its ``buffered()`` grows, as a socket buffer would)."""
+        self.sink.pause(True)
+
+    def resume_reading(self) -> None:
+        """Read the sink again, from the oldest frame."""
+        self.sink.pause(False)
 
     def _refused(self, session: EngineSession) -> None:
         session.close(CloseReason.SERVER_DISCONNECT)
@@ -233,6 +252,9 @@ class PollingLink(EngineLink):
                     return
                 self._end(TRANSPORT_ERROR)
                 return
+            await self._reading.wait()  # meanwhile no GET waits: packets queue in the session
+            if session.closed:
+                continue
             body = await session.poll()
             if body is None:  # pragma: no cover - this link never has two GETs waiting
                 self._end(TRANSPORT_ERROR)

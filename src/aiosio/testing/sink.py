@@ -19,7 +19,7 @@ class MemorySink:
     to a slow network peer.
     """
 
-    __slots__ = ("_bytes", "_frames", "_wake", "aborted", "closing")
+    __slots__ = ("_bytes", "_frames", "_wake", "aborted", "closing", "paused")
 
     #: No byte stream: the session hands every frame to :meth:`send`.
     raw = None
@@ -32,6 +32,8 @@ class MemorySink:
         self.closing = False
         #: The server dropped the connection, discarding what was buffered (a slow consumer).
         self.aborted = False
+        #: The client does not read (:meth:`next` waits): frames stay buffered, counted.
+        self.paused = False
 
     # -- the session's side -------------------------------------------------------------------------
 
@@ -75,9 +77,10 @@ class MemorySink:
     # -- the client's side --------------------------------------------------------------------------
 
     async def next(self) -> Frame | None:
-        """The next frame, waiting for one; None once the connection is closed and read to the end."""
-        while not self._frames:
-            if self.closing:
+        """The next frame, waiting for one (and while :attr:`paused`); None once the connection is
+        closed and read to the end."""
+        while self.paused or not self._frames:
+            if self.closing and not self._frames and not self.paused:
                 return None
             self._wake = asyncio.get_running_loop().create_future()
             try:
@@ -87,6 +90,11 @@ class MemorySink:
         frame = self._frames.popleft()
         self._bytes -= len(frame.payload)
         return frame
+
+    def pause(self, paused: bool) -> None:
+        """Stop (True) or resume (False) reading."""
+        self.paused = paused
+        self._notify()
 
     def hang_up(self) -> None:
         """The client closes its end: nothing more is delivered."""
