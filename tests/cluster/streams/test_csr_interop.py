@@ -144,9 +144,9 @@ async def test_node_s_acked_socket_emits_are_not_replayed_by_aiosio(
     sid = client["sid"]
     await node.command("join", sid=sid, rooms=["r1"])
     await node.command("emit", event="n", args=[0], rooms="r1")
-    await node.command("socketEmit", sid=sid, event="withack", args=["x"], timeoutMs=300)
+    await node.command("socketEmit", sid=sid, event="n", args=["acked"], timeoutMs=300)
     await node.command("emit", event="n", args=[1], rooms="r1", volatile=True)
-    while (await peer.command("state", cid=client["cid"]))["got"] < 2:
+    while (await peer.command("state", cid=client["cid"]))["got"] < 3:
         await asyncio.sleep(0.01)
     relay.upstream_port = dead_port()
     relay.cut()
@@ -159,6 +159,6 @@ async def test_node_s_acked_socket_emits_are_not_replayed_by_aiosio(
     await node.command("emit", event="n", args=[2], rooms="r1")
     await node.command("emit", event="n", args=[3], rooms="r1", volatile=True)
     relay.upstream_port = a.port
-    got = await all_received(peer, client["cid"], 3)
-    assert [args[0] for args in got] == [0, 1, 2]  # neither the acked emit nor the volatile 3
+    got = await all_received(peer, client["cid"], 4)
+    assert [args[0] for args in got] == [0, "acked", 1, 2]  # neither the acked emit again nor 3
     assert (await peer.command("state", cid=client["cid"]))["recovered"] is True
