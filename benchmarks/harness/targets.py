@@ -112,6 +112,19 @@ def all_targets() -> list[Target]:
             "python-socketio (uvloop)",
             _python("sio_server.py", "--impl", "psio", "--loop", "uvloop"),
         ),
+        # Each library's ASGIApp under uvicorn (h11, wsproto), with the same handlers and options.
+        Target(
+            "aiosio-asgi",
+            "aiosio ASGIApp, uvicorn (asyncio)",
+            _python("asgi_server.py", "--impl", "aiosio"),
+            skips=REDIS_SCENARIOS,
+        ),
+        Target(
+            "psio-asgi",
+            "python-socketio ASGIApp, uvicorn (asyncio)",
+            _python("asgi_server.py", "--impl", "psio"),
+            skips=REDIS_SCENARIOS,
+        ),
         Target("node", "Node socket.io 4.8", (node, str(SERVERS / "node_server.js"))),
         *_sharded(node),
         # The ceiling speaks the websocket transport only, and has no cluster.
@@ -136,6 +149,8 @@ DEFAULT_TARGETS = (
     "aiosio-uvloop",
     "psio",
     "psio-uvloop",
+    "aiosio-asgi",
+    "psio-asgi",
     "node",
     *(("aiosio-sharded", "node-sharded") if SHARDED else ()),
     "bare",
