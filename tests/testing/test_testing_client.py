@@ -361,3 +361,19 @@ async def test_the_client_answers_the_servers_pings(transport: str) -> None:
         client = await server.connect(transport=transport)
         await asyncio.sleep(1.0)
         assert client.connected and reasons == []
+
+
+async def test_the_servers_serializer_is_the_clients(transport: str) -> None:
+    # The client speaks the server's codec: msgpack packets are single binary messages.
+    sio = aiosio.AsyncServer(serializer="msgpack")
+
+    @sio.event
+    async def echo(sid: str, data: Any) -> Any:
+        await sio.emit("echoed", data, to=sid)
+        return data
+
+    async with TestServer(sio) as server:
+        client = await server.connect(transport=transport)
+        payload = {"n": 1, "raw": b"\x00\xff", "list": [1.5, None, "x"]}
+        assert await client.call("echo", payload) == payload
+        assert (await client.receive("echoed")).data == payload
