@@ -377,3 +377,35 @@ async def test_the_servers_serializer_is_the_clients(transport: str) -> None:
         payload = {"n": 1, "raw": b"\x00\xff", "list": [1.5, None, "x"]}
         assert await client.call("echo", payload) == payload
         assert (await client.receive("echoed")).data == payload
+
+
+async def test_a_connection_the_server_closes_while_connecting(transport: str) -> None:
+    sio = aiosio.AsyncServer()
+
+    @sio.event
+    async def connect(sid: str, environ: dict[str, Any]) -> None:
+        await sio.eio.disconnect(sio.manager.eio_sid_from_sid(sid, "/"))
+
+    async with TestServer(sio) as server:
+        with pytest.raises(
+            exceptions.ConnectionError, match=r"Connection lost while connecting \(transport close\)"
+        ):
+            await server.connect(transport=transport)
+
+
+async def test_a_namespace_not_answered_in_time(transport: str) -> None:
+    sio = aiosio.AsyncServer()
+    release = asyncio.Event()
+
+    @sio.event
+    async def connect(sid: str, environ: dict[str, Any]) -> None:
+        await release.wait()
+
+    async with TestServer(sio) as server:
+        client = server.client(transport=transport)
+        with pytest.raises(
+            exceptions.ConnectionError, match=r"Timed out after 0.2s waiting for namespaces: /"
+        ):
+            await client.connect(wait_timeout=0.2)
+        assert not client.connected
+        release.set()

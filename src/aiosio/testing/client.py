@@ -215,7 +215,8 @@ class TestClient:
         refused: NamespaceRefusedError | None = None
         missing: list[str] = []
         for ns, join in self._joins.items():
-            if not join.done():
+            # Not answered, or the connection ended meanwhile (its close_reason says why).
+            if not join.done() or join.exception() is not None:
                 missing.append(ns)
             elif join.result() is not None and refused is None:
                 refused = _refusal(ns, join.result())

@@ -59,9 +59,6 @@ class EngineLink:
         #: Why the connection ended (the client's view), once it has.
         self.close_reason: str | None = None
         self._reader: asyncio.Task[None] | None = None
-        #: Cleared while the client does not read (:meth:`pause_reading`).
-        self._reading = asyncio.Event()
-        self._reading.set()
 
     @property
     def sid(self) -> str:
@@ -142,11 +139,11 @@ class EngineLink:
 
     def pause_reading(self) -> None:
         """Stop reading what the server sends, as a stalled client would (it piles up server side)."""
-        self._reading.clear()
+        raise NotImplementedError
 
     def resume_reading(self) -> None:
         """Read again, starting with what piled up."""
-        self._reading.set()
+        raise NotImplementedError
 
     async def aclose(self) -> None:
         """Stop the reader task (the connection is over)."""
@@ -231,6 +228,20 @@ class PollingLink(EngineLink):
     """A connection on long-polling: one GET always waiting (``poll``), POSTs for what the client sends."""
 
     transport = "polling"
+
+    def __init__(self, core: EngineCore, on_message: OnMessage, on_close: OnClose) -> None:
+        super().__init__(core, on_message, on_close)
+        #: Cleared while the client does not read: no new GET is sent.
+        self._reading = asyncio.Event()
+        self._reading.set()
+
+    def pause_reading(self) -> None:
+        """Send no further GET (the one already waiting is still answered)."""
+        self._reading.clear()
+
+    def resume_reading(self) -> None:
+        """Poll again."""
+        self._reading.set()
 
     async def open(self, environ: dict[str, Any]) -> None:
         """The polling handshake: the OPEN packet is the first GET's answer."""
