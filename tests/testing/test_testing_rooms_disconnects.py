@@ -136,7 +136,7 @@ async def test_a_pending_call_fails_when_the_server_disconnects(transport: str) 
     @sio.event
     async def kick_me(sid: str) -> str:
         await sio.disconnect(sid)
-        await asyncio.sleep(1)
+        await asyncio.sleep(0.2)
         return "never"
 
     async with TestServer(sio) as server:
