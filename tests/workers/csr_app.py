@@ -48,12 +48,12 @@ async def one(i: int) -> int:
 
 
 @sio.on("burst")
-async def burst(sid: str, name: str, count: int, everywhere: bool) -> int:
-    """Start broadcasting ``n`` 0..count-1 to ``r1`` (odd ones from the other workers when
+async def burst(sid: str, name: str, count: int, everywhere: bool, base: int = 0) -> int:
+    """Start broadcasting ``n`` base..base+count-1 to ``r1`` (odd ones from the other workers when
     ``everywhere``), in order; ``done(name)`` waits for the end."""
 
     async def run() -> None:
-        for i in range(count):
+        for i in range(base, base + count):
             if everywhere and i % 2:
                 answers = await sio.server_side_call("one", i, timeout=5)
                 assert len(answers) >= 1, "no other worker broadcast its turn"

@@ -288,3 +288,36 @@ async def test_with_redis_recovery_stays_refused_with_the_reason(
         await controller.disconnect()
         await subj.close()
         server.stop()
+
+
+async def test_a_rolling_restart_recovers_the_clients_of_each_replaced_worker(
+    workers: Any, clients: Any
+) -> None:
+    """SIGHUP replaces both workers one at a time while a worker broadcasts: the client of a
+    replaced worker reconnects to another and is recovered, with nothing missed: every event of
+    every burst that completed, once, in order."""
+    server = workers(2)
+    subj = clients("aiosio-websocket")
+    sid = await subj.connect(server.url)
+    controller, _ = await clients.controller(server.url)
+    before = worker_pids(server)
+    server.proc.send_signal(signal.SIGHUP)
+    completed: list[int] = []
+    for i in range(100):
+        try:
+            await controller.call("burst", (f"h{i}", 20, False, 20 * i), timeout=5)
+            if await controller.call("done", f"h{i}", timeout=10):
+                completed.extend(range(20 * i, 20 * i + 20))
+        except (aiosio.exceptions.SocketIOError, TimeoutError):  # the controller's worker went
+            controller, _ = await clients.controller(server.url)
+        if not (before & worker_pids(server)) and len(worker_pids(server)) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert not (before & worker_pids(server)), "the workers were not replaced"
+    snap = await settle(subj, lambda s: s["connected"] and len(s["connects"]) >= 2, 30, "the reconnection")
+    await asyncio.sleep(0.3)
+    snap = await subj.snapshot()
+    got = snap["got"]
+    assert got == sorted(set(got)) and set(completed) <= set(got) and len(completed) >= 100
+    assert snap["sid"] == sid and snap["recovered"]
+    assert [c["recovered"] for c in snap["connects"]] == [False] + [True] * (len(snap["connects"]) - 1)

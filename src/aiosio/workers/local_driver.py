@@ -58,6 +58,8 @@ default_logger = logging.getLogger("aiosio.workers")
 #: Past this many unsent bytes towards the hub, messages are dropped (and counted) rather than
 #: queued: the hub is stuck, and memory must stay bounded.
 MAX_BACKLOG = 256 * 1024 * 1024
+#: How long :meth:`LocalDriver.close` waits for the hub's answers to what this worker sent.
+CLOSE_WAIT = 2.0
 
 
 class LocalDriver(MessageDriver):
@@ -100,6 +102,9 @@ class LocalDriver(MessageDriver):
         self._handed: set[asyncio.Future[Any]] = set()
         self._drained = asyncio.Event()
         self._drained.set()
+        #: Set while no offset or restore waits for the hub's answer.
+        self._answered = asyncio.Event()
+        self._answered.set()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -116,8 +121,14 @@ class LocalDriver(MessageDriver):
             await self._counted.wait()
 
     async def close(self) -> None:
-        """Leave the hub."""
+        """Leave the hub, once the answers to what was sent came (at most :data:`CLOSE_WAIT`
+        seconds): a broadcast in flight when the server stops still gets its offset. A broadcast
+        made after this reaches no other worker and is not logged (the worker is stopping)."""
         self._closing = True
+        if self._offsets or self._restores:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CLOSE_WAIT):
+                    await self._answered.wait()
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.close()
@@ -178,9 +189,9 @@ class LocalDriver(MessageDriver):
                 elif kind is Kind.OFFSET:
                     offset = hubwire.parse_offset_body(body)
                     self._saw(offset)
-                    self._hand(self._answered(self._offsets, "OFFSET"), offset)
+                    self._hand(self._next(self._offsets, "OFFSET"), offset)
                 elif kind is Kind.RESTORED:
-                    self._hand(self._answered(self._restores, "RESTORED"), hubwire.parse_restored(body))
+                    self._hand(self._next(self._restores, "RESTORED"), hubwire.parse_restored(body))
                 elif kind is Kind.STATSOF:
                     if not self._stats_wanted:
                         raise HubWireError("STATSOF that nothing asked for")
@@ -204,11 +215,19 @@ class LocalDriver(MessageDriver):
 
     # -- answers -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _answered(waiting: deque[asyncio.Future[T]], kind: str) -> asyncio.Future[T]:
+    def _next(self, waiting: deque[asyncio.Future[T]], kind: str) -> asyncio.Future[T]:
         if not waiting:
             raise HubWireError(f"{kind} that nothing asked for")
-        return waiting.popleft()
+        future = waiting.popleft()
+        if not self._offsets and not self._restores:
+            self._answered.set()
+        return future
+
+    def _waiting_for(self, waiting: deque[asyncio.Future[T]]) -> asyncio.Future[T]:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        waiting.append(future)
+        self._answered.clear()
+        return future
 
     def _hand(self, future: asyncio.Future[T], value: T) -> None:
         """Give a waiting task its answer; relayed broadcasts wait until it ran (see the module
@@ -242,6 +261,7 @@ class LocalDriver(MessageDriver):
         self._stats_wanted.clear()
         self._handed.clear()
         self._drained.set()
+        self._answered.set()
 
     def _saw(self, offset: str) -> None:
         key = parse_offset(offset)
@@ -268,15 +288,13 @@ class LocalDriver(MessageDriver):
             self.uid, namespace, WirePacket(namespace, [event, *args]), to_opts(selector)
         )
         payload = encode_cluster(message)  # data the wire cannot carry raises before anyone got it
-        if selector.volatile:
+        if selector.volatile or self._closing:
             self._write(hubwire.frame(Kind.PUBLISH, payload))
             return None
         record = LogRecord(namespace, selector.rooms, tuple(selector.exclude), selector.sids, payload)
         if not self._write(hubwire.log(record)):
             raise ConnectionError("the workers' hub cannot take the broadcast (gone or not reading)")
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._offsets.append(future)
-        return await self._take(future)
+        return await self._take(self._waiting_for(self._offsets))
 
     def send_session(self, record: SessionRecord) -> None:
         """Write a session to the hub (queued)."""
@@ -288,11 +306,9 @@ class LocalDriver(MessageDriver):
 
     async def request_restore(self, request: RestoreRequest) -> Restoring:
         """The hub's answer to a restore (None: refused, or the hub cannot be reached)."""
-        if not self._write(hubwire.restore(request)):
+        if self._closing or not self._write(hubwire.restore(request)):
             return None
-        future: asyncio.Future[Restoring] = asyncio.get_running_loop().create_future()
-        self._restores.append(future)
-        return await self._take(future)
+        return await self._take(self._waiting_for(self._restores))
 
     def ask_stats(self, callback: Callable[[RecoveryStats], None]) -> None:
         """Ask the hub for the channel's counters; ``callback`` gets them."""
