@@ -7,11 +7,12 @@ which this store writes through as they change, so the sessions of a worker that
 still there when its clients come back on another worker. A restore is a request to the hub.
 
 ``stamp`` does nothing (the adapter logs each broadcast through the driver). ``position`` is the
-newest offset this worker knows of in its channel (the hub's position when the worker joined, then
-every offset it saw), which is never newer than the hub's: a session starting there is replayed
-nothing it could have received before it existed... and nothing it could not have received is
-skipped. ``stats`` is the hub's counters as last fetched (:meth:`HubStore.fetch_stats` fetches them;
-``stats`` also asks for a fresh copy for the next call).
+newest offset this worker knows of in its channel (where the hub's log was when the worker joined,
+then every offset it saw since): never newer than the hub's, so a session that starts there never
+skips an event; what it may add are events still on their way to this worker when the socket
+connected, which the socket would have been given on their arrival. ``stats`` is the hub's
+counters as last fetched (:meth:`HubStore.fetch_stats` fetches them; ``stats`` also asks for a
+fresh copy, for the next call).
 """
 
 from __future__ import annotations
