@@ -150,7 +150,9 @@ class MetricsObserver(Observer):
         self, namespace: str, event: str, seconds: float, error: BaseException | None
     ) -> None:
         """Time a handler; count it as failed if it raised (a cancellation is not a failure)."""
-        key = self._key(namespace, event)
+        key: str | tuple[str, str] = self.namespace.seen.get(namespace) or self.namespace(namespace)
+        if self.event_labels:
+            key = self._key(namespace, event)
         histogram = self.durations.get(key)
         if histogram is None:
             histogram = self.durations[key] = Histogram(self.duration_buckets)

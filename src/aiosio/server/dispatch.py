@@ -7,7 +7,6 @@ import contextlib
 import inspect
 from collections.abc import Callable, Coroutine
 from time import perf_counter
-from types import CoroutineType
 from typing import Any
 
 from ..engine.eager import start_task
@@ -16,8 +15,10 @@ from ..protocol.errors import ParseError
 from ..protocol.socketio import Packet, PacketType
 from .emitting import Emitting
 from .handlers import Handler, HandlerRegistry
-from .observe import ObserverSet
 from .socket import Connection, ServerSocket
+
+#: What a timed handler run reports to: ``(handler_finished, namespace, event)``.
+Timing = tuple[Callable[[str, str, float, BaseException | None], None], str, str]
 
 
 class Dispatch(Emitting):
@@ -121,10 +122,14 @@ class Dispatch(Emitting):
         if handler is None:
             return
         obs = self._obs
-        if obs is not None:
-            handler = _observed(obs, sock, data, handler)
+        timing: Timing | None = None
+        if obs is not None:  # observers: they hear of the event, and may want its handler timed
+            if obs.event_received is not None:
+                obs.event_received(sock.sid, sock.namespace, data[0], data[1:])
+            if obs.handler_finished is not None:
+                timing = (obs.handler_finished, sock.namespace, data[0])
         ack_id = packet.id
-        self._invoke(sock.session, handler, args, (sock, ack_id) if ack_id is not None else None)
+        self._invoke(sock.session, handler, args, (sock, ack_id) if ack_id is not None else None, timing)
 
     def _observe_ack(self, sock: ServerSocket, ack_id: int) -> None:
         """An ACK arrived for a socket whose acks are timed: report its round trip if it was awaited."""
@@ -142,12 +147,13 @@ class Dispatch(Emitting):
         handler: Handler,
         args: tuple[Any, ...],
         ack: tuple[ServerSocket, int] | None,
+        timing: Timing | None = None,
     ) -> None:
         """Run an event handler now, or once a handler slot of this connection is free."""
         if session.at_capacity:
-            session.run_limited(lambda: self._start(session, handler, args, ack))
+            session.run_limited(lambda: self._start(session, handler, args, ack, None, timing))
         else:
-            self._start(session, handler, args, ack)
+            self._start(session, handler, args, ack, None, timing)
 
     def _start(
         self,
@@ -156,15 +162,24 @@ class Dispatch(Emitting):
         args: tuple[Any, ...],
         ack: tuple[ServerSocket, int] | None,
         after: Callable[[], None] | None = None,
+        timing: Timing | None = None,
     ) -> None:
-        """Call a handler (a coroutine becomes a Task, eager where Python allows); ack its result."""
+        """Call a handler (a coroutine becomes a Task, eager where Python allows); ack its result.
+
+        With ``timing`` (observers want handler times) the observers hear how long it ran."""
+        started = perf_counter() if timing is not None else 0.0
         try:
             result = handler(*args)
         except Exception as exc:
+            if timing is not None:
+                timing[0](timing[1], timing[2], perf_counter() - started, exc)
             self._log_failure(None, exc)
             result = None
             ack = None
+            timing = None
         if not inspect.iscoroutine(result):
+            if timing is not None:
+                timing[0](timing[1], timing[2], perf_counter() - started, None)
             if ack is not None:
                 self._send_ack(ack[0], ack[1], result)
             if after is not None:
@@ -172,6 +187,8 @@ class Dispatch(Emitting):
             return
 
         def on_done(value: Any, exc: BaseException | None) -> None:
+            if timing is not None:
+                timing[0](timing[1], timing[2], perf_counter() - started, exc)
             if exc is not None:
                 self._log_failure(None, exc)
             elif ack is not None:
@@ -204,45 +221,3 @@ class Dispatch(Emitting):
     def _log_failure(self, _result: Any, exc: BaseException | None) -> None:
         if exc is not None and not isinstance(exc, asyncio.CancelledError):
             self.logger.error("event handler failed", exc_info=exc)
-
-
-def _observed(obs: ObserverSet, sock: ServerSocket, data: list[Any], handler: Handler) -> Handler:
-    """Report an event to the observers; the handler to run (timed if they want it)."""
-    event = data[0]
-    received = obs.event_received
-    if received is not None:
-        received(sock.sid, sock.namespace, event, data[1:])
-    finished = obs.handler_finished
-    if finished is None:
-        return handler
-    namespace = sock.namespace
-
-    def run(*args: Any) -> Any:
-        started = perf_counter()
-        try:
-            result = handler(*args)
-        except Exception as exc:
-            finished(namespace, event, perf_counter() - started, exc)
-            raise
-        if result.__class__ is CoroutineType:
-            return _timed(result, started, finished, namespace, event)
-        finished(namespace, event, perf_counter() - started, None)
-        return result
-
-    return run
-
-
-async def _timed(
-    coro: Coroutine[Any, Any, Any],
-    started: float,
-    finished: Callable[[str, str, float, BaseException | None], None],
-    namespace: str,
-    event: str,
-) -> Any:
-    try:
-        result = await coro
-    except BaseException as exc:
-        finished(namespace, event, perf_counter() - started, exc)
-        raise
-    finished(namespace, event, perf_counter() - started, None)
-    return result
