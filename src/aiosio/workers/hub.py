@@ -153,6 +153,8 @@ class Hub:
             pass  # the worker left (or died)
         except HubWireError as exc:
             logger.warning("closing a hub connection: %s", exc)
+        except Exception:  # a bug must cost one connection, never the hub
+            logger.exception("closing a hub connection after an unexpected error")
         finally:
             self._connections.discard(task)
             self._writers.discard(writer)
