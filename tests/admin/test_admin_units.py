@@ -87,3 +87,20 @@ def test_socket_records_never_carry_secrets_or_unsendable_data() -> None:
     import datetime as dt
 
     assert iso_date(dt.datetime(2026, 12, 1, 16, 20, 0, 123456, tzinfo=dt.UTC)) == "2026-12-01T16:20:00.123Z"
+
+
+def test_default_server_ids_tell_the_servers_of_a_cluster_apart() -> None:
+    """One server: the host name (Node's default). A server of a cluster (a cluster adapter, or a
+    worker's sid prefix): ``host#pid``, as Node's admin-ui names a cluster worker."""
+    import os
+    import socket
+
+    import aiosio
+    from aiosio.admin.stats import default_server_id
+
+    host = socket.gethostname()
+    assert default_server_id(aiosio.AsyncServer()) == host
+    clustered = aiosio.AsyncServer(client_manager=aiosio.AsyncRedisManager("redis://127.0.0.1:1"))
+    assert default_server_id(clustered) == f"{host}#{os.getpid()}"
+    assert default_server_id(aiosio.AsyncServer(sid_prefix="w1-")) == f"{host}#{os.getpid()}"
+    assert aiosio.AsyncServer().instrument(auth=False, server_id="edge-1").server_id == "edge-1"

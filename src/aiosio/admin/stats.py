@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from ..adapters.cluster import ClusterAdapter
 from ..server.cluster import AdapterHostView
 from ..server.observe import Traffic, traffic
 from .events import EventBuffer
@@ -27,13 +28,14 @@ HOSTNAME = socket.gethostname()
 
 
 def default_server_id(sio: AsyncServer) -> str:
-    """python-socketio's default: the manager's ``host_id`` if it has one, else the host name; a
-    worker of ``aiosio serve --workers`` (or any server with a ``sid_prefix``) adds ``#pid``, as
-    Node's admin-ui does for a cluster worker, so the UI tells the workers apart."""
+    """The manager's ``host_id`` if it has one (python-socketio's default), else the host name, with
+    ``#pid`` added when the server is one of several (a cluster adapter such as AsyncRedisManager's,
+    or a ``sid_prefix`` as the workers of ``aiosio serve --workers`` have), as Node's admin-ui does for
+    a cluster worker: the UI tells servers apart by this id."""
     host_id = getattr(sio.manager, "host_id", None)
     if isinstance(host_id, str) and host_id:
         return host_id
-    if sio.options.sid_prefix:
+    if sio.options.sid_prefix or isinstance(sio.manager.adapter, ClusterAdapter):
         return f"{HOSTNAME}#{os.getpid()}"
     return HOSTNAME
 
