@@ -65,6 +65,8 @@ async def test_publish_and_receive_counts(redis_server: RedisServer, serve: Any,
     assert value(a, "aiosio_cluster_dropped_total") == 0
     assert value(b, "aiosio_cluster_rejected_total") == 0
     assert value(a, "aiosio_cluster_pending_messages") == 0
+    lag = value(a, "aiosio_cluster_publish_lag_seconds")
+    assert 0 < lag <= value(a, "aiosio_cluster_publish_lag_max_seconds") < 5
     # B delivered every broadcast A published to its one socket in the room.
     assert value(b, "aiosio_emit_recipients_total", namespace="/") >= 6
     await client.disconnect()

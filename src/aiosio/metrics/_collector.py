@@ -239,6 +239,18 @@ class ServerCollector(Collector):
                 [],
                 [((), cluster.pending_bytes)],
             )
+            yield self._gauge(
+                "aiosio_cluster_publish_lag_seconds",
+                "Seconds from queueing to Redis's answer, for the last batch published.",
+                [],
+                [((), cluster.lag)],
+            )
+            yield self._gauge(
+                "aiosio_cluster_publish_lag_max_seconds",
+                "The longest publish lag so far.",
+                [],
+                [((), cluster.max_lag)],
+            )
             yield self._counter(
                 "aiosio_cluster_outages", "Redis outages so far.", [], [((), cluster.outages)]
             )

@@ -290,6 +290,9 @@ class ClusterStats(NamedTuple):
     #: Outages so far, and whether the link is up now.
     outages: int
     connected: bool
+    #: Seconds from queueing to Redis's answer for the last batch published, and the longest.
+    lag: float
+    max_lag: float
 
 
 def cluster_stats(server: Any) -> ClusterStats | None:
@@ -309,4 +312,6 @@ def cluster_stats(server: Any) -> ClusterStats | None:
         pending_bytes=stats.pending_bytes,
         outages=stats.outages,
         connected=bool(getattr(link, "connected", False)),
+        lag=float(getattr(stats, "lag", 0.0)),
+        max_lag=float(getattr(stats, "max_lag", 0.0)),
     )

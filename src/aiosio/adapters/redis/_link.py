@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -78,6 +79,10 @@ class LinkStats:
     received: int = 0
     #: exceptions raised by ``on_message`` (each kind is logged once).
     callback_errors: int = 0
+    #: seconds from the oldest message of the last batch being queued to Redis's answer (the
+    #: publish lag), and the longest so far.
+    lag: float = 0.0
+    max_lag: float = 0.0
 
 
 def _backoff(attempt: int) -> float:
@@ -302,6 +307,8 @@ class RedisLink:
         self._wake = asyncio.Event()
         #: set while the queue is empty and no batch is in flight (close() waits for it).
         self._idle = asyncio.Event()
+        #: when the oldest message now queued was queued (monotonic), for ``stats.lag``.
+        self._queued_since = 0.0
         self._writer: asyncio.Task[None] | None = None
         self._subscribers: dict[str, _Subscriber] = {}
         #: components (publisher, subscriber names) that are not up; the link is connected when empty.
@@ -483,6 +490,8 @@ class RedisLink:
             stats.dropped += 1
             return False
         queue = self._queue
+        if not queue:
+            self._queued_since = time.monotonic()
         queue.append((args, size, future))
         stats.pending += 1
         stats.pending_bytes += size
@@ -536,6 +545,9 @@ class RedisLink:
                 batch.append(item)
             stats.pending -= taken
             stats.pending_bytes -= size
+            since = self._queued_since
+            if queue:  # the rest waited at least from now (a lower bound, kept cheap)
+                self._queued_since = time.monotonic()
             self._idle.clear()
             if not batch:
                 continue
@@ -578,6 +590,8 @@ class RedisLink:
                 self._log_once("publish", next(r for r in replies if isinstance(r, Exception)))
             stats.published += len(batch) - failed
             stats.batches += 1
+            stats.lag = time.monotonic() - since
+            stats.max_lag = max(stats.max_lag, stats.lag)
 
     async def _drop_idle_connections(self) -> None:
         if self.cluster:
