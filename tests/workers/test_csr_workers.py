@@ -183,12 +183,15 @@ async def test_a_cut_during_1000_broadcasts_from_both_workers_loses_nothing(
     print(f"{kind}: first on worker {first['pid']}, recovered on worker {found['pid']}")
 
 
-async def test_sigkill_the_clients_worker_it_recovers_elsewhere(workers: Any, clients: Any) -> None:
+@pytest.mark.parametrize("kind", ["aiosio-websocket", "node-polling"])
+async def test_sigkill_the_clients_worker_it_recovers_elsewhere(
+    workers: Any, clients: Any, kind: str
+) -> None:
     """SIGKILL the worker a client is on while another worker broadcasts to its room: the
     supervisor restarts it, the client recovers on a live worker with nothing missed (what was
     broadcast while it was away included), same sid, rooms and session, ``recovered`` true."""
     server = workers(2)
-    subj = clients("aiosio-websocket")
+    subj = clients(kind)
     sid = await subj.connect(server.url)
     probe, _ = await clients.controller(server.url)
     found = await inspect(probe, sid)
