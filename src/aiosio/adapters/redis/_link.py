@@ -356,8 +356,8 @@ class RedisLink:
         if not self._down:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), max(0.0, deadline - loop.time()))
+        await self._stop_readers(loop.time() + self.op_timeout)
         tasks = [sub.task for sub in self._subscribers.values()]
-        tasks.extend(self._readers)
         if self._writer is not None:
             tasks.append(self._writer)
         for task in tasks:
@@ -637,6 +637,20 @@ class RedisLink:
         )
         self._readers.append(task)
 
+    async def _stop_readers(self, deadline: float) -> None:
+        # redis-py can lose a cancellation that races with a blocking XREAD's own timeout (the read
+        # goes on): cancelled again until it ends, bounded; the loop also checks _closed.
+        pending = {task for task in self._readers if not task.done()}
+        loop = asyncio.get_running_loop()
+        while pending and loop.time() < deadline:
+            for task in pending:
+                task.cancel()
+            _done, pending = await asyncio.wait(pending, timeout=0.05)
+        for task in self._readers:
+            if task.done() and not task.cancelled():
+                with contextlib.suppress(Exception):
+                    task.result()
+
     async def _read_loop(
         self,
         client: Any,
@@ -650,7 +664,7 @@ class RedisLink:
         attempt = 0
         down_since: float | None = None
         loop = asyncio.get_running_loop()
-        while True:
+        while not self._closed:
             try:
                 if last is None:
                     # The newest entry now ("$", resolved once: nothing added after this is missed).
