@@ -95,7 +95,7 @@ class LocalDriver(MessageDriver):
         self._store: HubStore | None = None
         self.position: str | None = None
         self._position_key: tuple[int, int] | None = None
-        self._offsets: deque[asyncio.Future[str]] = deque()
+        self._offsets: deque[asyncio.Future[str | None]] = deque()
         self._restores: deque[asyncio.Future[Restoring]] = deque()
         self._stats_wanted: deque[Callable[[RecoveryStats], None]] = deque()
         #: Answers handed to waiting tasks that have not run yet: relayed broadcasts wait for them.
@@ -248,11 +248,16 @@ class LocalDriver(MessageDriver):
                     self._drained.set()
 
     def _fail_waiting(self) -> None:
-        """The hub is gone: what waits for an answer gets none."""
+        """The hub is gone: what waits for an answer gets none (a broadcast waiting for its offset
+        fails, unless this driver is closing: then it goes without one)."""
         lost = ConnectionError("the connection to the workers' hub was lost")
         offsets, self._offsets = self._offsets, deque()
         for future in offsets:
-            if not future.done():
+            if future.done():
+                continue
+            if self._closing:
+                future.set_result(None)
+            else:
                 future.set_exception(lost)
         restores, self._restores = self._restores, deque()
         for restoring in restores:
