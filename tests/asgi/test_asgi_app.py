@@ -76,8 +76,9 @@ async def test_mounted_in_fastapi_beside_http_routes(transports: list[str] | Non
 
 async def test_wrapping_fastapi_with_its_lifespan() -> None:
     """``ASGIApp(sio, other_asgi_app=fastapi)``: other paths go to FastAPI, whose lifespan runs
-    (startup before the first request, shutdown at the end); at shutdown the Socket.IO server
-    disconnects its clients (a clean close, the client's handler runs) before FastAPI's shutdown."""
+    (startup before the first request, shutdown at the end), with the Socket.IO server's woven in:
+    by the time FastAPI's shutdown runs no session is left open, and the client was disconnected
+    (plain uvicorn closes WebSockets itself before the lifespan shutdown; see docs/asgi.md)."""
     sio = echo_server()
     events: list[str] = []
 
