@@ -6,6 +6,8 @@ order. See docs/recovery.md.
 - :mod:`.offsets`: the offset form and the client's rule for recognising one.
 - :mod:`.store`: the store interface and what it keeps.
 - :mod:`.memory`: :class:`MemoryStore`, the in-process store.
+- :mod:`.log`: the packet log and the lost-session shelf every store that keeps its own log shares
+  (the in-process store, the ``--workers`` hub's :mod:`aiosio.workers.hub_log`).
 """
 
 from __future__ import annotations
