@@ -104,3 +104,40 @@ def test_default_server_ids_tell_the_servers_of_a_cluster_apart() -> None:
     assert default_server_id(clustered) == f"{host}#{os.getpid()}"
     assert default_server_id(aiosio.AsyncServer(sid_prefix="w1-")) == f"{host}#{os.getpid()}"
     assert aiosio.AsyncServer().instrument(auth=False, server_id="edge-1").server_id == "edge-1"
+
+
+async def test_admin_events_wait_in_a_bounded_queue(caplog: pytest.LogCaptureFixture) -> None:
+    """More admin events than the queue holds, put before it could send any: the oldest are dropped
+    and counted, one warning is logged, and the newest still go out."""
+    import asyncio
+    import logging
+
+    import aiosio
+    from aiosio.admin.outbox import Outbox
+
+    sio = aiosio.AsyncServer(logger=True)
+    outbox = Outbox(sio, "/admin", limit=3)
+    with caplog.at_level(logging.WARNING, logger="aiosio.server"):
+        for i in range(10):
+            outbox.put("event_received", ("/", "sid", ["e", i], "t"))
+    assert outbox.dropped == 7
+    assert [args[2][1] for _, args in outbox._queue] == [7, 8, 9]
+    assert sum("dropping the oldest" in r.getMessage() for r in caplog.records) == 1
+    await asyncio.sleep(0.05)
+    assert not outbox._queue  # sent (to no admin)
+    await outbox.close()
+    outbox.put("event_received", ("/", "sid", ["late"], "t"))
+    assert not outbox._queue  # closed: dropped
+
+
+def test_admin_session_ids_are_bounded() -> None:
+    """At most MAX_SESSIONS session ids are kept: the oldest is forgotten first."""
+    from aiosio.admin.auth import MAX_SESSIONS, AdminAuth
+
+    auth = AdminAuth({"username": "a", "password": "b"})
+    first = auth.new_session()
+    assert auth.has_session({"sessionId": first})
+    for _ in range(MAX_SESSIONS):
+        auth.new_session()
+    assert not auth.has_session({"sessionId": first})
+    assert not auth.has_session({"sessionId": 12}) and not auth.has_session("not a dict")

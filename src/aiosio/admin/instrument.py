@@ -89,6 +89,7 @@ class InstrumentedAsyncServer:
             Operations(sio).register(self.admin_namespace)
         sio.observers.add(self.observer)
         self._stopped = False
+        self._outbox.open()
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -109,9 +110,6 @@ class InstrumentedAsyncServer:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._outbox = Outbox(self.sio, self.admin_namespace)
-        if isinstance(self.observer, DevelopmentObserver):
-            self.observer._outbox = self._outbox
 
     def _ensure_started(self) -> None:
         if not self._stopped and not self._stats.running and not self.sio._closing:

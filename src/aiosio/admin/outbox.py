@@ -32,6 +32,7 @@ class Outbox:
         self._warned = False
         #: Events dropped because the queue was full (since the start).
         self.dropped = 0
+        #: Closed: events put are dropped (see :meth:`close` and :meth:`open`).
         self.closed = False
 
     def put(self, event: str, args: tuple[Any, ...]) -> None:
@@ -68,8 +69,12 @@ class Outbox:
             if not queue:
                 self._warned = False
 
+    def open(self) -> None:
+        """Take events again after :meth:`close`."""
+        self.closed = False
+
     async def close(self) -> None:
-        """Stop: what is still queued is dropped."""
+        """Stop: what is still queued is dropped, and so is what is put until :meth:`open`."""
         self.closed = True
         self._queue.clear()
         task, self._task = self._task, None
