@@ -88,7 +88,7 @@ def test_ui_logs_in_and_lists_sockets_and_rooms(
     browser: Any, ui_server: tuple[ServerProcess, dict[str, str]]
 ) -> None:
     """Wrong password: the form says so. Right one: the form closes, the Sockets page lists both
-    clients' sids, the Rooms page both rooms, and the Servers page this server."""
+    clients' sids, the Rooms page both rooms; a socket's disconnect button disconnects it."""
     from playwright.sync_api import expect
 
     server, sockets = ui_server
@@ -106,6 +106,19 @@ def test_ui_logs_in_and_lists_sockets_and_rooms(
     page.evaluate("location.hash = '#/rooms/'")
     for room in sockets.values():
         expect(page.get_by_text(room, exact=True)).to_be_visible(timeout=MS)
+
+    # The UI's own operation: its disconnect button on one socket's row (a `_disconnect` event).
+    gone = next(iter(sockets))
+    page.evaluate("location.hash = '#/sockets/'")
+    rows = page.get_by_role("row")
+    rows.filter(has_text=gone).get_by_role("button").click()
+    # The click also reaches the row, which opens the socket's page: it says the socket is gone.
+    expect(page.get_by_text("disconnected", exact=False).first).to_be_visible(timeout=MS)
+    page.evaluate("location.hash = '#/sockets/'")
+    expect(rows.filter(has_text=gone)).to_have_count(0, timeout=MS)
+    for sid in sockets:
+        if sid != gone:
+            expect(rows.filter(has_text=sid)).to_have_count(1)
 
     page.evaluate("location.hash = '#/servers/'")
     expect(page.get_by_text("websocket").first).to_be_attached(timeout=MS)
