@@ -204,9 +204,10 @@ class RedisStreamsStore:
             return None
         if after == "0-0":
             # The stream was empty when the session began: exact only if nothing was trimmed since.
-            info = await link.call("XINFO", "STREAM", stream)
-            if _info_int(info, "entries-added") > _info_int(info, "length"):
-                return None
+            if await link.call("EXISTS", stream):  # none: nothing was ever trimmed
+                info = await link.call("XINFO", "STREAM", stream)
+                if _info_int(info, "entries-added") > _info_int(info, "length"):
+                    return None
         elif not await link.call("XRANGE", stream, after, after):
             return None  # trimmed away (too long ago, or too busy a stream), or another stream's
         cursor = stream_id_key(after)

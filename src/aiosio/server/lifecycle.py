@@ -20,6 +20,9 @@ from .dispatch import Dispatch
 from .handlers import Handler, positional_capacity
 from .socket import CONNECT_QUEUED, CONNECT_RUNNING, Connection, ServerSocket
 
+#: After a restore disconnected the same sid on another node, when its session is written again.
+REWRITE_AFTER = 1.0
+
 
 class Lifecycle(Dispatch):
     """Sockets connecting to and leaving namespaces, for :class:`~aiosio.AsyncServer`."""
@@ -38,6 +41,9 @@ class Lifecycle(Dispatch):
 
     async def _start_adapter(self) -> bool:
         raise NotImplementedError  # the server's lifecycle
+
+    def _session_changed(self, sid: str, namespace: str) -> None:
+        raise NotImplementedError  # the server's sessions
 
     async def on_connect(self, session: EngineSession) -> bool:
         """A new Engine.IO session: set up its Socket.IO state (namespaces come later)."""
@@ -229,6 +235,8 @@ class Lifecycle(Dispatch):
         adapter = self._adapter
         if isinstance(adapter, ClusterAdapter):
             adapter.driver.disconnect_sockets(ns, Selector((sid,), sids=True), False)
+            # That node then deletes the session it held: written again once it has.
+            self._core.loop.call_later(REWRITE_AFTER, self._session_changed, sid, ns)
 
     def _persist(self, sock: ServerSocket) -> None:
         """Keep a connected socket's session for recovery (its connection was lost)."""

@@ -5,6 +5,7 @@ on @socket.io/redis-streams-adapter 0.3.1 (``node_cluster_node("streams", ...)``
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -80,3 +81,49 @@ async def npm_clients() -> AsyncIterator[Callable[[], Awaitable[NodeCsr]]]:
     yield start
     for peer in started:
         await peer.stop()
+
+
+class HalfCutter(Cutter):
+    """A :class:`Cutter` whose :meth:`cut_client_side` resets only the client's side: the server's
+    connection stays open and silent, so the server notices the loss only at its ping timeout."""
+
+    def __init__(self, upstream_port: int) -> None:
+        super().__init__(upstream_port)
+        self._pairs: list[tuple[Any, Any]] = []
+        self._silent: list[Any] = []
+        self._frozen = False
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._pairs.append((writer, up_writer))
+        pumps = [
+            asyncio.ensure_future(self._pump(reader, up_writer)),
+            asyncio.ensure_future(self._pump(up_reader, writer)),
+        ]
+        self._tasks.update(pumps)
+        for task in pumps:
+            task.add_done_callback(self._tasks.discard)
+        await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        writer.transport.abort()
+        if up_writer not in self._silent:
+            up_writer.transport.abort()
+
+    def cut_client_side(self) -> None:
+        """Reset the clients' connections; the server's stay open, and nothing reaches them."""
+        pairs, self._pairs = self._pairs, []
+        for writer, up_writer in pairs:
+            self._silent.append(up_writer)  # kept open, never written to again
+            writer.transport.abort()
+
+    async def close(self) -> None:
+        """Stop listening, abort everything (the silent server sides too)."""
+        for up_writer in self._silent:
+            up_writer.transport.abort()
+        for writer, up_writer in self._pairs:
+            writer.transport.abort()
+            up_writer.transport.abort()
+        await super().close()

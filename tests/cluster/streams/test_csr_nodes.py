@@ -233,3 +233,37 @@ async def test_acked_and_volatile_packets_are_never_replayed(
     assert got == [("acked", "x"), ("first",), ("kept",)]
     assert b.connects == [(sid, True)]
     await client.disconnect()
+
+
+async def test_a_client_back_before_its_old_node_noticed_is_held_once(
+    serve: Any, redis_server: Any, names: Names
+) -> None:
+    """The client comes back on node B while node A still holds its old, silent connection: B
+    disconnects the sid on A, and writes the session again after A deleted it, so the session is
+    still in Redis (a crash of B now would not lose it) and the sid is held by B alone."""
+    from .conftest import HalfCutter
+
+    a, b = await start_nodes(serve, redis_server.url, names)
+    relay = HalfCutter(a.port)
+    await relay.start()
+    try:
+        client = fast_client()
+        await client.connect(relay.url, transports=["websocket"])
+        sid = client.get_sid()
+        assert sid is not None
+        relay.upstream_port = b.port
+        relay.cut_client_side()
+        await until(lambda: client.connected and len(b.connects) == 1)
+        assert b.connects == [(sid, True)]
+        # Long before A's ping timeout (2 s): B had the sid disconnected there.
+        await until(lambda: not a.sio.manager.is_connected(sid, "/"), timeout=0.8)
+        redis = redis_server.client()
+        pattern = f"{names.sessions}*".encode()
+        await until(lambda: not redis.keys(pattern), timeout=2)  # A deleted it as it let the sid go
+        await asyncio.sleep(1.5)  # B writes it again
+        assert len(redis.keys(pattern)) == 1
+        found = await b.sio.fetch_sockets()
+        assert [s.sid for s in found] == [sid]
+        await client.disconnect()
+    finally:
+        await relay.close()
