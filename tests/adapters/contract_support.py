@@ -63,13 +63,19 @@ ADAPTERS: dict[str, AdapterKind] = {
 }
 
 
-def _redis_streams(url: str, channel: str) -> aiosio.AsyncManager:
+def _redis_streams(
+    url: str, channel: str, *, sharded: bool = False, cluster: bool = False
+) -> aiosio.AsyncManager:
     manager: Any = aiosio.AsyncRedisManager  # mode='streams' and stream_name= are the streams driver's
-    made: aiosio.AsyncManager = manager(url, channel=channel, mode="streams", stream_name=channel)
+    made: aiosio.AsyncManager = manager(
+        url, channel=channel, mode="streams", stream_name=channel, use_sharded_pubsub=sharded, cluster=cluster
+    )
     return made
 
 
 ADAPTERS["redis-streams"] = AdapterKind(_redis_streams, redis="server")
+ADAPTERS["redis-streams-sharded-pubsub"] = AdapterKind(partial(_redis_streams, sharded=True), redis="server")
+ADAPTERS["redis-cluster-streams"] = AdapterKind(partial(_redis_streams, cluster=True), redis="cluster")
 
 
 if _sharded_exists():
