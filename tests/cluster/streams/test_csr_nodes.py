@@ -92,16 +92,18 @@ async def broadcast(node: Node, count: int = 1000) -> None:
             await asyncio.sleep(0.002)
 
 
-@pytest.mark.parametrize("emitter", ["same", "other"])
+@pytest.mark.parametrize(
+    ("emitter", "transport"), [("same", "websocket"), ("other", "websocket"), ("same", "polling")]
+)
 async def test_aiosio_client_gets_all_1000_on_the_other_node(
-    serve: Any, redis_server: Any, names: Names, cutter: CutterFactory, emitter: str
+    serve: Any, redis_server: Any, names: Names, cutter: CutterFactory, emitter: str, transport: str
 ) -> None:
     a, b = await start_nodes(serve, redis_server.url, names)
     relay = await cutter(a.port)
     client = fast_client()
     got: list[int] = []
     client.on("n", got.append)
-    await client.connect(relay.url, transports=["websocket"])
+    await client.connect(relay.url, transports=[transport])
     sid = client.get_sid()
     assert sid is not None and not client.recovered
     await until(lambda: a.connects == [(sid, False)] and a.sio.rooms(sid) == [sid, "r1"])
@@ -179,6 +181,31 @@ async def test_too_long_away_gives_a_fresh_session(
     assert b.connects[0][1] is False and got == [0]
     stats = b.sio.recovery_stats()
     assert stats is not None and stats.refused == 1 and stats.recovered == 0
+    await client.disconnect()
+
+
+async def test_too_many_missed_packets_give_a_fresh_session(
+    serve: Any, redis_server: Any, names: Names, cutter: CutterFactory
+) -> None:
+    """A restore that would replay more than ``max_packets`` is refused, not read without bound."""
+    a, b = await start_nodes(serve, redis_server.url, names, max_packets=50)
+    relay = await cutter(a.port)
+    client = fast_client(reconnection_delay=1.0, reconnection_delay_max=1.0)
+    got: list[Any] = []
+    client.on("n", got.append)
+    await client.connect(relay.url, transports=["websocket"])
+    sid = client.get_sid()
+    await a.sio.emit("n", -1, to="r1")
+    await until(lambda: got == [-1])
+    relay.upstream_port = b.port
+    relay.cut()
+    await until(lambda: not a.sio.manager.is_connected(sid, "/"))
+    for i in range(60):
+        await a.sio.emit("n", i, to="r1")
+    await until(lambda: client.connected and len(b.connects) == 1)
+    assert client.get_sid() != sid and not client.recovered and got == [-1]
+    stats = b.sio.recovery_stats()
+    assert stats is not None and stats.refused == 1
     await client.disconnect()
 
 
