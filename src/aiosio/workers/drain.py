@@ -10,7 +10,7 @@ shutdown:
    connections at once. Its polling clients' next requests reach it anyway, handed over by the
    worker that accepted them. A request on a connection it still holds that is for no session of
    its own (a reconnecting client's handshake on a keep-alive connection, a page of the app) moves,
-   connection and all, to a worker that is not retiring (:class:`Retiring`); what it answers
+   connection and all, to a worker that is not retiring (:class:`Leaving`); what it answers
    itself closes its connection (``Connection: close``), so that no client reuses a connection
    it is about to close.
    **Stopping** (SIGTERM/SIGINT: every worker stops): it keeps accepting, since the clients'
@@ -22,8 +22,11 @@ shutdown:
    not refused: the client is about to read the CLOSE, and would otherwise see the refusal first.
 3. It waits until every farewell was collected (bounded by ``ping_timeout``, after which a farewell
    expires, and by ``--shutdown-timeout``).
-4. Retiring: the keep-alive connections still idle move to a live worker too, so none is closed
-   while its client may be sending on it. Then aiohttp's shutdown runs as usual.
+4. The keep-alive connections still idle move to a worker that is not leaving (when stopping: one
+   still draining), so none is closed while a client may be sending on it (clients share their
+   connection pools: one client's idle connection may be another's next request). What the
+   worker itself answers while it drains closes its connection (``Connection: close``). Then
+   aiohttp's shutdown runs as usual.
 """
 
 from __future__ import annotations
@@ -35,23 +38,26 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
 from ..transport.server import AiohttpEngineTransport
 from .routing import HandOff, Moved, parse_tag
 
-__all__ = ["Retiring", "drain"]
+__all__ = ["Leaving", "drain"]
 
 logger = logging.getLogger("aiosio.workers")
 
-#: The marker a retiring worker leaves next to its sockets: others hand it nothing new.
-RETIRING_SUFFIX = "retiring"
+#: The marker a worker that is leaving puts next to its sockets: the others hand it nothing more.
+LEAVING_SUFFIX = "leaving"
+
+Mode = Literal["retiring", "stopping"]
 
 
-class Retiring:
-    """The worker's retiring state, and the middleware that moves foreign requests away from it.
+class Leaving:
+    """How this worker is leaving (retiring, stopping, or not yet), and the middleware that serves
+    its requests accordingly.
 
     ``runtime_dir`` holds every worker's sockets, ``own_id`` is this worker's id, ``prefix`` its
     sid prefix and ``hand_off`` its :class:`~aiosio.workers.routing.HandOff`.
@@ -62,32 +68,36 @@ class Retiring:
         self.own_id = own_id
         self.prefix = prefix
         self.hand_off = hand_off
-        #: True once this worker retires (a rolling restart replaces it).
-        self.active = False
-        #: Requests and idle connections moved to another worker while retiring.
+        #: None while serving; "retiring" (replaced in a rolling restart) or "stopping".
+        self.mode: Mode | None = None
+        #: Requests and idle connections moved to other workers while leaving.
         self.moved = 0
         #: The sids of the sessions the drain closed (none until it runs).
         self.closed_sids: set[str] = set()
 
-    def begin(self) -> None:
-        """Retire: mark it where the other workers look (they stop choosing this worker)."""
-        self.active = True
+    def begin(self, mode: Mode) -> None:
+        """Start leaving (the first call decides the mode)."""
+        if self.mode is None:
+            self.mode = mode
+
+    def mark(self) -> None:
+        """Tell the other workers to move nothing more here."""
         with contextlib.suppress(OSError):
-            (self.runtime_dir / f"w{self.own_id}.{RETIRING_SUFFIX}").touch()
+            (self.runtime_dir / f"w{self.own_id}.{LEAVING_SUFFIX}").touch()
 
     def end(self) -> None:
         """Remove the marker (the worker is gone)."""
         with contextlib.suppress(OSError):
-            os.unlink(self.runtime_dir / f"w{self.own_id}.{RETIRING_SUFFIX}")
+            os.unlink(self.runtime_dir / f"w{self.own_id}.{LEAVING_SUFFIX}")
 
     def successor(self) -> Path | None:
-        """The hand-over socket of a worker that is not retiring (the newest), or None."""
+        """The hand-over socket of another worker that is not leaving (the newest), or None."""
         best: tuple[int, Path] | None = None
         for path in self.runtime_dir.glob("w*.fd"):
             worker_id = parse_tag(path.stem + ".")
             if worker_id is None or worker_id == self.own_id:
                 continue
-            if (self.runtime_dir / f"w{worker_id}.{RETIRING_SUFFIX}").exists():
+            if (self.runtime_dir / f"w{worker_id}.{LEAVING_SUFFIX}").exists():
                 continue
             if best is None or worker_id > best[0]:
                 best = (worker_id, path)
@@ -101,11 +111,16 @@ class Retiring:
     async def middleware(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        """While draining: a polling POST for a session closed by the drain is acknowledged (its
+        """While leaving: a polling POST for a session closed by the drain is acknowledged (its
         packets dropped: the session is over, and the client is about to read its CLOSE; a 400
-        would reach it first as an error). While retiring, a request that is not for one of this
-        worker's sessions moves (connection and all) to a live worker; the others are served with
-        ``Connection: close``. Otherwise (or if no worker takes it) it is served here."""
+        would reach it first as an error); when retiring, a request that is not for one of this
+        worker's sessions moves (connection and all) to a worker that is not leaving; the rest is
+        answered with ``Connection: close``. Otherwise it is served as usual."""
+        if self.mode is None:
+            response = await handler(request)
+            # A request that began before the worker started leaving (a GET waiting for packets)
+            # closes its connection too if the answer comes after.
+            return response if self.mode is None else _closing(response)
         if self.closed_sids and request.method == "POST":
             sid = request.query.get("sid")
             owner = getattr(request.match_info.route.handler, "__self__", None)
@@ -113,25 +128,18 @@ class Retiring:
             if sid in self.closed_sids and engine is not None and engine.core.get(sid) is None:
                 await request.read()
                 headers = engine.origins.headers(request)
-                return web.Response(body=b"ok", headers=headers, content_type="text/html")
-        if not self.active:
-            return await handler(request)
-        if not self._own(request):
+                return _closing(web.Response(body=b"ok", headers=headers, content_type="text/html"))
+        if self.mode == "retiring" and not self._own(request):
             target = self.successor()
             if target is not None and await self.hand_off.links.send(request, target) == "moved":
                 self.moved += 1
                 return Moved()
-        response = await handler(request)
-        if not response.prepared:
-            # The client must not send another request on this connection: it is closed after
-            # this answer (aiohttp would close it as it shuts down, maybe as the client sends).
-            response.force_close()
-        return response
+        return _closing(await handler(request))
 
     async def move_idle(self, runner: web.AppRunner) -> int:
-        """Move the keep-alive connections that wait for their next request to a live worker;
-        how many moved. A connection that has begun another request, or that cannot move, stays
-        (aiohttp's shutdown closes it after its answer)."""
+        """Move the keep-alive connections that wait for their next request to a worker that is
+        not leaving; how many moved. A connection that has begun another request, or that cannot
+        move, stays (aiohttp's shutdown closes it after its answer)."""
         server = runner.server
         target = self.successor()
         if server is None or target is None:
@@ -139,13 +147,22 @@ class Retiring:
         moved = 0
         for proto in list(server.connections):
             transport = proto.transport
-            if not _idle(proto) or transport is None:
+            # No await between the check and send_idle's pause_reading: nothing is read meanwhile.
+            if transport is None or not _idle(proto):
                 continue
             if await self.hand_off.links.send_idle(transport, target):
                 proto.force_close()
                 moved += 1
         self.moved += moved
         return moved
+
+
+def _closing(response: web.StreamResponse) -> web.StreamResponse:
+    """``response`` with ``Connection: close`` (unless already sent): the client must not send
+    another request on a connection this worker is about to close."""
+    if not response.prepared:
+        response.force_close()
+    return response
 
 
 def _idle(proto: Any) -> bool:
@@ -170,17 +187,19 @@ async def drain(
     site: web.BaseSite,
     *,
     servers: list[Any],
-    retiring: Retiring,
+    leaving: Leaving,
     timeout: float,
 ) -> None:
     """Close every session of ``servers`` while clients can still reach this worker; wait (up to
     ``timeout`` seconds, and each server's ``ping_timeout``) until every polling client collected
-    its CLOSE. See the module docstring for the order."""
+    its CLOSE; move the idle keep-alive connections on. See the module docstring for the order."""
     started = time.monotonic()
-    if retiring.active:
+    leaving.begin("stopping")
+    if leaving.mode == "retiring":
+        leaving.mark()
         await site.stop()  # the other workers take the new connections
     for server in servers:
-        retiring.closed_sids.update(server.eio.core.sessions)
+        leaving.closed_sids.update(server.eio.core.sessions)
     for server in servers:
         try:
             await server.shutdown()
@@ -193,6 +212,6 @@ async def drain(
     left = _farewells(servers)
     if left:
         logger.info("%d polling clients did not come back for their close within %.1f s", left, limit)
-    if retiring.active:
-        await retiring.move_idle(runner)
-        logger.debug("retiring: %d requests and idle connections moved to other workers", retiring.moved)
+    leaving.mark()
+    await leaving.move_idle(runner)
+    logger.debug("%s: %d requests and idle connections moved to other workers", leaving.mode, leaving.moved)

@@ -234,6 +234,7 @@ class HandOverServer:
         self.path = str(path)
         self.factory = factory
         self._sock: socket.socket | None = None
+        self._links: set[socket.socket] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         #: Connections taken over so far.
         self.taken = 0
@@ -256,22 +257,46 @@ class HandOverServer:
         task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
-        """Stop taking connections (those taken stay with the aiohttp server)."""
+        """Stop taking connections; those already sent here are taken first (none is dropped).
+
+        The socket's name goes first (nobody new can connect); then every link still queued is
+        accepted and every message already queued on a link is served, without waiting for more.
+        Connections taken stay with the aiohttp server.
+        """
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._sock is not None:
-            self._sock.close()
+        if sock is not None:
+            while True:
+                try:
+                    link, _ = sock.accept()
+                except OSError:  # BlockingIOError: none left
+                    break
+                link.setblocking(False)
+                self._links.add(link)
+            sock.close()
+        for link in list(self._links):
             with contextlib.suppress(OSError):
-                os.unlink(self.path)
+                while await self._take_one(link):
+                    pass
+            link.close()
+        self._links.clear()
 
     async def _accept(self, sock: socket.socket) -> None:
-        loop = asyncio.get_running_loop()
         while True:
-            link, _ = await loop.sock_accept(sock)
+            try:
+                link, _ = sock.accept()
+            except BlockingIOError:
+                await _ready(sock, writable=False)
+                continue
             link.setblocking(False)
+            self._links.add(link)
             self._spawn(self._serve_link(link))
 
     def _protocol(self, first: bytes) -> Callable[[], asyncio.Protocol]:
@@ -280,35 +305,44 @@ class HandOverServer:
 
         return make
 
+    async def _take_one(self, link: socket.socket) -> bool:
+        """Take the next connection queued on ``link``; False if none is queued. Raises
+        ConnectionAbortedError once the peer closed the link, OSError if the link failed."""
+        try:
+            data, fds, flags, _addr = socket.recv_fds(link, MAX_REPLAY + 1, 4)
+        except BlockingIOError:
+            return False
+        if not data and not fds:
+            raise ConnectionAbortedError("the peer closed the link")
+        # (An empty message with a descriptor is an idle keep-alive connection.)
+        if len(fds) != 1 or flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
+            for fd in fds:
+                os.close(fd)
+            logger.warning("dropped a malformed hand-over (%d bytes, %d descriptors)", len(data), len(fds))
+            return True
+        client = socket.socket(fileno=fds[0])
+        client.setblocking(False)
+        try:
+            # Shielded: :meth:`close` cancelling this task must not drop a connection half taken.
+            loop = asyncio.get_running_loop()
+            await asyncio.shield(loop.connect_accepted_socket(self._protocol(data), client))
+            self.taken += 1
+        except OSError as exc:
+            client.close()
+            logger.debug("a handed-over connection could not be served: %s", exc)
+        return True
+
     async def _serve_link(self, link: socket.socket) -> None:
-        """Take every connection a peer worker sends on ``link`` until it goes."""
-        loop = asyncio.get_running_loop()
+        """Take every connection a peer worker sends on ``link`` until it goes (or until
+        :meth:`close`, which takes what is left)."""
         try:
             while True:
-                try:
-                    data, fds, flags, _addr = socket.recv_fds(link, MAX_REPLAY + 1, 4)
-                except BlockingIOError:
+                if not await self._take_one(link):
                     await _ready(link, writable=False)
-                    continue
-                if not data and not fds:
-                    return  # the peer closed the link
-                # (An empty message with a descriptor is an idle keep-alive connection.)
-                if len(fds) != 1 or flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
-                    for fd in fds:
-                        os.close(fd)
-                    logger.warning(
-                        "dropped a malformed hand-over (%d bytes, %d descriptors)", len(data), len(fds)
-                    )
-                    continue
-                client = socket.socket(fileno=fds[0])
-                client.setblocking(False)
-                try:
-                    await loop.connect_accepted_socket(self._protocol(data), client)
-                    self.taken += 1
-                except OSError as exc:
-                    client.close()
-                    logger.debug("a handed-over connection could not be served: %s", exc)
+        except ConnectionAbortedError:
+            self._links.discard(link)
+            link.close()
         except OSError as exc:
             logger.debug("a hand-over link failed: %s", exc)
-        finally:
+            self._links.discard(link)
             link.close()

@@ -103,7 +103,7 @@ async def serve_worker(spec: WorkerSpec) -> None:
     from ..cli.runner import serve_app
     from ..engine.options import set_default_sid_prefix
     from ..transport import server as transport
-    from .drain import Retiring, drain
+    from .drain import Leaving, drain
     from .handover import HandOverServer
     from .install import find_servers, install_cluster
     from .routing import HandOff, MovedFilter, worker_tag
@@ -113,22 +113,28 @@ async def serve_worker(spec: WorkerSpec) -> None:
     set_default_sid_prefix(tag)
     hand_off = HandOff(spec.runtime_dir, spec.id)
     transport.hand_off = hand_off
-    retiring = Retiring(spec.runtime_dir, spec.id, tag, hand_off)
+    leaving = Leaving(spec.runtime_dir, spec.id, tag, hand_off)
     stop = asyncio.Event()
     app, servers, _name = await _build(spec, args)
     servers = find_servers(app, servers)
     install_cluster(servers, hub_path=spec.hub_path, redis_url=spec.redis_url, on_lost=stop.set)
-    app.middlewares.insert(0, retiring.middleware)
+    app.middlewares.insert(0, leaving.middleware)
 
     def retire() -> None:
-        retiring.begin()
+        leaving.begin("retiring")
         stop.set()
 
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(RETIRE_SIGNAL, retire)
 
     async def drained(runner: web.AppRunner, site: web.BaseSite) -> None:
-        await drain(runner, site, servers=servers, retiring=retiring, timeout=float(args.shutdown_timeout))
+        await drain(runner, site, servers=servers, leaving=leaving, timeout=float(args.shutdown_timeout))
+        # No more hand-offs or relays to this worker (its sessions are over); those already sent
+        # are taken and answered during aiohttp's shutdown.
+        with contextlib.suppress(OSError):
+            os.unlink(spec.unix_path)
+        if handover is not None:
+            await handover.close()
 
     sock = socket.socket(fileno=spec.fd)
     sock.setblocking(False)
@@ -166,7 +172,7 @@ async def serve_worker(spec: WorkerSpec) -> None:
         )
     finally:
         loop.remove_signal_handler(RETIRE_SIGNAL)
-        retiring.end()
+        leaving.end()
         watcher.cancel()
         if handover is not None:
             await handover.close()
