@@ -40,7 +40,8 @@ async def test_sharded_manager_builds_a_sharded_driver() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error"),
     [
-        ({"mode": "streams"}, "unknown Redis adapter mode 'streams'"),
+        ({"mode": "stream"}, "unknown Redis adapter mode 'stream'"),
+        ({"mode": "streams", "write_only": True}, "write_only publishes in the emitter's format"),
         ({"mode": "classic", "cluster": True}, "needs mode='sharded'"),
         ({"mode": "sharded", "write_only": True}, "write_only publishes in the emitter's format"),
         ({"mode": "sharded", "subscription_mode": "private"}, "subscription_mode must be one of"),
