@@ -8,7 +8,17 @@ from pathlib import Path
 
 from aiosio.protocol import cluster
 
-ALLOWED = {"__future__", "collections", "dataclasses", "datetime", "enum", "math", "secrets", "typing"}
+ALLOWED = {
+    "__future__",
+    "base64",
+    "collections",
+    "dataclasses",
+    "datetime",
+    "enum",
+    "math",
+    "secrets",
+    "typing",
+}
 ALLOWED |= {"msgpack", "orjson"}
 
 

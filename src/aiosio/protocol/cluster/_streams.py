@@ -27,8 +27,6 @@ Nothing here does I/O. Decoders raise only :class:`~._codec.ClusterMessageError`
 from __future__ import annotations
 
 import base64
-import binascii
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -56,10 +54,12 @@ PERSISTENT_TYPES = frozenset(
 )
 #: The heartbeat types that only 0.2.x nodes write to the stream (0.2.x and 0.3.x cannot share one).
 HEARTBEAT_TYPES = frozenset({ClusterType.INITIAL_HEARTBEAT, ClusterType.HEARTBEAT})
-#: Node's check of a client's offset before a restore: a stream id.
-STREAM_ID = re.compile(r"[0-9]+-[0-9]+")
 _FIELDS = (b"uid", b"nsp", b"type", b"data")
-_DIGITS = re.compile(r"[0-9]{1,2}")
+
+
+def _decimal(text: str) -> bool:
+    """ASCII digits only, at least one (``/^[0-9]+$/``)."""
+    return text.isascii() and text.isdigit()
 
 
 def java_hash_code(text: str) -> int:
@@ -138,7 +138,7 @@ def decode_entry(
         return None
     uid, nsp = _text(values.get(b"uid"), "uid"), _text(nsp_raw, "nsp")
     kind_text = _text(values.get(b"type"), "type")
-    if _DIGITS.fullmatch(kind_text) is None or not 1 <= int(kind_text) <= 13:
+    if not _decimal(kind_text) or len(kind_text) > 2 or not 1 <= int(kind_text) <= 13:
         raise fail(f"stream entry: type must be a decimal from 1 to 13, not {kind_text[:20]!r}")
     kind = ClusterType(int(kind_text))
     raw = values.get(b"data")
@@ -153,7 +153,7 @@ def decode_entry(
         else:
             try:
                 packed = base64.b64decode(raw, validate=True)
-            except (binascii.Error, ValueError):
+            except ValueError:  # binascii.Error
                 raise fail("stream entry: data is neither JSON nor base64") from None
             data = unpack(packed, max_bytes)
     return _cluster_message(kind, uid, nsp, data)
@@ -225,7 +225,7 @@ def decode_session(value: bytes | str, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTE
         raise fail("session: the value must be a string")
     try:
         packed = base64.b64decode(raw, validate=True)
-    except (binascii.Error, ValueError):
+    except ValueError:  # binascii.Error
         raise fail("session: the value is not base64") from None
     obj = need_map(unpack(packed, max_bytes), "session")
     rooms = obj.get("rooms")
@@ -247,7 +247,10 @@ def decode_session(value: bytes | str, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTE
 def is_stream_id(offset: object) -> bool:
     """Node's test of a client's offset (``/^[0-9]+-[0-9]+$/``); aiosio bounds its length too
     (two 64-bit numbers: 41 characters)."""
-    return isinstance(offset, str) and len(offset) <= 41 and STREAM_ID.fullmatch(offset) is not None
+    if not isinstance(offset, str) or len(offset) > 41:
+        return False
+    ms, dash, seq = offset.partition("-")
+    return dash == "-" and _decimal(ms) and _decimal(seq)
 
 
 def stream_id_key(offset: str) -> tuple[int, int]:
