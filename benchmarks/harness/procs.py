@@ -66,6 +66,22 @@ def wait_listening(proc: subprocess.Popen[bytes], port: int, timeout: float = 30
     raise RuntimeError(f"server not listening on port {port} after {timeout:.0f}s")
 
 
+def wait_children(proc: subprocess.Popen[bytes], count: int, timeout: float = 30) -> list[int]:
+    """The pids of `proc`'s `count` child processes (the workers of ``aiosio run --workers N``),
+    once it has started them all."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found: list[int] = []
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{proc.pid}/task").iterdir():
+                found += [int(p) for p in (task / "children").read_text().split()]
+        if len(found) >= count:
+            return found
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"server started {len(found)} of its {count} workers")
+        time.sleep(0.05)
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     """Terminate `proc` (SIGTERM, then SIGKILL after 5 s) and reap it."""
     if proc.poll() is None:
@@ -127,8 +143,8 @@ def run_loadgen(
         str(port),
         "--server-pid",
         ",".join(str(pid) for pid in (server_pid, *more_pids)),
-        "--server-core",
-        server_core if server_core is not None else "-1",
+        # One argument: "-1" (not pinned) would read as an option of its own.
+        f"--server-core={server_core if server_core is not None else -1}",
         "--clock-ticks",
         str(os.sysconf("SC_CLK_TCK")),
     ]

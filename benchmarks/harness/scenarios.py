@@ -31,6 +31,8 @@ class Scenario:
     # redis-server, the generator's clients split between them) or "redis-cost" (the load once on
     # a server without Redis and once on one with Redis configured; the record holds both).
     topology: str = "single"
+    # Run only when named (``--scenarios polling-handoff``), not in a default run.
+    on_request: bool = False
 
     def loadgen_args(self, quick: bool) -> list[str]:
         """Arguments for loadgen.js; `quick` shortens the warm-up and measurement windows."""
@@ -106,6 +108,19 @@ ALL_SCENARIOS: tuple[Scenario, ...] = (
         headline=("acks_per_s",),
     ),
     Scenario(
+        name="polling-handoff",
+        kind="pollingFresh",
+        title=(
+            "the polling scenario with a new TCP connection for every request: against 2 workers "
+            "about half of the requests land on the worker that does not own the session and are "
+            "handed over (p50/p99: ack latency)"
+        ),
+        params={"clients": 50, "concurrency": 10, "warmup": 1, "duration": 3},
+        metrics=(ACKS, P50, P99),
+        headline=("acks_per_s",),
+        on_request=True,
+    ),
+    Scenario(
         name="connections",
         kind="connections",
         title="10,000 idle websocket clients, 100 handshakes in flight",
@@ -152,10 +167,15 @@ REDIS_SCENARIOS = frozenset(s.name for s in ALL_SCENARIOS if s.topology != "sing
 
 
 def select(names: list[str] | None) -> list[Scenario]:
-    """Scenarios whose name equals or starts with one of `names` ("fanout" selects both)."""
+    """Scenarios whose name equals or starts with one of `names` ("fanout" selects both); without
+    names, every scenario that is not run on request only (those are chosen by their full name)."""
     if not names:
-        return list(ALL_SCENARIOS)
-    chosen = [s for s in ALL_SCENARIOS if any(s.name.startswith(n) for n in names)]
+        return [s for s in ALL_SCENARIOS if not s.on_request]
+    chosen = [
+        s
+        for s in ALL_SCENARIOS
+        if any(s.name == n or (s.name.startswith(n) and not s.on_request) for n in names)
+    ]
     unknown = [n for n in names if not any(s.name.startswith(n) for s in ALL_SCENARIOS)]
     if unknown:
         raise SystemExit(f"unknown scenario(s): {', '.join(unknown)}")

@@ -25,6 +25,11 @@ class Target:
     argv: tuple[str, ...]
     # Scenarios this target cannot run (recorded as skipped, not as failures).
     skips: frozenset[str] = field(default_factory=frozenset)
+    # False: the server (several processes) is not pinned to the first core; it may use every
+    # core, the load generator's included (the --workers targets on a 2-core machine).
+    pinned: bool = True
+    # Worker processes of an ``aiosio run --workers N`` (0: the server is one process).
+    workers: int = 0
 
 
 def _python(script: str, *args: str) -> tuple[str, ...]:
@@ -87,6 +92,37 @@ def _sharded(node: str) -> list[Target]:
     ]
 
 
+def _workers(count: int) -> Target:
+    """``aiosio run workers_app:app --workers count`` (asyncio's loop, no access log)."""
+    argv = (
+        sys.executable,
+        "-m",
+        "aiosio.cli.main",
+        "run",
+        "workers_app:app",
+        "--app-dir",
+        str(SERVERS),
+        "--host",
+        "127.0.0.1",
+        "--workers",
+        str(count),
+        "--loop",
+        "asyncio",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    )
+    label = f"aiosio run --workers {count} (asyncio)"
+    return Target(
+        f"aiosio-workers{count}",
+        label,
+        argv,
+        skips=REDIS_SCENARIOS,
+        pinned=count == 1,
+        workers=count if count > 1 else 0,
+    )
+
+
 def all_targets() -> list[Target]:
     """Every known target, the default ones first and in report order."""
     node = shutil.which("node") or "node"
@@ -125,6 +161,10 @@ def all_targets() -> list[Target]:
             _python("asgi_server.py", "--impl", "psio"),
             skips=REDIS_SCENARIOS,
         ),
+        # `aiosio run --workers N` (on request): 1 is one process; with 2 the two workers and
+        # the load generator share the machine's cores (not pinned), and a polling request may
+        # land on the worker that does not own its session (scenario polling-handoff).
+        *(_workers(n) for n in (1, 2)),
         Target("node", "Node socket.io 4.8", (node, str(SERVERS / "node_server.js"))),
         *_sharded(node),
         # The ceiling speaks the websocket transport only, and has no cluster.

@@ -47,11 +47,16 @@ def single(
     cores: Cores,
     log: TextIO,
     redis: tuple[int, str] | None = None,
+    workers: int = 0,
 ) -> dict[str, Any]:
-    """One fresh server of `argv`; with `redis` (pid, URL) it is given ``--redis URL``."""
+    """One fresh server of `argv`; with `redis` (pid, URL) it is given ``--redis URL``.
+
+    A server of `workers` worker processes (``aiosio run --workers N``, N > 1: a supervisor and its
+    workers) has its CPU summed over all of them."""
     if redis is not None:
         argv = [*argv, "--redis", redis[1]]
     with procs.server(argv, cores[0], log) as (proc, port):
+        pids = procs.wait_children(proc, workers) if workers > 1 else []
         result = procs.run_loadgen(
             scenario.loadgen_args(quick),
             port,
@@ -59,6 +64,7 @@ def single(
             cores,
             scenario.budget_seconds(),
             log,
+            more_pids=pids,
             redis_pid=None if redis is None else redis[0],
         )
         return _died(proc) or (result if scenario.topology == "single" else with_efficiency(result))
@@ -128,4 +134,6 @@ def run_scenario(
         return cluster(target, scenario, quick, cores, log)
     if scenario.topology == "redis-cost":
         return redis_cost(target, scenario, quick, cores, log, run)
-    return single(list(target.argv), scenario, quick, cores, log)
+    if not target.pinned:
+        cores = (None, cores[1])  # the server's processes may use any core
+    return single(list(target.argv), scenario, quick, cores, log, workers=target.workers)

@@ -11,11 +11,15 @@ const net = require('node:net');
 const READ_BUFFER = Buffer.allocUnsafe(1 << 16); // shared; see wire.js for why that is safe
 const HEADER_END = Buffer.from('\r\n\r\n');
 
-/** One keep-alive connection to 127.0.0.1:`port`, reopened after a Connection: close. */
+/**
+ * One keep-alive connection to 127.0.0.1:`port`, reopened after a Connection: close. With `fresh`
+ * every request asks for Connection: close, so each one goes on a new TCP connection.
+ */
 class HttpConnection {
-  /** @param {number} port server port on 127.0.0.1 */
-  constructor(port) {
+  /** @param {number} port server port on 127.0.0.1 @param {boolean} fresh one connection per request */
+  constructor(port, fresh = false) {
     this.port = port;
+    this.fresh = fresh;
     this.socket = null;
     this.pending = null; // { resolve, reject } of the request in flight
     this.data = null; // bytes of the response so far
@@ -48,6 +52,7 @@ class HttpConnection {
       this.pending = { resolve, reject, method };
       this.data = null;
       let head = `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1:${this.port}\r\n`;
+      if (this.fresh) head += 'Connection: close\r\n';
       if (body !== undefined) {
         head += `Content-Type: text/plain;charset=UTF-8\r\nContent-Length: ${body.length}\r\n`;
       }

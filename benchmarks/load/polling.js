@@ -11,10 +11,10 @@ const SEP = '\x1e'; // record separator between packets in a polling payload
 
 /** One Socket.IO client on namespace `/` over long polling. */
 class PollClient {
-  /** @param {number} port server port on 127.0.0.1 */
-  constructor(port) {
-    this.getConn = new HttpConnection(port);
-    this.postConn = new HttpConnection(port);
+  /** @param {number} port server port on 127.0.0.1 @param {boolean} fresh a new connection per request */
+  constructor(port, fresh = false) {
+    this.getConn = new HttpConnection(port, fresh);
+    this.postConn = new HttpConnection(port, fresh);
     this.path = '/socket.io/?EIO=4&transport=polling';
     this.acks = new Map();
     this.nextAckId = 0;

@@ -97,7 +97,7 @@ async function echoLoop(opts, clients) {
   };
   for (const client of clients) next(client, true);
   await sleep(opts.warmup * 1000);
-  const cpu = new CpuWindow(opts.serverPid, opts.clockTicks, opts.serverCore);
+  const cpu = new CpuWindow(opts.serverPids, opts.clockTicks, opts.serverCore);
   const t0 = performance.now();
   measuring = true;
   await sleep(opts.duration * 1000);
@@ -119,15 +119,24 @@ async function echo(opts) {
   return { clients: clients.length, ...(await echoLoop(opts, clients)) };
 }
 
-/** `polling`: the echo loop over HTTP long polling. */
-async function polling(opts) {
-  const make = () => new PollClient(opts.port);
+/** `polling`: the echo loop over HTTP long polling (`fresh`: a new TCP connection per request). */
+async function polling(opts, fresh = false) {
+  const make = () => new PollClient(opts.port, fresh);
   const { clients, failures } = await connectMany(opts.clients, opts.concurrency, make);
   if (failures) throw new Error(`${failures} of ${opts.clients} polling clients failed to connect`);
   const result = await echoLoop(opts, clients);
   const broken = clients.find((c) => c.error);
   if (broken) throw broken.error;
   return { clients: clients.length, ...result };
+}
+
+/**
+ * `pollingFresh`: `polling` with every request on a new TCP connection. Against `aiosio run
+ * --workers N` each request lands on a worker the kernel picks, the wrong one (which hands it
+ * over) about (N-1)/N of the time.
+ */
+async function pollingFresh(opts) {
+  return polling(opts, true);
 }
 
 /**
@@ -313,4 +322,4 @@ async function connections(opts) {
   };
 }
 
-module.exports = { echo, polling, fanout, rooms, connections };
+module.exports = { echo, polling, pollingFresh, fanout, rooms, connections };
