@@ -55,11 +55,19 @@ EXTRA: dict[str, dict[str, str]] = {
     "AsyncServer.emit": {"volatile": "aiosio's volatile emits (dropped when the client can't take them)"},
     "AsyncNamespace.emit": {"volatile": "the same argument as AsyncServer.emit, which it wraps"},
     "AsyncRedisManager.__init__": {
-        "mode": "'classic' or 'sharded': which of Node's Redis adapters' wire formats to speak",
+        "mode": "'classic', 'sharded' or 'streams': which of Node's Redis adapters' wire formats to speak",
         "request_timeout": "Node's requestsTimeout: how long cluster queries wait for other servers",
         "publish_on_specific_response_channel": "Node's publishOnSpecificResponseChannel (classic)",
         "subscription_mode": "Node's subscriptionMode of the sharded adapter",
-        "cluster": "connect to a Redis Cluster (the sharded mode)",
+        "cluster": "connect to a Redis Cluster (the sharded and streams modes)",
+        "stream_name": "Node's streamName (the streams adapter)",
+        "stream_count": "Node's streamCount (the streams adapter)",
+        "max_len": "Node's maxLen (the streams adapter)",
+        "read_count": "Node's readCount (the streams adapter)",
+        "block_time_ms": "Node's blockTimeInMs (the streams adapter)",
+        "session_key_prefix": "Node's sessionKeyPrefix (the streams adapter's recovery sessions)",
+        "only_plaintext": "Node's onlyPlaintext (the streams adapter)",
+        "use_sharded_pubsub": "Node's useShardedPubSub (the streams adapter)",
     },
 }
 
