@@ -167,3 +167,21 @@ async def test_heartbeats_of_0_2_nodes_are_reported(
             while "0.2.x" not in caplog.text:
                 await asyncio.sleep(0.01)
     assert driver._heartbeats_seen
+
+
+async def test_hostile_stream_entries_are_dropped_and_counted(
+    serve: Any, redis_server: RedisServer, names: Names, caplog: Any
+) -> None:
+    """Bad entries another process wrote are dropped (counted, logged), and the reader goes on."""
+    _sio, driver = await node(serve, redis_server, names)
+    redis = redis_server.client()
+    for data in ("!!not base64!!", "{bad json", '{"packet":{"type":2,"data":5},"opts":{}}'):
+        redis.xadd(names.stream, {"uid": "other", "nsp": "/", "type": "3", "data": data})
+    redis.xadd(names.stream, {"uid": "other", "nsp": "/", "type": "x"})
+    good = xadd(redis_server, names, "n", 1)
+    with caplog.at_level(logging.WARNING, logger="aiosio.adapters.redis"):
+        async with asyncio.timeout(5):
+            while driver.read_position.get(names.stream, (0, 0)) < stream_id_key(good):
+                await asyncio.sleep(0.01)
+    assert driver.dropped.count == 4
+    assert "dropped a cluster message" in caplog.text

@@ -20,6 +20,7 @@ from the stream. See CLUSTER-WIRE.md §4 and §7.4, docs/scaling.md and docs/rec
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +102,7 @@ class StreamsDriver(MessageDriver):
         if cluster and not use_sharded_pubsub:
             raise ValueError("a Redis Cluster (cluster=True) needs use_sharded_pubsub=True")
         self.uid = hex_uid()
+        self._uid_bytes = self.uid.encode()
         self.stream_name = stream_name
         self.stream_count = stream_count
         self.prefix = channel_prefix
@@ -324,8 +326,16 @@ class StreamsDriver(MessageDriver):
 
     def _on_entries(self, stream: str, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
         adapter = self.adapter
+        own = self._uid_bytes
         for raw_id, fields in entries:
             entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+            if fields.get(b"uid") == own:
+                # This node's own entry (delivered here already): not decoded, only counted as read.
+                with contextlib.suppress(ValueError):
+                    key = stream_id_key(entry_id)
+                    if key > self.read_position.get(stream, _ZERO):
+                        self.read_position[stream] = key
+                continue
             try:
                 message = decode_entry(fields, self.max_message_bytes)
                 key = stream_id_key(entry_id)
