@@ -231,9 +231,10 @@ class Observable:
 class Traffic(NamedTuple):
     """Engine.IO packets and bytes of a server since it started (open and closed connections).
 
-    Inbound: every packet a client sent (bytes: its encoded length; text counted by characters,
-    which is bytes for ASCII). Outbound: every packet the server sent or queued, bytes as written
-    (WebSocket frames with their headers, or the polling form).
+    Inbound: every packet a client sent; outbound: every packet the server sent or queued. Bytes
+    are the Engine.IO packet's encoded length (type character and data; text counted by
+    characters, which is bytes for ASCII), whatever the transport: no WebSocket frame header, no
+    polling framing or base64.
     """
 
     packets_in: int
