@@ -62,6 +62,8 @@ _log = logging.getLogger("aiosio.recovery")
 
 #: Entries read per XRANGE while restoring.
 PAGE = 1000
+#: Sessions refreshed per batch.
+REFRESH_CHUNK = 500
 #: How long a restore waits for this node's reader to reach the client's offset (another node
 #: gave it out, this node may not have read it yet).
 CATCH_UP_TIMEOUT = 5.0
@@ -111,10 +113,18 @@ class RedisStreamsStore:
 
     async def _refresh_loop(self) -> None:
         interval = max(0.05, self.options.max_disconnection_duration / 2)
+        link = self._driver.link
         while True:
             await asyncio.sleep(interval)
-            for state in list(self._live.values()):
-                self._write(state)
+            states = list(self._live.values())
+            for start in range(0, len(states), REFRESH_CHUNK):
+                # In chunks, while the link's queue has room: a refresh of many sessions must not
+                # push the node's broadcasts out of a full queue.
+                while link.stats.pending > link.max_pending // 2:
+                    await asyncio.sleep(0.01)
+                for state in states[start : start + REFRESH_CHUNK]:
+                    if self._live.get(state.pid) is state:
+                        self._write(state)
 
     # -- the store interface ----------------------------------------------------------------------
 

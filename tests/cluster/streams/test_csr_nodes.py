@@ -294,3 +294,22 @@ async def test_a_client_back_before_its_old_node_noticed_is_held_once(
         await client.disconnect()
     finally:
         await relay.close()
+
+
+async def test_a_connected_socket_s_session_does_not_expire(
+    serve: Any, redis_server: Any, names: Names
+) -> None:
+    """Written when the socket connects and refreshed every half max_disconnection_duration, the
+    session of a connected socket is in Redis however long it stays (a crash now loses nothing);
+    a namespace disconnect deletes it."""
+    [a] = await start_nodes(serve, redis_server.url, names, count=1, max_disconnection_duration=1)
+    client = fast_client()
+    await client.connect(a.url, transports=["websocket"])
+    redis = redis_server.client()
+    pattern = f"{names.sessions}*".encode()
+    await until(lambda: len(redis.keys(pattern)) == 1)
+    await asyncio.sleep(2.5)  # over twice the key's PX
+    [key] = redis.keys(pattern)
+    assert 0 < redis.pttl(key) <= 1000
+    await client.disconnect()
+    await until(lambda: not redis.keys(pattern))
