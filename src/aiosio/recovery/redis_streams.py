@@ -73,7 +73,8 @@ _ZERO = (0, 0)
 class RedisStreamsStore:
     """A :class:`~aiosio.recovery.store.RecoveryStore` on the Redis of a
     :class:`~aiosio.adapters.redis.streams.StreamsDriver` (see the module docstring). Made by the
-    driver's ``recovery_store``."""
+    driver's ``recovery_store``. ``delivery_window`` is accepted for the seam and not used: a
+    trimmed offset always refuses (the stream cannot tell which entries a client had)."""
 
     def __init__(
         self,

@@ -136,8 +136,6 @@ class StreamsDriver(MessageDriver):
         self.read_position: dict[str, tuple[int, int]] = {}
         self.own_position: dict[str, tuple[int, int]] = {}
         self._read_waiters: list[tuple[str, tuple[int, int], asyncio.Future[None]]] = []
-        #: per stream, the newest entry when its reader started (nothing before it is read here).
-        self.started_at: dict[str, tuple[int, int]] = {}
         self._heartbeats_seen = False
         self.store: RedisStreamsStore | None = None
         self.dropped = DropLog(self.logger)
@@ -173,7 +171,6 @@ class StreamsDriver(MessageDriver):
             key = stream_id_key(newest.decode())
         except ValueError:
             return
-        self.started_at.setdefault(stream, key)
         if key >= self.read_position.get(stream, _ZERO):
             self.read_position[stream] = key
         self._wake_readers(stream)
