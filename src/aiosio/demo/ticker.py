@@ -8,6 +8,11 @@ a ticker should (the next tick is newer anyway), instead of queueing stale price
 
 The task costs nothing while nobody is connected (it waits on an event, with no timer), and
 sends only the stats line while nobody is in the room.
+
+In a cluster (``aiosio serve --workers N``, or servers sharing ``--redis``) one ticker leads
+(:mod:`.lease`): it alone steps the prices and sends ticks and stats, with the cluster's totals;
+the others keep their prices in step with it (what a joining client is sent) and take over if it
+goes.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from typing import Any
 
 import aiosio
 
+from .lease import Lease, Peer
 from .prices import PriceModel, RateMeter
 
 __all__ = ["PRICES_ROOM", "STATS_INTERVAL", "TICK_INTERVAL", "PriceTicker"]
@@ -70,6 +77,9 @@ class PriceTicker:
         self._seq = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        #: Which server of the cluster leads (this one, without a cluster).
+        self.lease = Lease(sio, stats_interval)
+        self.lease.register(self._peer, self._wake.set)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -84,13 +94,30 @@ class PriceTicker:
             self._task = asyncio.create_task(self._run(), name="aiosio-demo-ticker")
 
     async def stop(self) -> None:
-        """Stop the background task and wait until it has finished."""
+        """Stop the background task and wait until it has finished (telling the cluster)."""
         task, self._task = self._task, None
         if task is None or task.done():
             return
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        await self.lease.leave()
+
+    @property
+    def leading(self) -> bool:
+        """Whether this server's ticker is the one that ticks (see :mod:`.lease`)."""
+        return self.lease.leader
+
+    def _peer(self) -> Peer:
+        return Peer(self.lease.id, len(self.clients), len(self.watchers), self._seq, dict(self.model.prices))
+
+    def _follow(self) -> None:
+        """Take the leader's prices and tick number (what a client joining here is sent)."""
+        known = self.lease.leader_peer()
+        if known is not None:
+            leader = known[0]
+            self.model.prices.update({s: p for s, p in leader.prices.items() if s in self.model.prices})
+            self._seq = max(self._seq, leader.seq)
 
     # -- membership -------------------------------------------------------------------------
 
@@ -130,9 +157,10 @@ class PriceTicker:
         loop = asyncio.get_running_loop()
         ticks, messages = RateMeter(loop.time()), RateMeter(loop.time())
         next_tick = next_stats = loop.time()
+        watching = 0  # the cluster's watchers, as of the last poll (and this server's now)
         while True:
-            if not self.clients:
-                # Nobody connected: no timers at all until someone is.
+            if not self.clients and not self.lease.active:
+                # Nobody connected here nor heard of elsewhere: no timers at all until then.
                 self._wake.clear()
                 await self._wake.wait()
                 next_tick = next_stats = loop.time()
@@ -140,33 +168,40 @@ class PriceTicker:
                 messages.rate(next_tick)
             now = loop.time()
             try:
-                if self.watchers and now >= next_tick:
-                    count = await self._tick()
-                    ticks.add()
-                    messages.add(count)
-                    next_tick = _next(next_tick, self.tick_interval, now)
                 if now >= next_stats:
-                    await self._stats(ticks.rate(now), messages.rate(now))
+                    await self.lease.poll(self._peer())
+                    self._follow()
+                    clients, watching = self.lease.totals(self._peer())
+                    if self.lease.leader:
+                        await self._stats(ticks.rate(now), messages.rate(now), clients, watching)
                     next_stats = _next(next_stats, self.stats_interval, now)
+                watching = max(watching, len(self.watchers))
+                if watching and self.lease.leader and now >= next_tick:
+                    await self._tick()
+                    ticks.add()
+                    messages.add(watching)
+                    next_tick = _next(next_tick, self.tick_interval, now)
             except Exception:
                 logger.exception("the price ticker failed; retrying")
                 next_tick = next_stats = now + self.stats_interval
-            deadline = min(next_tick, next_stats) if self.watchers else next_stats
+            deadline = min(next_tick, next_stats) if watching and self.lease.leader else next_stats
             await self._sleep_until(deadline)
 
     async def _tick(self) -> int:
         """Broadcast one tick; return how many clients it was sent to."""
         changes = self.model.step()
-        self._seq += 1
+        # The tick's slot (of tick_interval) since the Unix epoch, and at least one more than the
+        # last: numbers go on increasing when another server takes over, whoever knew the last.
+        self._seq = max(self._seq + 1, math.floor(time.time() / self.tick_interval))
         self.ticks += 1
         payload = {"seq": self._seq, "ts": int(time.time() * 1000), "prices": changes}
         await self.sio.emit("tick", payload, to=PRICES_ROOM, volatile=True)
         return len(self.watchers)
 
-    async def _stats(self, ticks_per_sec: float, msgs_per_sec: float) -> None:
+    async def _stats(self, ticks_per_sec: float, msgs_per_sec: float, clients: int, watchers: int) -> None:
         payload = {
-            "clients": len(self.clients),
-            "watchers": len(self.watchers),
+            "clients": clients,
+            "watchers": watchers,
             "ticks_per_sec": ticks_per_sec,
             "msgs_per_sec": msgs_per_sec,
         }

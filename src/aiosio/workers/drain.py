@@ -15,7 +15,7 @@ shutdown:
    it is about to close.
    **Stopping** (SIGTERM/SIGINT: every worker stops): it keeps accepting, since the clients'
    next requests have no other worker to go to; new handshakes are refused (the server is closing).
-2. Its Socket.IO servers close every session (``shutdown()``): a waiting GET carries the Engine.IO
+2. Its Socket.IO servers close every session (and refuse new ones): a waiting GET carries the Engine.IO
    CLOSE, a polling client between two GETs gets it on its next GET (the session's farewell), a
    WebSocket gets the CLOSE frame.
    A polling POST that races the close (sent before the client read its CLOSE) is acknowledged,
@@ -201,10 +201,14 @@ async def drain(
     for server in servers:
         leaving.closed_sids.update(server.eio.core.sessions)
     for server in servers:
+        # Its sessions only (new ones refused): the server's own shutdown, which also closes its
+        # cluster adapter, runs in aiohttp's shutdown, so the app's background tasks that emit
+        # (stopped in on_shutdown) do not meet a closed adapter meanwhile.
+        server._closing = True
         try:
-            await server.shutdown()
+            await server.eio.shutdown()
         except Exception:
-            logger.exception("error while shutting down %r", server)
+            logger.exception("error while closing the sessions of %r", server)
     limit = min([timeout, *(s.eio.core.options.ping_timeout for s in servers)])
     deadline = started + limit
     while _farewells(servers) and time.monotonic() < deadline:
