@@ -222,6 +222,7 @@ class RedisStreamsStore:
         elif not await link.call("XRANGE", stream, after, after):
             return None  # trimmed away (too long ago, or too busy a stream), or another stream's
         cursor = stream_id_key(after)
+        driver.read(stream)  # a namespace of a stream this node does not read yet: from now on
         # Another node gave the client this offset: this node must have read that far before the
         # socket joins here, or the reader would hand the socket what it already has.
         if not await driver.wait_read(stream, cursor, CATCH_UP_TIMEOUT):

@@ -150,12 +150,13 @@ class StreamsDriver(MessageDriver):
         if self.link.cluster:
             await asyncio.wait_for(self.link.client.initialize(), self.link.op_timeout)
         for stream in stream_names(self.stream_name, self.stream_count):
-            self._read(stream)
+            self.read(stream)
         if self.store is not None:
             self.store.start()
 
-    def _read(self, stream: str) -> None:
-        if stream in self._reading:
+    def read(self, stream: str) -> None:
+        """Read ``stream`` from now on, if this node does not yet (one reader per stream)."""
+        if stream in self._reading or self.adapter is None:
             return
         self._reading.add(stream)
         self.link.read_stream(
@@ -193,7 +194,7 @@ class StreamsDriver(MessageDriver):
         main, own = self.main_channel(namespace), self._own_channel(namespace)
         self._routes[main] = (namespace, _MAIN)
         self._routes[own] = (namespace, _OWN)
-        self._read(self.stream_of(namespace))
+        self.read(self.stream_of(namespace))
         await self.link.subscribe(main, own)
         self._opened.add(namespace)
 
