@@ -24,7 +24,7 @@ from recovery.cutter import Cutter
 from recovery.node_csr import NodeCsr
 
 from .conftest import Names
-from .test_csr_nodes import broadcast, start_nodes, until
+from .test_csr_nodes import broadcast, fast_client, start_nodes, until
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
 
@@ -162,3 +162,36 @@ async def test_node_s_acked_socket_emits_are_not_replayed_by_aiosio(
     got = await all_received(peer, client["cid"], 4)
     assert [args[0] for args in got] == [0, "acked", 1, 2]  # neither the acked emit again nor 3
     assert (await peer.command("state", cid=client["cid"]))["recovered"] is True
+
+
+async def test_aiosio_s_client_recovers_on_a_node_node(
+    serve: Any,
+    redis_server: RedisServer,
+    names: Names,
+    cutter: CutterFactory,
+    node_cluster_node: NodeFactory,
+) -> None:
+    """aiosio's client, cut from an aiosio node, comes back recovered on a Node node (which
+    restores the session aiosio wrote and replays the stream): every message once, in order."""
+    node = await node_cluster_node("streams", redis_server.url, csr=True, **names.node_options())
+    [a] = await start_nodes(serve, redis_server.url, names, count=1, servers=2)
+    relay = await cutter(a.port)
+    client = fast_client()
+    got: list[int] = []
+    client.on("n", got.append)
+    await client.connect(relay.url, transports=["websocket"])
+    sid = client.get_sid()
+    await until(lambda: a.sio.rooms(sid) == [sid, "r1"])
+    task = asyncio.ensure_future(broadcast(a, 300))
+    await until(lambda: len(got) >= 30)
+    relay.upstream_port = dead_port()
+    relay.cut()
+    await task
+    relay.upstream_port = node.port
+    await until(lambda: len(got) >= 300 and client.connected, timeout=20)
+    await asyncio.sleep(0.2)
+    assert got == list(range(300))
+    assert client.get_sid() == sid and client.recovered
+    event = await node.next_event({"event": "connection", "sid": sid})
+    assert event["recovered"] is True and event["rooms"] == [sid, "r1"]
+    await client.disconnect()
