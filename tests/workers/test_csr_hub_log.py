@@ -81,7 +81,6 @@ def test_restore_selects_by_rooms_except_and_sids_after_the_offset() -> None:
     assert [m for _, m in found.missed] == [b"r1", b"everyone", b"to s1"]
     offsets = [o for o, _ in found.missed]
     assert offsets == sorted(offsets) and all(o > before for o in offsets)
-    assert found.kick == "A"  # A still holds a socket for it: it is to drop it
 
 
 def test_no_offset_replays_from_the_sessions_start_never_before() -> None:
@@ -91,7 +90,7 @@ def test_no_offset_replays_from_the_sessions_start_never_before() -> None:
     log.save(session(start=start), NOW)
     put(log, b"new")
     found = log.restore("A", "/", "p1", None, NOW)
-    assert found is not None and [m for _, m in found.missed] == [b"new"] and found.kick is None
+    assert found is not None and [m for _, m in found.missed] == [b"new"]
     log.save(session(start=start), NOW)
     old = log.restore("A", "/", "p1", "1700000000000-0", NOW)  # before the session: clamped
     assert old is not None and [m for _, m in old.missed] == [b"new"]
@@ -118,7 +117,7 @@ def test_the_owner_rules_protect_a_restored_session_from_its_old_worker() -> Non
     assert not log.drop("A", "p1")
     assert log.save(session(owner="B", rooms=("s1", "r1", "r2")), NOW)
     again = log.restore("C", "/", "p1", None, NOW)
-    assert again is not None and again.session.rooms == ("s1", "r1", "r2") and again.kick == "B"
+    assert again is not None and again.session.rooms == ("s1", "r1", "r2")
     assert log.drop("C", "p1")
     assert log.restore("C", "/", "p1", None, NOW) is None
 
@@ -129,7 +128,7 @@ def test_a_dead_workers_sessions_are_kept_then_expire() -> None:
     log.save(session("p2", owner="B", sid="s2"), NOW)
     assert log.owner_left("A", NOW + 100) == 1  # a live session does not expire while its worker lives
     found = log.restore("B", "/", "p1", None, NOW + 105)
-    assert found is not None and found.kick is None  # A is gone: nobody to disconnect
+    assert found is not None
     log.owner_left("B", NOW + 200)
     assert log.restore("A2", "/", "p2", None, NOW + 210) is None  # lost at +200, 10 s kept
     stats = log.snapshot(NOW + 210)
@@ -190,7 +189,6 @@ def body(data: bytes) -> tuple[Kind, bytes]:
 
 def test_recovery_frames_round_trip() -> None:
     config = RecoveryConfig(120.0, 10, 1000, 5, 8.0)
-    assert body(hubwire.recovery(config)) == (Kind.RECOVERY, body(hubwire.recovery(config))[1])
     assert hubwire.parse_recovery(body(hubwire.recovery(config))[1]) == config
     record = LogRecord("/", ("r1", "s1"), ("x",), True, b"{msg}")
     kind, raw = body(hubwire.log(record))
@@ -198,6 +196,7 @@ def test_recovery_frames_round_trip() -> None:
     everyone = LogRecord("/", None, (), False, b"m")
     assert hubwire.parse_log(body(hubwire.log(everyone))[1]) == everyone
     assert hubwire.parse_offset_body(body(hubwire.offset("1-2"))[1]) == "1-2"
+    assert hubwire.parse_offset_body(body(hubwire.offset(None))[1]) is None  # not logged
     assert hubwire.parse_logged(body(hubwire.logged("1-2", b"payload"))[1]) == ("1-2", b"payload")
     assert hubwire.parse_position(body(hubwire.position(None))[1]) is None
     assert hubwire.parse_position(body(hubwire.position("5-0"))[1]) == "5-0"
@@ -243,7 +242,6 @@ def packed(*value: Any) -> bytes:
         (hubwire.parse_stats, packed(*([-1] * 10))),
         (hubwire.parse_logged, b"\x05abc"),  # truncated offset
         (hubwire.parse_logged, b""),
-        (hubwire.parse_offset_body, b""),
         (hubwire.parse_offset_body, "é".encode()),
         (hubwire.parse_drop, b"\xff"),
         (hubwire.parse_drop, b""),
@@ -332,7 +330,7 @@ async def test_the_hub_logs_relays_keeps_sessions_and_restores(hub: Hub) -> None
         hubwire.frame(Kind.LOG, packed("/", None, [], False)),
         hubwire.frame(Kind.SAVE, packed("p")),
         hubwire.frame(Kind.RESTORE, b""),
-        hubwire.frame(Kind.RECOVERY, packed(-1, 1, 1, 1, None)),
+        hubwire.frame(Kind.RECOVERY, packed("120", 1, 1, 1, None)),  # a duration not a number
         hubwire.frame(Kind.DROP, b""),
         hubwire.frame(Kind.OFFSET, b"1-0"),  # a hub -> worker kind
         struct.pack(">I", 2) + bytes((Kind.LOGGED, 0)),

@@ -351,14 +351,35 @@ class ClusterAdapter(MemoryAdapter):
         and delivered here with its offset (see :class:`LoggedDriver`)."""
         logged = self._logged
         if logged is not None and not selector.local:
-            offset = await logged.broadcast_logged(packet.namespace, packet.event, packet.args, selector)
-            if offset is not None and not selector.volatile:
-                packet.offset = offset
-            self.deliver(packet, selector)
+            if selector.volatile:  # no offset; one that never arrives may be dropped anyway
+                await logged.broadcast_logged(packet.namespace, packet.event, packet.args, selector)
+                self.deliver(packet, selector)
+                return
+            # Once started it completes even if the caller is cancelled: its entry may be in the
+            # log already (the other nodes deliver it), so this node's clients get it too, with
+            # its offset (else a silent gap: their later offsets pass it). The delivery runs in
+            # the task the offset is handed to (a driver delivers what it reads after that).
+            done = asyncio.ensure_future(self._log_and_deliver(logged, packet, selector))
+            try:
+                await asyncio.shield(done)
+            except asyncio.CancelledError:
+                done.add_done_callback(self._logged_failure)
+                raise
             return
         if not self._only_here(packet.namespace, selector):
             self.driver.broadcast(packet.namespace, packet.event, packet.args, selector)
         self.deliver(packet, selector)
+
+    async def _log_and_deliver(self, logged: LoggedDriver, packet: EventPacket, selector: Selector) -> None:
+        offset = await logged.broadcast_logged(packet.namespace, packet.event, packet.args, selector)
+        if offset is not None:
+            packet.offset = offset
+        self.deliver(packet, selector)
+
+    def _logged_failure(self, done: asyncio.Future[None]) -> None:
+        """A logged broadcast whose caller was cancelled failed: nobody else hears of it."""
+        if not done.cancelled() and done.exception() is not None:
+            self.logger.error("a cancelled emit could not be logged", exc_info=done.exception())
 
     async def broadcast_with_ack(
         self,

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
+
+#: The longest ``max_disconnection_duration`` accepted (seconds, about 31 years): beyond it is no
+#: bound at all, and the workers' hub refuses it (a bounded number on its wire).
+MAX_DURATION = 1e9
+#: The largest count or byte bound accepted (what every store's wire carries as an integer).
+MAX_BOUND = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -17,7 +24,12 @@ class RecoveryOptions:
     CONNECT reply go out before the ``connect`` handler runs, which is then told of it as with
     ``always_connect``). ``max_packets`` and ``max_bytes`` bound what is kept (the packets' encoded
     size); the oldest packets go first, and a session that needs an evicted packet is not
-    recovered. ``max_sessions`` bounds the disconnected sessions kept (the oldest go first).
+    recovered. ``max_sessions`` bounds the disconnected sessions kept (the oldest go first; the
+    workers' hub keeps connected sessions too and counts them against it, see docs/recovery.md).
+
+    ``max_disconnection_duration`` is a finite number of seconds, more than 0 and less than
+    :data:`MAX_DURATION`; the bounds are integers from 1 to :data:`MAX_BOUND` (anything else: a
+    :class:`ValueError` here, rather than a store that cannot take it later).
     """
 
     max_disconnection_duration: float = 120.0
@@ -27,11 +39,22 @@ class RecoveryOptions:
     max_sessions: int = 100_000
 
     def __post_init__(self) -> None:
-        if self.max_disconnection_duration <= 0:
-            raise ValueError("max_disconnection_duration must be positive")
+        duration = self.max_disconnection_duration
+        if (
+            isinstance(duration, bool)
+            or not isinstance(duration, int | float)
+            or not math.isfinite(duration)
+            or not 0 < duration < MAX_DURATION
+        ):
+            raise ValueError(
+                f"max_disconnection_duration must be a number of seconds above 0 and below {MAX_DURATION:g}"
+            )
+        object.__setattr__(self, "max_disconnection_duration", float(duration))
         for name in ("max_packets", "max_bytes", "max_sessions"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_BOUND:
+                raise ValueError(f"{name} must be an integer from 1 to {MAX_BOUND}")
+            object.__setattr__(self, name, int(value))
 
     @classmethod
     def of(cls, value: bool | Mapping[str, Any] | RecoveryOptions | None) -> RecoveryOptions | None:

@@ -11,7 +11,14 @@ a LOG gets the next offset, answered to its sender and relayed to the others as 
 are written through (SAVE, DROP), a worker that leaves (or dies) turns its live sessions into lost
 ones, and a RESTORE is answered from the log. The hub lives in the supervisor, so the log and the
 sessions outlive every worker. A malformed frame closes the connection that sent it (logged),
-never the hub.
+never the hub; a well-formed one beyond the wire's limits is refused (logged) and the connection
+stays (see :mod:`~aiosio.workers.hubwire`).
+
+A member that does not read (its unsent data passes :data:`MAX_BACKLOG`) gets nothing more: in a
+channel without a log, what it misses is counted and logged; in a channel with a log (recovery
+on), it is disconnected instead, since a relayed message it missed would be a silent gap for its
+clients (their later offsets pass it): its sessions become lost ones, and its clients recover
+exactly on another worker.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from dataclasses import dataclass, field
 from ..recovery.options import RecoveryOptions
 from . import hubwire
 from .hub_log import ChannelLog, HubSession
-from .hubwire import HubWireError, Kind
+from .hubwire import HubLimitError, HubWireError, Kind
 
 __all__ = ["Hub"]
 
@@ -33,7 +40,8 @@ logger = logging.getLogger("aiosio.workers")
 
 #: A member whose unsent data passes this many bytes gets nothing more until it drains (a frozen
 #: worker must not make the hub's memory grow without bound); what it misses is counted and logged.
-#: An answer to its own request is never dropped: a member that cannot take one is disconnected.
+#: An answer to its own request is never dropped, nor anything in a channel with a log: a member
+#: that cannot take one is disconnected.
 MAX_BACKLOG = 256 * 1024 * 1024
 #: The most bytes of missed messages one RESTORED answer carries (more: the restore is refused).
 MAX_RESTORE_BYTES = hubwire.MAX_FRAME - 1024 * 1024
@@ -46,11 +54,19 @@ class _Member:
     writer: asyncio.StreamWriter
     dropped: int = 0
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes, exact: bool = False) -> None:
+        """Send ``data``; past :data:`MAX_BACKLOG` it is dropped (counted), or with ``exact``
+        (nothing may be lost) the member is disconnected."""
         transport = self.writer.transport
         if transport.is_closing():
             return
         if transport.get_write_buffer_size() > MAX_BACKLOG:
+            if exact:
+                logger.warning(
+                    "worker member %s is not reading: disconnecting it (nothing may be lost)", self.uid
+                )
+                transport.abort()
+                return
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 logger.warning("worker member %s is not reading: %d messages dropped", self.uid, self.dropped)
@@ -60,24 +76,27 @@ class _Member:
     def answer(self, data: bytes) -> None:
         """An answer to this member's request: sent, or the member is disconnected (answers are
         matched to requests in order, so none may be lost)."""
-        transport = self.writer.transport
-        if transport.is_closing():
-            return
-        if transport.get_write_buffer_size() > MAX_BACKLOG:
-            logger.warning("worker member %s is not reading its answers: disconnecting it", self.uid)
-            transport.abort()
-            return
-        self.writer.write(data)
+        self.write(data, exact=True)
 
 
 @dataclass(eq=False)
 class _Channel:
     members: dict[str, _Member] = field(default_factory=dict)
 
+    #: The channel has a log (recovery on): nothing relayed may be dropped.
+    exact: bool = False
+
     def announce(self) -> None:
         data = hubwire.count(len(self.members))
         for member in self.members.values():
-            member.write(data)
+            member.write(data, self.exact)
+
+    def relay(self, data: bytes, sender: _Member) -> None:
+        """``data`` for every member but ``sender``."""
+        exact = self.exact
+        for other in self.members.values():
+            if other is not sender:
+                other.write(data, exact)
 
 
 class Hub:
@@ -126,7 +145,7 @@ class Hub:
                     if kind is not Kind.HELLO:
                         raise HubWireError("the first frame must be HELLO")
                     uid, name = hubwire.parse_hello(body)
-                    channel = self._channels.setdefault(name, _Channel())
+                    channel = self._channels.setdefault(name, _Channel(exact=name in self.logs))
                     if uid in channel.members:
                         raise HubWireError(f"uid {uid} is already in the channel")
                     member = _Member(uid, name, writer)
@@ -138,15 +157,13 @@ class Hub:
                 elif kind in _RECOVERY_KINDS:
                     self._recovery(member, kind, body)
                 elif kind is Kind.PUBLISH:
-                    data = hubwire.frame(Kind.DELIVER, body)
-                    for other in self._channels[member.channel].members.values():
-                        if other is not member:
-                            other.write(data)
+                    self._channels[member.channel].relay(hubwire.frame(Kind.DELIVER, body), member)
                 elif kind is Kind.SEND:
                     uid, message = hubwire.parse_send(body)
-                    target = self._channels[member.channel].members.get(uid)
+                    channel = self._channels[member.channel]
+                    target = channel.members.get(uid)
                     if target is not None:
-                        target.write(hubwire.frame(Kind.DELIVER, message))
+                        target.write(hubwire.frame(Kind.DELIVER, message), channel.exact)
                 else:
                     raise HubWireError(f"a worker does not send {kind.name}")
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -171,11 +188,29 @@ class Hub:
         log = self.logs.get(channel)
         if log is None:
             log = self.logs[channel] = ChannelLog()
+            found = self._channels.get(channel)
+            if found is not None:
+                found.exact = True
         return log
 
     def _recovery(self, member: _Member, kind: Kind, body: bytes) -> None:
-        """A recovery frame from ``member`` (raises HubWireError for a malformed one)."""
+        """A recovery frame from ``member`` (raises HubWireError for a malformed one; one beyond
+        the limits is refused here)."""
         log = self._log(member.channel)
+        try:
+            self._recover(member, log, kind, body)
+        except HubLimitError as exc:
+            logger.warning("refused from worker member %s: %s", member.uid, exc)
+            if kind is Kind.LOG:
+                member.answer(hubwire.offset(None))  # not logged: the broadcast fails there
+            elif kind is Kind.RESTORE:
+                log.refuse()
+                member.answer(hubwire.restored(None))
+            elif kind is Kind.SAVE and exc.pid is not None:
+                log.drop(member.uid, exc.pid)  # an older copy must not be restored instead
+            # DROP of a pid too long to be kept, RECOVERY beyond the bounds: nothing to do.
+
+    def _recover(self, member: _Member, log: ChannelLog, kind: Kind, body: bytes) -> None:
         now = self._clock()
         if kind is Kind.LOG:
             record = hubwire.parse_log(body)
@@ -183,10 +218,7 @@ class Hub:
                 record.namespace, record.rooms, record.exclude, record.sids, record.message, now
             )
             member.answer(hubwire.offset(offset))
-            data = hubwire.logged(offset, record.message)
-            for other in self._channels[member.channel].members.values():
-                if other is not member:
-                    other.write(data)
+            self._channels[member.channel].relay(hubwire.logged(offset, record.message), member)
         elif kind is Kind.SAVE:
             s = hubwire.parse_save(body)
             session = HubSession(s.pid, s.namespace, s.sid, s.rooms, s.start, s.data, member.uid)
@@ -195,15 +227,23 @@ class Hub:
             log.drop(member.uid, hubwire.parse_drop(body))
         elif kind is Kind.RESTORE:
             request = hubwire.parse_restore(body)
-            found = log.restore(
-                member.uid, request.namespace, request.pid, request.offset, now, MAX_RESTORE_BYTES
-            )
+            found = log.find(request.namespace, request.pid, request.offset, now, MAX_RESTORE_BYTES)
             if found is None:
                 member.answer(hubwire.restored(None))
-            else:
-                s2 = found.session
-                record2 = hubwire.SessionRecord(s2.pid, s2.namespace, s2.sid, s2.rooms, s2.start, s2.data)
-                member.answer(hubwire.restored((record2, found.missed)))
+                return
+            kept = found.session
+            wire = hubwire.SessionRecord(
+                kept.pid, kept.namespace, kept.sid, kept.rooms, kept.start, kept.data
+            )
+            try:
+                answer = hubwire.restored((wire, found.missed))
+            except HubLimitError as exc:  # larger than a frame: refused, the session stays
+                logger.warning("a restore refused: %s", exc)
+                log.refuse()
+                member.answer(hubwire.restored(None))
+                return
+            log.hand_over(found, member.uid, now)
+            member.answer(answer)
         elif kind is Kind.STATS:
             member.answer(hubwire.stats(vars(log.snapshot(now))))
         else:  # RECOVERY
@@ -216,7 +256,7 @@ class Hub:
                     max_sessions=config.max_sessions,
                 )
             except ValueError as exc:
-                raise HubWireError(f"RECOVERY: {exc}") from None
+                raise HubLimitError(f"RECOVERY: {exc}; the channel keeps its bounds") from None
             log.configure(options, config.window)
 
 

@@ -13,7 +13,11 @@ connection-state recovery across ``--workers``. Sans-IO: values in, values out, 
   cannot overwrite or delete the session. The session data are kept as the worker encoded them.
   Sessions are bounded by ``max_sessions`` and, in bytes, by ``max_bytes`` (lost ones go first).
 - **Restore**: the session and the packets after the client's offset that its rooms select, or
-  refused (:meth:`ChannelLog.restore`).
+  refused (:meth:`ChannelLog.restore`). A session handed over by a restore is not handed over
+  again until its new worker wrote it (or :data:`HAND_OVER_GUARD` passed): two restores of one
+  pid close together (a client that retried at once) must not give two sockets one sid.
+  A session change its old worker wrote just before the restore came (in flight then) is not
+  kept: the restore took the session as it was.
 """
 
 from __future__ import annotations
@@ -26,10 +30,22 @@ from ..recovery.offsets import format_offset
 from ..recovery.options import RecoveryOptions
 from ..recovery.store import RecoveryStats, SessionState
 
-__all__ = ["SESSION_OVERHEAD", "ChannelLog", "HubRestore", "HubSession"]
+__all__ = [
+    "HAND_OVER_GUARD",
+    "RESTORE_OVERHEAD",
+    "SESSION_OVERHEAD",
+    "ChannelLog",
+    "HubRestore",
+    "HubSession",
+]
 
 #: Bytes counted for each kept session besides its data and rooms.
 SESSION_OVERHEAD = 200
+#: Bytes counted in a restore's answer for each missed packet besides its message.
+RESTORE_OVERHEAD = 64
+#: Seconds during which a session just handed over by a restore is refused to another restore,
+#: unless its new worker wrote it since (it does as soon as the restored socket is accepted).
+HAND_OVER_GUARD = 1.0
 
 
 @dataclass(eq=False)
@@ -44,10 +60,20 @@ class HubSession:
     data: bytes
     #: The uid of the worker that holds (or last held) the session's socket.
     owner: str = ""
+    #: When a restore handed the session to ``owner`` (None once ``owner`` wrote it).
+    handed_at: float | None = None
     size: int = field(init=False)
 
     def __post_init__(self) -> None:
-        self.size = SESSION_OVERHEAD + len(self.data) + sum(len(r) for r in self.rooms) + len(self.sid)
+        self.size = (
+            SESSION_OVERHEAD
+            + len(self.data)
+            + sum(len(r) + 8 for r in self.rooms)
+            + len(self.sid)
+            + len(self.pid)
+            + len(self.namespace)
+            + len(self.start or "")
+        )
 
     def state(self) -> SessionState:
         """The fields the packet selection reads (no data)."""
@@ -56,12 +82,10 @@ class HubSession:
 
 @dataclass
 class HubRestore:
-    """A successful restore: the session, the missed ``(offset, message)`` pairs in order, and the
-    uid of the worker still holding a socket for the session (it is to drop it), if any."""
+    """A restore found: the session and the missed ``(offset, message)`` pairs in order."""
 
     session: HubSession
     missed: list[tuple[str, bytes]]
-    kick: str | None = None
 
 
 def _session_size(session: HubSession) -> int:
@@ -197,44 +221,67 @@ class ChannelLog:
         now: float,
         max_bytes: int | None = None,
     ) -> HubRestore | None:
+        """:meth:`find`, then :meth:`hand_over` what was found to ``requester``."""
+        found = self.find(namespace, pid, offset, now, max_bytes)
+        if found is not None:
+            self.hand_over(found, requester, now)
+        return found
+
+    def find(
+        self, namespace: str, pid: str, offset: str | None, now: float, max_bytes: int | None = None
+    ) -> HubRestore | None:
         """The session ``pid`` of ``namespace`` and the broadcasts after ``offset`` (after the
         session's start when None) that it selects; None (counted as refused) when unknown,
-        expired, of another namespace, the offset was never given out, a packet the client may
-        not have received was let go, or the missed messages pass ``max_bytes``.
+        expired, of another namespace, handed over by a restore less than
+        :data:`HAND_OVER_GUARD` ago and not written since, the offset was never given out, a
+        packet the client may not have received was let go, or the answer (the session and the
+        missed messages) would pass ``max_bytes``. Changes nothing else: :meth:`hand_over` (or
+        :meth:`refuse`) follows."""
+        found = self._select(namespace, pid, offset, now, max_bytes)
+        if found is None:
+            self.refuse()
+        return found
 
-        On success the session passes to ``requester`` (the worker that restores it): it is kept
-        as lost from ``now`` until that worker writes it again, and writes from its old owner are
-        ignored from now on.
-        """
+    def _select(
+        self, namespace: str, pid: str, offset: str | None, now: float, max_bytes: int | None
+    ) -> HubRestore | None:
         self._lost.expire(now)
         self._log.trim(now)
-        stats = self.stats
         live = self._live.get(pid)
         if live is not None:
             session, lost_at = live, now
         else:
             kept = self._lost.get(pid)
             if kept is None:
-                stats.refused += 1
                 return None
             session, lost_at = kept
         if session.namespace != namespace:
-            stats.refused += 1
             return None
-        found = self._log.missed(session.state(), lost_at, offset, self.window)
-        if found is None:
-            stats.refused += 1
+        if session.handed_at is not None and now - session.handed_at < HAND_OVER_GUARD:
             return None
-        missed = [(format_offset(entry.key), entry.body) for entry in found]
-        if max_bytes is not None and sum(len(m) + 32 for _, m in missed) > max_bytes:
-            stats.refused += 1
+        entries = self._log.missed(session.state(), lost_at, offset, self.window)
+        if entries is None:
             return None
-        kick = session.owner if live is not None and session.owner != requester else None
-        self._remove(pid)
+        missed = [(format_offset(entry.key), entry.body) for entry in entries]
+        size = session.size + sum(len(m) + RESTORE_OVERHEAD for _, m in missed)
+        if max_bytes is not None and size > max_bytes:
+            return None
+        return HubRestore(session, missed)
+
+    def refuse(self) -> None:
+        """Count a restore refused."""
+        self.stats.refused += 1
+
+    def hand_over(self, found: HubRestore, requester: str, now: float) -> None:
+        """The session found passes to ``requester`` (the worker that restores it): it is kept as
+        lost from ``now`` until that worker writes it again, and writes from its old owner are
+        ignored from now on. Counted as recovered."""
+        session = found.session
+        self._remove(session.pid)
         session.owner = requester
-        self._lost.put(pid, session, now)
-        stats.recovered += 1
-        return HubRestore(session, missed, kick)
+        session.handed_at = now
+        self._lost.put(session.pid, session, now)
+        self.stats.recovered += 1
 
     def snapshot(self, now: float) -> RecoveryStats:
         """The counters now (a copy): packets and bytes kept, sessions kept (live and lost)."""

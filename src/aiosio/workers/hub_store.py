@@ -12,11 +12,20 @@ then every offset it saw since): never newer than the hub's, so a session that s
 skips an event; what it may add are events still on their way to this worker when the socket
 connected, which the socket would have been given on their arrival. ``stats`` is the hub's
 counters as last fetched (:meth:`HubStore.fetch_stats` fetches them; ``stats`` also asks for a
-fresh copy, for the next call).
+fresh copy, for the next call), with what this worker decided on its own added: restores it
+refused without asking the hub (a pid, offset or namespace the hub's wire cannot carry: a client
+can send anything) or after the hub's answer (unreadable, or not taken up by the server: the
+client left meanwhile) count as ``refused`` (and not ``recovered``), sessions it could not write
+(data msgpack cannot carry, names beyond the wire's limits) as ``evicted_sessions``.
+
+A session the hub handed over by a restore that the server did not take up (the client left
+while the restore was on its way) is written back to the hub as a lost session, so the client's
+next attempt can still recover it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -24,9 +33,9 @@ from typing import TYPE_CHECKING
 from ..adapters.base import EventPacket
 from ..protocol.cluster import ClusterBroadcast, ClusterMessageError, decode_cluster, pack, unpack
 from ..protocol.frames import Frame
-from ..recovery.options import RecoveryOptions
+from ..recovery.options import MAX_DURATION, RecoveryOptions
 from ..recovery.store import RecoveryStats, Restored, SessionState
-from .hubwire import RecoveryConfig, RestoreRequest, SessionRecord
+from .hubwire import MAX_FRAME, HubLimitError, RecoveryConfig, RestoreRequest, SessionRecord
 
 if TYPE_CHECKING:
     from ..adapters.base import Selector
@@ -44,17 +53,23 @@ class HubStore:
     def __init__(self, driver: LocalDriver, options: RecoveryOptions, delivery_window: float | None) -> None:
         self.driver = driver
         self.options = options
+        window = None if delivery_window is None else min(delivery_window, MAX_DURATION / 2)
         self.config = RecoveryConfig(
             options.max_disconnection_duration,
             options.max_packets,
             options.max_bytes,
             options.max_sessions,
-            delivery_window,
+            window,
         )
-        #: Pids this worker just restored: the server's ``discard`` that follows is not a delete
-        #: (the hub passed the session to this worker; its next ``save_session`` writes it).
-        self._restored: set[str] = set()
+        #: Sessions this worker just restored, until the end of that step of the event loop: the
+        #: server's ``discard`` that follows at once is not a delete (the hub passed the session to
+        #: this worker; its next ``save_session`` writes it); one not discarded was not taken up.
+        self._restored: dict[str, SessionRecord] = {}
         self._stats = RecoveryStats()
+        #: What this worker decided on its own (see the module docstring).
+        self._refused_here = 0
+        self._unused_here = 0
+        self._unkept_here = 0
 
     # -- the server's calls ---------------------------------------------------------------------
 
@@ -65,58 +80,82 @@ class HubStore:
     def stamp(self, packet: EventPacket, selector: Selector) -> None:
         """Nothing: the adapter logs the broadcast through the hub, which gives the offset."""
 
-    def _record(self, state: SessionState, lost: bool) -> SessionRecord | None:
+    def _write(self, state: SessionState, lost: bool) -> None:
+        """Write the session through; one that cannot be carried is dropped at the hub instead
+        (refused later rather than restored with stale data)."""
+        self._restored.pop(state.pid, None)
         try:
             data = pack(state.data)
+            self.driver.send_session(
+                SessionRecord(
+                    state.pid, state.namespace, state.sid, tuple(state.rooms), state.start, data, lost
+                )
+            )
+        except HubLimitError as exc:
+            self._unkept(state, f"beyond the limits of the workers' hub: {exc}")
         except (TypeError, ValueError) as exc:
-            logger.warning("a session cannot be kept for recovery (its data cannot be encoded): %s", exc)
-            return None
-        return SessionRecord(
-            state.pid, state.namespace, state.sid, tuple(state.rooms), state.start, data, lost
-        )
+            self._unkept(state, f"its data cannot be encoded: {exc}")
+
+    def _unkept(self, state: SessionState, why: str) -> None:
+        logger.warning("a session cannot be kept for recovery (%s)", why)
+        self._unkept_here += 1
+        self.driver.send_drop(state.pid)
 
     def save_session(self, state: SessionState) -> None:
         """Write a connected socket's session to the hub (queued, never blocks)."""
-        self._restored.discard(state.pid)
-        record = self._record(state, lost=False)
-        if record is None:
-            self.driver.send_drop(state.pid)  # refused later rather than restored with stale data
-        else:
-            self.driver.send_session(record)
+        self._write(state, lost=False)
 
     def persist(self, state: SessionState) -> None:
         """The socket's connection was lost for a recoverable reason: the hub keeps the session for
         ``max_disconnection_duration`` from now."""
-        self._restored.discard(state.pid)
-        record = self._record(state, lost=True)
-        if record is None:
-            self.driver.send_drop(state.pid)
-        else:
-            self.driver.send_session(record)
+        self._write(state, lost=True)
 
     def discard(self, pid: str) -> None:
         """The socket ended for good: the hub forgets the session (right after a restore of it by
         this worker: nothing, the hub already passed it here)."""
-        if pid in self._restored:
-            self._restored.discard(pid)
+        if self._restored.pop(pid, None) is not None:
             return
         self.driver.send_drop(pid)
 
     async def restore(self, namespace: str, pid: str, offset: str | None) -> Restored | None:
-        """Ask the hub for the session ``pid`` and the broadcasts it missed; None if refused."""
-        answer = await self.driver.request_restore(RestoreRequest(namespace, pid, offset))
+        """Ask the hub for the session ``pid`` and the broadcasts it missed; None if refused
+        (without asking, for a request the hub's wire cannot carry)."""
+        try:
+            answer = await self.driver.request_restore(RestoreRequest(namespace, pid, offset))
+        except HubLimitError as exc:
+            logger.info("a restore refused: %s", exc)  # a client's pid or offset: not an error here
+            self._refused_here += 1
+            return None
         if answer is None:
             return None
         record, missed = answer
         try:
-            data = unpack(record.data)
+            data = unpack(record.data, max_bytes=MAX_FRAME)
             frames = self._frames(record.namespace, missed)
         except (ClusterMessageError, ValueError) as exc:
             logger.error("the hub's answer to a restore cannot be read: %s", exc)
+            self._unused_here += 1
             return None
-        self._restored.add(pid)
+        self._restored[pid] = record
+        asyncio.get_running_loop().call_soon(self._unclaimed, pid, record)
         state = SessionState(record.sid, record.pid, record.namespace, record.rooms, data, record.start)
         return Restored(state, frames)
+
+    def _unclaimed(self, pid: str, record: SessionRecord) -> None:
+        """The end of the step that restored ``pid``: if the server did not take the session up
+        (no ``discard``, no write), it goes back to the hub as a lost session, and the restore
+        counts as refused."""
+        if self._restored.get(pid) is not record:
+            return
+        del self._restored[pid]
+        self._unused_here += 1
+        lost = SessionRecord(
+            record.pid, record.namespace, record.sid, record.rooms, record.start, record.data, True
+        )
+        try:
+            self.driver.send_session(lost)
+        except HubLimitError:  # it came from the hub: it fits
+            self.driver.send_drop(pid)
 
     def _frames(self, namespace: str, missed: list[tuple[str, bytes]]) -> list[Sequence[Frame]]:
         encoder = self.driver.encoder()
@@ -134,14 +173,23 @@ class HubStore:
         return out
 
     def stats(self) -> RecoveryStats:
-        """The hub's counters for this channel as last fetched (a fresh copy is asked for)."""
+        """The hub's counters for this channel as last fetched (a fresh copy is asked for), with
+        this worker's own decisions (see the module docstring)."""
         self.driver.ask_stats(self._took_stats)
-        return RecoveryStats(**vars(self._stats))
+        return self._with_own(self._stats)
 
     async def fetch_stats(self) -> RecoveryStats:
-        """The hub's counters for this channel now."""
+        """The hub's counters for this channel now, with this worker's own decisions."""
         self._stats = await self.driver.request_stats()
-        return RecoveryStats(**vars(self._stats))
+        return self._with_own(self._stats)
+
+    def _with_own(self, hub: RecoveryStats) -> RecoveryStats:
+        stats = RecoveryStats(**vars(hub))
+        unused = min(self._unused_here, stats.recovered)
+        stats.recovered -= unused
+        stats.refused += self._refused_here + unused
+        stats.evicted_sessions += self._unkept_here
+        return stats
 
     def _took_stats(self, stats: RecoveryStats) -> None:
         self._stats = stats

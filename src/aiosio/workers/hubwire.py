@@ -20,20 +20,31 @@ kind      direction      body
 ========= ============== ==================================================================
 RECOVERY  worker -> hub  ``[max_disconnection_duration, max_packets, max_bytes, max_sessions,
                          window]``: the channel's bounds (sent after HELLO)
-POSITION  hub -> worker  the channel's newest offset (ASCII; empty: none), right after HELLO
+POSITION  hub -> worker  the channel's newest offset (ASCII; empty: none), right after HELLO,
+                         only when the channel's log exists already
 LOG       worker -> hub  ``[namespace, rooms|nil, except, sids, message]``: keep a broadcast
-OFFSET    hub -> worker  its offset (ASCII), one per LOG, in order
+OFFSET    hub -> worker  its offset (ASCII), one per LOG, in order; empty: not logged (a LOG
+                         over the limits below; the worker's broadcast fails)
 LOGGED    hub -> worker  offset length (1 byte), offset, a logged message of another member
 SAVE      worker -> hub  ``[pid, namespace, sid, rooms, start|nil, data, lost]``: a session
 DROP      worker -> hub  a pid (UTF-8): its socket ended for good
 RESTORE   worker -> hub  ``[namespace, pid, offset|nil]``
-RESTORED  hub -> worker  ``nil`` (refused) or ``[[namespace, sid, pid, rooms, start|nil, data],
+RESTORED  hub -> worker  ``nil`` (refused) or ``[[pid, namespace, sid, rooms, start|nil, data],
                          [[offset, message], ...]]``, one per RESTORE, in order
 STATS     worker -> hub  empty: ask for the channel's counters
 STATSOF   hub -> worker  ``[packets, bytes, sessions, evicted_packets, evicted_bytes,
                          expired_packets, expired_sessions, evicted_sessions, recovered,
                          refused]``, one per STATS, in order
 ========= ============== ==================================================================
+
+The hub answers the requests (LOG, RESTORE, STATS) of one worker in the order they came.
+
+Limits: a pid, sid, namespace, room, start or offset is at most :data:`MAX_NAME` characters, a
+session or a selector names at most :data:`MAX_ROOMS` rooms. A frame that breaks the format
+(:class:`HubWireError`) closes the connection that sent it; one that is well formed but passes a
+limit or a bound (:class:`HubLimitError`) is answered as refused (an empty OFFSET, a ``nil``
+RESTORED; a SAVE of such a session forgets it) and the connection stays. The encoders raise
+:class:`HubLimitError` before anything is sent, so a worker never sends one.
 
 The cluster messages are the sharded ClusterAdapter messages of :mod:`aiosio.protocol.cluster`
 (:func:`~aiosio.protocol.cluster.encode_cluster`); the hub relays and keeps them without decoding.
@@ -48,8 +59,13 @@ from typing import Any
 
 import msgpack
 
+from ..recovery.options import MAX_DURATION
+
 __all__ = [
     "MAX_FRAME",
+    "MAX_NAME",
+    "MAX_ROOMS",
+    "HubLimitError",
     "HubWireError",
     "Kind",
     "LogRecord",
@@ -73,6 +89,15 @@ _COUNT = struct.Struct(">I")
 
 class HubWireError(ValueError):
     """A frame that breaks the format (the connection that sent it is closed)."""
+
+
+class HubLimitError(HubWireError):
+    """A well-formed value beyond the wire's limits or bounds (see the module docstring): refused,
+    the connection stays. ``pid``: the session's pid when the pid itself was fine (a SAVE)."""
+
+    def __init__(self, message: str, pid: str | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
 
 
 class Kind(IntEnum):
@@ -99,7 +124,7 @@ class Kind(IntEnum):
 def frame(kind: Kind, body: bytes = b"") -> bytes:
     """One frame of ``kind``."""
     if len(body) + 1 > MAX_FRAME:
-        raise HubWireError(f"frame of {len(body) + 1} bytes exceeds {MAX_FRAME}")
+        raise HubLimitError(f"{kind.name}: a frame of {len(body) + 1} bytes exceeds {MAX_FRAME}")
     return _HEADER.pack(len(body) + 1) + bytes((kind,)) + body
 
 
@@ -175,7 +200,7 @@ def parse_count(body: bytes) -> int:
 
 # -- connection-state recovery -------------------------------------------------------------------
 
-#: The longest offset, pid, sid, namespace or room accepted (bytes of UTF-8).
+#: The longest offset, pid, sid, namespace, room or start accepted (characters).
 MAX_NAME = 255
 #: The most rooms of one session or one logged broadcast's selector.
 MAX_ROOMS = 10_000
@@ -239,7 +264,11 @@ class RestoreRequest:
 
 
 def _pack(kind: Kind, value: Any) -> bytes:
-    return frame(kind, msgpack.packb(value, use_bin_type=True))
+    try:
+        body = msgpack.packb(value, use_bin_type=True)
+    except (ValueError, TypeError, OverflowError) as exc:  # lone surrogates, a number too large
+        raise HubLimitError(f"{kind.name}: cannot be encoded ({exc})") from None
+    return frame(kind, body)
 
 
 def _unpack(body: bytes, what: str) -> Any:
@@ -257,8 +286,10 @@ def _fields(body: bytes, what: str, count: int) -> list[Any]:
 
 
 def _name(value: Any, what: str, empty: bool = True) -> str:
-    if not isinstance(value, str) or len(value) > MAX_NAME or (not empty and not value):
+    if not isinstance(value, str) or (not empty and not value):
         raise HubWireError(f"{what}: a string of {0 if empty else 1} to {MAX_NAME} characters expected")
+    if len(value) > MAX_NAME:
+        raise HubLimitError(f"{what}: {len(value)} characters, more than {MAX_NAME}")
     return value
 
 
@@ -267,20 +298,26 @@ def _optional_name(value: Any, what: str) -> str | None:
 
 
 def _names(value: Any, what: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or len(value) > MAX_ROOMS:
+    if not isinstance(value, list | tuple):
         raise HubWireError(f"{what}: a list of at most {MAX_ROOMS} names expected")
+    if len(value) > MAX_ROOMS:
+        raise HubLimitError(f"{what}: {len(value)} names, more than {MAX_ROOMS}")
     return tuple(_name(item, what) for item in value)
 
 
 def _count(value: Any, what: str) -> int:
-    if type(value) is not int or value < 1:
+    if type(value) is not int:
         raise HubWireError(f"{what}: a positive integer expected")
+    if value < 1:
+        raise HubLimitError(f"{what}: {value} is not a positive integer")
     return value
 
 
 def _seconds(value: Any, what: str) -> float:
-    if type(value) not in (int, float) or not 0 < value < 1e9:
+    if type(value) not in (int, float):
         raise HubWireError(f"{what}: a positive number of seconds expected")
+    if not 0 < value < MAX_DURATION:
+        raise HubLimitError(f"{what}: {value} is not a number of seconds above 0 and below {MAX_DURATION:g}")
     return float(value)
 
 
@@ -291,7 +328,10 @@ def _blob(value: Any, what: str) -> bytes:
 
 
 def _offset_text(value: str) -> bytes:
-    raw = value.encode()
+    try:
+        raw = value.encode("ascii")
+    except UnicodeEncodeError:
+        raise HubWireError("an offset is ASCII") from None
     if len(raw) > MAX_NAME:
         raise HubWireError("an offset is at most 255 bytes")
     return raw
@@ -337,10 +377,11 @@ def parse_position(body: bytes) -> str | None:
 
 
 def log(record: LogRecord) -> bytes:
-    """A LOG frame."""
+    """A LOG frame (raises :class:`HubLimitError` for a record beyond the limits)."""
     r = record
-    rooms = None if r.rooms is None else list(r.rooms)
-    return _pack(Kind.LOG, [r.namespace, rooms, list(r.exclude), r.sids, r.message])
+    _name(r.namespace, "LOG namespace")
+    rooms = None if r.rooms is None else list(_names(r.rooms, "LOG rooms"))
+    return _pack(Kind.LOG, [r.namespace, rooms, list(_names(r.exclude, "LOG except")), r.sids, r.message])
 
 
 def parse_log(body: bytes) -> LogRecord:
@@ -357,17 +398,16 @@ def parse_log(body: bytes) -> LogRecord:
     )
 
 
-def offset(value: str) -> bytes:
-    """An OFFSET frame."""
-    return frame(Kind.OFFSET, _offset_text(value))
+def offset(value: str | None) -> bytes:
+    """An OFFSET frame (None: the LOG it answers was not logged)."""
+    if value == "":
+        raise HubWireError("an offset is not empty")
+    return frame(Kind.OFFSET, b"" if value is None else _offset_text(value))
 
 
-def parse_offset_body(body: bytes) -> str:
-    """The offset of an OFFSET body."""
-    value = _offset_of(body)
-    if not value:
-        raise HubWireError("OFFSET is empty")
-    return value
+def parse_offset_body(body: bytes) -> str | None:
+    """The offset of an OFFSET body (None: not logged)."""
+    return _offset_of(body) or None
 
 
 def logged(value: str, message: bytes) -> bytes:
@@ -390,22 +430,27 @@ def _session_fields(session: SessionRecord) -> list[Any]:
 
 
 def _session_of(value: Any, what: str, lost: bool = False) -> SessionRecord:
-    if not isinstance(value, list) or len(value) != 6:
+    if not isinstance(value, list | tuple) or len(value) != 6:
         raise HubWireError(f"{what}: a session of 6 fields expected")
     pid, namespace, sid, rooms, start, data = value
-    return SessionRecord(
-        _name(pid, f"{what} pid", empty=False),
-        _name(namespace, f"{what} namespace"),
-        _name(sid, f"{what} sid", empty=False),
-        _names(rooms, f"{what} rooms"),
-        _optional_name(start, f"{what} start"),
-        _blob(data, f"{what} data"),
-        lost,
-    )
+    pid = _name(pid, f"{what} pid", empty=False)
+    try:
+        return SessionRecord(
+            pid,
+            _name(namespace, f"{what} namespace"),
+            _name(sid, f"{what} sid", empty=False),
+            _names(rooms, f"{what} rooms"),
+            _optional_name(start, f"{what} start"),
+            _blob(data, f"{what} data"),
+            lost,
+        )
+    except HubLimitError as exc:
+        raise HubLimitError(str(exc), pid) from None
 
 
 def save(session: SessionRecord) -> bytes:
-    """A SAVE frame."""
+    """A SAVE frame (raises :class:`HubLimitError` for a session beyond the limits)."""
+    _session_of(_session_fields(session), "SAVE")
     return _pack(Kind.SAVE, [*_session_fields(session), session.lost])
 
 
@@ -432,8 +477,10 @@ def parse_drop(body: bytes) -> str:
 
 
 def restore(request: RestoreRequest) -> bytes:
-    """A RESTORE frame."""
-    return _pack(Kind.RESTORE, [request.namespace, request.pid, request.offset])
+    """A RESTORE frame (raises :class:`HubLimitError` for a request beyond the limits)."""
+    r = request
+    namespace, pid = _name(r.namespace, "RESTORE namespace"), _name(r.pid, "RESTORE pid", empty=False)
+    return _pack(Kind.RESTORE, [namespace, pid, _optional_name(r.offset, "RESTORE offset")])
 
 
 def parse_restore(body: bytes) -> RestoreRequest:

@@ -15,6 +15,17 @@ and restores are requests to the hub. The hub answers each request of a kind in 
 are matched to requests in order. Order of delivery: an answer that releases a waiting broadcast
 or restore is handed over (the waiting task runs) before the next relayed broadcast is delivered,
 so this worker's clients get the broadcasts in the log's order.
+
+A hub that stops answering (its socket open, no answer to a request for :data:`ANSWER_WAIT`
+seconds) counts as lost, as if its socket had closed (answers are matched to requests in order,
+so a late one could not be told apart): the waiting broadcasts raise :class:`ConnectionError`,
+the waiting restores give a fresh session, and ``on_lost`` is called.
+
+Limits of the hub's wire (:mod:`~aiosio.workers.hubwire`): a broadcast in a namespace whose name
+is too long for the hub's log is relayed without an offset (no session of that namespace can be
+kept, so none can miss it); rooms and excluded rooms too long to be kept are left out of what the
+hub selects with (no kept session is in one); a broadcast to more than
+:data:`~aiosio.workers.hubwire.MAX_ROOMS` rooms or sids raises :class:`ValueError`.
 """
 
 from __future__ import annotations
@@ -43,7 +54,7 @@ from ..recovery.options import RecoveryOptions
 from ..recovery.store import RecoveryStats
 from . import hubwire
 from .hub_store import HubStore
-from .hubwire import HubWireError, Kind, LogRecord, RestoreRequest, SessionRecord
+from .hubwire import HubLimitError, HubWireError, Kind, LogRecord, RestoreRequest, SessionRecord
 
 if TYPE_CHECKING:
     from ..adapters.cluster import ClusterAdapter
@@ -60,6 +71,9 @@ default_logger = logging.getLogger("aiosio.workers")
 MAX_BACKLOG = 256 * 1024 * 1024
 #: How long :meth:`LocalDriver.close` waits for the hub's answers to what this worker sent.
 CLOSE_WAIT = 2.0
+#: How long the hub may leave this worker's requests unanswered (since the oldest was sent, or
+#: since its last answer) before it counts as lost (the rule of the Redis Streams driver's appends).
+ANSWER_WAIT = 5.0
 
 
 class LocalDriver(MessageDriver):
@@ -105,6 +119,12 @@ class LocalDriver(MessageDriver):
         #: Set while no offset or restore waits for the hub's answer.
         self._answered = asyncio.Event()
         self._answered.set()
+        #: Requests (LOG, RESTORE, STATS) the hub has not answered, since when it gave no answer
+        #: while some waited (loop time), the timer that checks it, and why the hub counts as lost.
+        self._unanswered = 0
+        self._silent_since = 0.0
+        self._watch: asyncio.TimerHandle | None = None
+        self._stalled: str | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -139,6 +159,9 @@ class LocalDriver(MessageDriver):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
 
     async def open_namespace(self, namespace: str) -> None:
         """Nothing to do: the hub relays every namespace of the channel."""
@@ -187,14 +210,20 @@ class LocalDriver(MessageDriver):
                         self._saw(offset)
                         self._on_message(message, offset)
                 elif kind is Kind.OFFSET:
-                    offset = hubwire.parse_offset_body(body)
-                    self._saw(offset)
-                    self._hand(self._next(self._offsets, "OFFSET"), offset)
+                    given = hubwire.parse_offset_body(body)
+                    waiting = self._next(self._offsets, "OFFSET")
+                    if given is None:
+                        if not waiting.done():
+                            waiting.set_exception(ValueError("the workers' hub refused to log the broadcast"))
+                    else:
+                        self._saw(given)
+                        self._hand(waiting, given)
                 elif kind is Kind.RESTORED:
                     self._hand(self._next(self._restores, "RESTORED"), hubwire.parse_restored(body))
                 elif kind is Kind.STATSOF:
                     if not self._stats_wanted:
                         raise HubWireError("STATSOF that nothing asked for")
+                    self._got_answer()
                     self._stats_wanted.popleft()(RecoveryStats(**hubwire.parse_stats(body)))
                 elif kind is Kind.POSITION:
                     value = hubwire.parse_position(body)
@@ -207,7 +236,9 @@ class LocalDriver(MessageDriver):
                     raise HubWireError(f"the hub does not send {kind.name}")
         except (asyncio.IncompleteReadError, ConnectionError, HubWireError) as exc:
             if not self._closing:
-                self.logger.error("lost the connection to the workers' hub: %s", exc or "closed")
+                self.logger.error(
+                    "lost the connection to the workers' hub: %s", self._stalled or exc or "closed"
+                )
                 if self.on_lost is not None:
                     self.on_lost()
         finally:
@@ -219,6 +250,7 @@ class LocalDriver(MessageDriver):
         if not waiting:
             raise HubWireError(f"{kind} that nothing asked for")
         future = waiting.popleft()
+        self._got_answer()
         if not self._offsets and not self._restores:
             self._answered.set()
         return future
@@ -227,7 +259,38 @@ class LocalDriver(MessageDriver):
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         waiting.append(future)
         self._answered.clear()
+        self._asked()
         return future
+
+    # -- the answer deadline -----------------------------------------------------------------------
+
+    def _asked(self) -> None:
+        """A request was sent: the hub has :data:`ANSWER_WAIT` seconds to answer something."""
+        loop = asyncio.get_running_loop()
+        if self._unanswered == 0:
+            self._silent_since = loop.time()
+        self._unanswered += 1
+        if self._watch is None:
+            self._watch = loop.call_at(self._silent_since + ANSWER_WAIT, self._check_answers)
+
+    def _got_answer(self) -> None:
+        self._unanswered = max(0, self._unanswered - 1)
+        self._silent_since = asyncio.get_running_loop().time()
+
+    def _check_answers(self) -> None:
+        """The timer: re-armed while the hub answers; past the deadline the hub counts as lost."""
+        self._watch = None
+        if self._unanswered == 0 or self._closing:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = self._silent_since + ANSWER_WAIT
+        if loop.time() < deadline:
+            self._watch = loop.call_at(deadline, self._check_answers)
+            return
+        self._stalled = f"no answer from the hub for {ANSWER_WAIT:g} s ({self._unanswered} requests waiting)"
+        writer = self._writer
+        if writer is not None:
+            writer.transport.abort()  # the reader ends, as when the hub is gone
 
     def _hand(self, future: asyncio.Future[T], value: T) -> None:
         """Give a waiting task its answer; relayed broadcasts wait until it ran (see the module
@@ -250,7 +313,10 @@ class LocalDriver(MessageDriver):
     def _fail_waiting(self) -> None:
         """The hub is gone: what waits for an answer gets none (a broadcast waiting for its offset
         fails, unless this driver is closing: then it goes without one)."""
-        lost = ConnectionError("the connection to the workers' hub was lost")
+        lost = ConnectionError(
+            f"the connection to the workers' hub was lost{': ' + self._stalled if self._stalled else ''}"
+        )
+        self._unanswered = 0
         offsets, self._offsets = self._offsets, deque()
         for future in offsets:
             if future.done():
@@ -264,6 +330,9 @@ class LocalDriver(MessageDriver):
             if not restoring.done():
                 restoring.set_result(None)
         self._stats_wanted.clear()
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         self._handed.clear()
         self._drained.set()
         self._answered.set()
@@ -288,21 +357,34 @@ class LocalDriver(MessageDriver):
         self, namespace: str, event: str, args: tuple[Any, ...], selector: Selector
     ) -> str | None:
         """Log a broadcast at the hub (relayed by it to the other workers with its offset); the
-        offset. A volatile one is relayed, not logged: None. Raises if it cannot reach the hub."""
+        offset. A volatile one is relayed, not logged: None (also in a namespace too long for the
+        log: see the module docstring). Raises :class:`ValueError` for one the log cannot select
+        with (more than :data:`~aiosio.workers.hubwire.MAX_ROOMS` rooms or sids) and
+        :class:`ConnectionError` if the hub cannot take it or does not answer in time."""
         message = ClusterBroadcast(
             self.uid, namespace, WirePacket(namespace, [event, *args]), to_opts(selector)
         )
         payload = encode_cluster(message)  # data the wire cannot carry raises before anyone got it
-        if selector.volatile or self._closing:
+        if selector.volatile or self._closing or len(namespace) > hubwire.MAX_NAME:
             self._write(hubwire.frame(Kind.PUBLISH, payload))
             return None
-        record = LogRecord(namespace, selector.rooms, tuple(selector.exclude), selector.sids, payload)
-        if not self._write(hubwire.log(record)):
+        rooms = selector.rooms
+        if rooms is not None and any(len(room) > hubwire.MAX_NAME for room in rooms):
+            rooms = tuple(room for room in rooms if len(room) <= hubwire.MAX_NAME)
+        exclude = tuple(room for room in selector.exclude if len(room) <= hubwire.MAX_NAME)
+        try:
+            frame = hubwire.log(LogRecord(namespace, rooms, exclude, selector.sids, payload))
+        except HubLimitError as exc:
+            raise ValueError(
+                f"connection-state recovery across workers cannot log this broadcast: {exc}"
+            ) from None
+        if not self._write(frame):
             raise ConnectionError("the workers' hub cannot take the broadcast (gone or not reading)")
         return await self._take(self._waiting_for(self._offsets))
 
     def send_session(self, record: SessionRecord) -> None:
-        """Write a session to the hub (queued)."""
+        """Write a session to the hub (queued); raises :class:`~aiosio.workers.hubwire.HubLimitError`
+        (nothing sent) for one beyond the wire's limits."""
         self._write(hubwire.save(record))
 
     def send_drop(self, pid: str) -> None:
@@ -310,8 +392,11 @@ class LocalDriver(MessageDriver):
         self._write(hubwire.drop(pid))
 
     async def request_restore(self, request: RestoreRequest) -> Restoring:
-        """The hub's answer to a restore (None: refused, or the hub cannot be reached)."""
-        if self._closing or not self._write(hubwire.restore(request)):
+        """The hub's answer to a restore (None: refused, or the hub cannot be reached or did not
+        answer in time); raises :class:`~aiosio.workers.hubwire.HubLimitError` (nothing sent)
+        for a request beyond the wire's limits."""
+        frame = hubwire.restore(request)
+        if self._closing or not self._write(frame):
             return None
         return await self._take(self._waiting_for(self._restores))
 
@@ -319,6 +404,7 @@ class LocalDriver(MessageDriver):
         """Ask the hub for the channel's counters; ``callback`` gets them."""
         if self._write(hubwire.stats_request()):
             self._stats_wanted.append(callback)
+            self._asked()
 
     async def request_stats(self) -> RecoveryStats:
         """The channel's counters, from the hub."""
@@ -331,6 +417,7 @@ class LocalDriver(MessageDriver):
         if not self._write(hubwire.stats_request()):
             raise ConnectionError("the workers' hub cannot be reached")
         self._stats_wanted.append(took)
+        self._asked()
         async with asyncio.timeout(10):
             return await future
 
