@@ -47,7 +47,7 @@ async def test_connect_sees_auth_headers_query_and_a_real_looking_environ(transp
         assert sio.get_environ(client.sid) is environ
         assert seen["sid"] == client.sid == client.get_sid("/")
         assert client.eio_sid in sio.eio.sockets
-        assert sio.transport(client.sid) == transport == client.transport
+        assert sio.transport(client.sid) == transport == client.transport()
         assert client.connected
         # Node-style handshake (fetch_sockets) built from it.
         [remote] = await sio.fetch_sockets()
@@ -209,15 +209,15 @@ async def test_refused_connections_raise_with_the_servers_message(transport: str
         assert ok.connected
 
 
-async def test_an_engine_level_refusal_is_a_connection_error(transport: str) -> None:
+async def test_a_shut_down_server_is_a_connection_error_naming_the_shutdown(transport: str) -> None:
     sio = aiosio.AsyncServer()
     async with TestServer(sio):
         pass
-    # A server that shut down refuses new connections before any namespace.
+    # A server that shut down refuses new connections before any namespace; the error says why.
     client = TestClient(sio, transport=transport)
-    with pytest.raises(exceptions.ConnectionError, match="refused the connection"):
+    with pytest.raises(exceptions.ConnectionError, match="the server was shut down"):
         await client.connect()
-    assert not client.connected
+    assert not client.connected and sio.eio.sockets == {}
 
 
 async def test_namespaces_each_with_its_own_sid_and_handlers(transport: str) -> None:

@@ -33,7 +33,11 @@ def query_string(query: Query, transport: str) -> str:
     elif isinstance(query, str):
         own = query.lstrip("?")
     else:
-        own = urlencode({key: str(value) for key, value in query.items()})
+        # A list or tuple value is the parameter repeated (``tag=a&tag=b``), as a browser sends it.
+        own = urlencode(
+            {key: list(map(str, v)) if isinstance(v, list | tuple) else str(v) for key, v in query.items()},
+            doseq=True,
+        )
     engine = f"EIO=4&transport={transport}"
     return f"{own}&{engine}" if own else engine
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,14 +58,27 @@ class Received:
         await self._reply(list(args))
 
 
+#: Why a client that never connected receives nothing.
+NOT_CONNECTED = "not connected"
+
+
 class Inbox:
-    """Every received event in order (:attr:`history`) and those not taken yet by :meth:`take`."""
+    """Every received event in order (:attr:`history`) and those not taken yet by :meth:`take`.
+
+    It knows which namespaces may still send (those connected or being connected): a :meth:`take`
+    that nothing can answer any more (no namespace left, or the one asked for was left) fails at
+    once with :class:`~aiosio.exceptions.DisconnectedError` rather than wait for its timeout.
+    """
 
     def __init__(self) -> None:
         self.history: list[Received] = []
         self._unread: list[Received] = []
         self._waiters: list[asyncio.Future[None]] = []
-        self._closed: str | None = None
+        #: The namespaces events may still come from.
+        self._open: set[str] = set()
+        #: Why the connection, or a namespace, ended.
+        self._reason = NOT_CONNECTED
+        self._left: dict[str, str] = {}
 
     def put(self, item: Received) -> None:
         """A new event arrived."""
@@ -73,14 +86,26 @@ class Inbox:
         self._unread.append(item)
         self._wake()
 
-    def close(self, reason: str) -> None:
-        """Nothing more will arrive (waiting :meth:`take` calls give up once nothing matches)."""
-        self._closed = reason
-        self._wake()
+    def reopen(self, namespaces: Iterable[str]) -> None:
+        """A new connection, to ``namespaces``: events may arrive from them."""
+        self._open = set(namespaces)
+        self._left = {}
 
-    def reopen(self) -> None:
-        """A new connection: events may arrive again."""
-        self._closed = None
+    def close_namespace(self, namespace: str, reason: str) -> None:
+        """Nothing more will arrive from ``namespace`` (it was left, refused or lost)."""
+        if namespace in self._open:
+            self._open.discard(namespace)
+            self._left[namespace] = reason
+            self._reason = reason
+            self._wake()
+
+    def close(self, reason: str) -> None:
+        """Nothing more will arrive at all (waiting :meth:`take` calls give up once nothing matches)."""
+        for namespace in self._open:
+            self._left[namespace] = reason
+        self._open = set()
+        self._reason = reason
+        self._wake()
 
     def _wake(self) -> None:
         waiters, self._waiters = self._waiters, []
@@ -95,21 +120,30 @@ class Inbox:
                 return item
         return None
 
+    def _ended(self, namespace: str | None) -> str | None:
+        """Why nothing can arrive for a take in ``namespace`` (None: any), or None if something can."""
+        if namespace is None:
+            return None if self._open else self._reason
+        if namespace in self._open:
+            return None
+        return self._left.get(namespace, self._reason if not self._open else f"{namespace} was not connected")
+
     async def take(self, event: str | None, namespace: str | None, timeout: float | None) -> Received:
         """The oldest unread event matching ``event`` and ``namespace`` (None: any), waiting up to
         ``timeout`` seconds for one."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
+        what = "event" if event is None else f"{event!r} event"
+        if namespace is not None:
+            what += f" in namespace {namespace}"
         while True:
             item = self._find(event, namespace)
             if item is not None:
                 return item
-            what = "an event" if event is None else f"event {event!r}"
-            if namespace is not None:
-                what += f" in namespace {namespace}"
-            if self._closed is not None:
+            ended = self._ended(namespace)
+            if ended is not None:
                 raise exceptions.DisconnectedError(
-                    f"no {what} received; the client is disconnected ({self._closed})"
+                    f"no {what} received; the client is disconnected ({ended})"
                 )
             remaining = None if deadline is None else deadline - loop.time()
             if remaining is not None and remaining <= 0:

@@ -59,6 +59,8 @@ class EngineLink:
         #: Why the connection ended (the client's view), once it has.
         self.close_reason: str | None = None
         self._reader: asyncio.Task[None] | None = None
+        #: One writer at a time, in order, as one socket's bytes are read by one read loop.
+        self._writing = asyncio.Lock()
 
     @property
     def sid(self) -> str:
@@ -75,8 +77,23 @@ class EngineLink:
         raise NotImplementedError
 
     async def send(self, frames: Sequence[Frame]) -> None:
-        """Hand the client's packets to the session (waiting while the server stops reading)."""
-        raise NotImplementedError
+        """Hand the client's packets to the session, waiting while the server stops reading.
+
+        Sends are delivered one after the other, in the order they were made. Once made, a send is
+        not taken back: cancelling the caller (a timeout) leaves the packets on their way, as bytes
+        already written to a socket are, so the server never reads half a packet.
+        """
+        packets = [_inbound(frame) for frame in frames]
+        delivery = asyncio.ensure_future(self._deliver(packets))
+        delivery.add_done_callback(_retrieve)
+        await asyncio.shield(delivery)
+
+    async def _deliver(self, packets: list[Packet]) -> None:
+        async with self._writing:
+            session = self.session
+            if session is None or not self.is_open or session.closed:
+                raise exceptions.DisconnectedError("the connection is closed")
+            await session.receive_payload(packets)
 
     def hang_up(self, reason: str = CLIENT_DISCONNECT) -> None:
         """The client closes the connection (cleanly, after any DISCONNECT it sent); ``reason`` is
@@ -131,11 +148,6 @@ class EngineLink:
             return
         self.close_reason = reason
         self._on_close(reason)
-
-    async def _feed(self, session: EngineSession, packets: Sequence[Packet]) -> None:
-        if not self.is_open or session.closed:
-            raise exceptions.DisconnectedError("the connection is closed")
-        await session.receive_payload(list(packets))
 
     def pause_reading(self) -> None:
         """Stop reading what the server sends, as a stalled client would (it piles up server side)."""
@@ -201,18 +213,15 @@ class WebSocketLink(EngineLink):
             if not self._packet(packet):
                 return
 
-    async def send(self, frames: Sequence[Frame]) -> None:
-        """Each frame as one WebSocket message, as the aiohttp read loop reads them."""
-        session = self.session
-        assert session is not None
-        await self._feed(session, [_inbound(frame) for frame in frames])
-
     def hang_up(self, reason: str = CLIENT_DISCONNECT) -> None:
-        """Close the WebSocket: the session ends as after a close frame (``transport close``)."""
+        """Send the Engine.IO CLOSE packet and close the WebSocket, as aiosio's and python-socketio's
+        clients do (the server sees ``client disconnect``)."""
         self._end(reason)
-        self.sink.hang_up()
         session = self.session
         if session is not None and not session.closed:
+            session.receive(Packet(PacketType.CLOSE))
+        self.sink.hang_up()
+        if session is not None and not session.closed:  # pragma: no cover - CLOSE ended it
             session.close(CloseReason.TRANSPORT_CLOSE, send_close=False)
 
     def drop(self) -> None:
@@ -278,12 +287,6 @@ class PollingLink(EngineLink):
     def _payload(self, body: bytes) -> bool:
         return all(self._packet(packet) for packet in decode_payload(body))
 
-    async def send(self, frames: Sequence[Frame]) -> None:
-        """All the frames in one POST."""
-        session = self.session
-        assert session is not None
-        await self._feed(session, [_inbound(frame) for frame in frames])
-
     def hang_up(self, reason: str = CLIENT_DISCONNECT) -> None:
         """Send the Engine.IO CLOSE packet, as a polling client does (the server sees
         ``client disconnect``)."""
@@ -293,11 +296,18 @@ class PollingLink(EngineLink):
             session.receive(Packet(PacketType.CLOSE))
 
     def drop(self) -> None:
-        """The client stops polling: the server notices at its ping timeout; here, at once."""
+        """The client stops polling: the server notices at its ping timeout (``ping timeout``, as in
+        production); here, at once."""
         self._end(TRANSPORT_CLOSE)
         session = self.session
         if session is not None and not session.closed:
-            session.close(CloseReason.TRANSPORT_CLOSE, send_close=False)
+            session.close(CloseReason.PING_TIMEOUT, send_close=False)
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    # A delivery whose sender stopped waiting (a timeout) must not log "never retrieved".
+    if not task.cancelled():
+        task.exception()
 
 
 def make_link(transport: str, core: EngineCore, on_message: OnMessage, on_close: OnClose) -> EngineLink:

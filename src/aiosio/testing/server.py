@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from .binding import ready_for_this_loop
 from .client import TestClient
 from .environ import Query
 
@@ -15,7 +17,7 @@ if TYPE_CHECKING:
 
 
 async def connect(
-    server: AsyncServer,
+    server: AsyncServer | TestServer,
     namespaces: str | Sequence[str] | None = None,
     auth: Any = None,
     headers: Mapping[str, str] | None = None,
@@ -23,11 +25,12 @@ async def connect(
     *,
     transport: str | None = None,
     wait_timeout: float = 5.0,
+    socketio_path: str = "socket.io",
 ) -> TestClient:
-    """A :class:`TestClient` connected to ``server`` (see :meth:`TestClient.connect` for the
-    arguments and errors). Disconnect it with ``await client.disconnect()``, or use it as
-    ``async with``."""
-    client = TestClient(server, transport=transport)
+    """A :class:`TestClient` connected to ``server`` (an ``AsyncServer`` or a :class:`TestServer`;
+    see :meth:`TestClient.connect` for the arguments and errors). Disconnect it with
+    ``await client.disconnect()``, or use it as ``async with``."""
+    client = TestClient(server, transport=transport, socketio_path=socketio_path)
     await client.connect(namespaces, auth=auth, headers=headers, query=query, wait_timeout=wait_timeout)
     return client
 
@@ -42,6 +45,9 @@ class TestServer:
     with no site, so no port is opened. On exit the server shuts down (with ``app=``, the
     application's shutdown and cleanup, which include ``sio.shutdown()``), which closes every
     connection still open; then the clients made by :meth:`connect` are closed.
+
+    A server that was stopped can be started again, also on another event loop (a module-level
+    ``sio`` used by several tests, each with its own loop): see :mod:`aiosio.testing.binding`.
     """
 
     __test__ = False  # not a test class, whatever pytest makes of the name
@@ -58,13 +64,26 @@ class TestServer:
         """Run the application's startup (with ``app=``) and the adapter's ``init``."""
         if self._started:
             return
+        ready_for_this_loop(self.sio, restart=True)
         if self.app is not None:
-            self._runner = web.AppRunner(self.app, handle_signals=False)
-            await self._runner.setup()
+            runner = web.AppRunner(self.app, handle_signals=False)
+            try:
+                await runner.setup()
+            except BaseException:
+                # What started before the failure (cleanup contexts, the adapter) is undone.
+                await asyncio.shield(self._undo_failed_setup(runner))
+                raise
+            self._runner = runner
         self._started = True
         if not await self.sio._start_adapter():
             await self.stop()
             raise RuntimeError("the server's adapter failed to start (its error is logged)")
+
+    async def _undo_failed_setup(self, runner: web.AppRunner) -> None:
+        try:
+            await runner.cleanup()
+        finally:
+            await self.sio.shutdown()
 
     async def connect(
         self,
@@ -75,16 +94,16 @@ class TestServer:
         *,
         transport: str | None = None,
         wait_timeout: float = 5.0,
+        socketio_path: str = "socket.io",
     ) -> TestClient:
         """A new connected client (see :func:`connect`), disconnected when the server stops."""
-        client = TestClient(self.sio, transport=transport)
-        self.clients.append(client)
+        client = self.client(transport=transport, socketio_path=socketio_path)
         await client.connect(namespaces, auth=auth, headers=headers, query=query, wait_timeout=wait_timeout)
         return client
 
-    def client(self, *, transport: str | None = None) -> TestClient:
+    def client(self, *, transport: str | None = None, socketio_path: str = "socket.io") -> TestClient:
         """A new client, not connected yet (to register handlers first), disconnected at stop."""
-        client = TestClient(self.sio, transport=transport)
+        client = TestClient(self.sio, transport=transport, socketio_path=socketio_path)
         self.clients.append(client)
         return client
 
@@ -102,8 +121,14 @@ class TestServer:
             await self.sio.shutdown()  # a second call finds nothing left to close
         finally:
             clients, self.clients = self.clients, []
+            errors: list[BaseException] = []
             for client in clients:
-                await client.close()
+                try:
+                    await client.close()
+                except Exception as exc:  # every client is still closed; the first error is raised
+                    errors.append(exc)
+            if errors:
+                raise errors[0]
 
     async def __aenter__(self) -> TestServer:
         await self.start()
