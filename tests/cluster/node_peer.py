@@ -3,6 +3,7 @@
 A :class:`NodePeer` is one ``node`` process: a socket.io server on 127.0.0.1 with namespaces ``/`` and
 ``/admin`` whose adapter talks to Redis (profile ``classic``: ``createAdapter(pub, sub, {key,
 requestsTimeout})``; ``sharded``: ``createShardedAdapter(pub, sub, {channelPrefix, subscriptionMode})``;
+``streams``: @socket.io/redis-streams-adapter 0.3.1 ``createAdapter(pub, {streamName, channelPrefix, ...})``;
 node-redis 4.7.1 clients, ``createCluster`` when given ``cluster=[urls]``). It can also hold npm
 socket.io-client 4.8.4 clients connected to any server (aiosio or Node).
 
@@ -155,7 +156,8 @@ class NodePeer:
 
         *options* go to node_node.js as they are: ``nsps``, ``key``, ``requestsTimeout``,
         ``publishOnSpecificResponseChannel`` (classic); ``channelPrefix``, ``subscriptionMode``
-        (``static`` | ``dynamic`` | ``dynamic-private``, sharded); ``csr`` (true or Node's
+        (``static`` | ``dynamic`` | ``dynamic-private``, sharded); ``streamName``, ``streamCount``,
+        ``maxLen``, ``sessionKeyPrefix``, ... (streams); ``csr`` (true or Node's
         connectionStateRecovery options), ``pingInterval``, ``pingTimeout``.
         """
         if redis_url is None and not cluster:
