@@ -350,7 +350,7 @@ class ClusterAdapter(MemoryAdapter):
         anything. With recovery on a logged driver, everything but ``local`` is appended to the log
         and delivered here with its offset (see :class:`LoggedDriver`)."""
         logged = self._logged
-        if logged is not None and not selector.local:
+        if logged is not None and not selector.local and selector.rooms != ():  # (): nobody
             if selector.volatile:  # no offset; one that never arrives may be dropped anyway
                 await logged.broadcast_logged(packet.namespace, packet.event, packet.args, selector)
                 self.deliver(packet, selector)
