@@ -184,6 +184,7 @@ async def test_every_broadcast_is_logged_and_carries_the_logs_offset_on_every_no
     await a.emit("n", 2, to=sid_a)  # one local sid: logged too (Node's socket.emit with CSR)
     await a.emit("n", 3, volatile=True)  # logged for the other nodes, no offset
     await a.emit("n", 4, ignore_queue=True)  # this node only: not logged
+    await a.emit("n", 5, to=[])  # nobody: not logged (the wire's [] would be everyone)
     await until(lambda: len(got[0]) == 4 and len(got[1]) == 2)
     offsets = [e[0] for e in log.entries]
     assert [e[2:4] for e in log.entries] == [("n", (1,)), ("n", (2,)), ("n", (3,))]
