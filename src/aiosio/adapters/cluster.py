@@ -223,6 +223,10 @@ class ClusterAdapter(MemoryAdapter):
     ``timeout`` of its own (fetch sockets; server-side calls pass theirs).
     """
 
+    #: Rewrites each socket this node's fetch answers carry to the other nodes, or None (what
+    #: ``instrument()`` sets: Node's admin-ui ``_admin`` entry in the socket's data).
+    answer_socket: Callable[[SocketInfo], SocketInfo] | None = None
+
     def __init__(
         self,
         driver: ClusterDriver,
@@ -600,7 +604,10 @@ class ClusterAdapter(MemoryAdapter):
 
     def receive_fetch_sockets(self, origin: str, request_id: str, namespace: str, selector: Selector) -> None:
         """Another node's fetch: answer with this node's selected sockets (``[]`` too)."""
-        self.driver.fetch_response(namespace, origin, request_id, self.describe(namespace, selector))
+        sockets = self.describe(namespace, selector)
+        if self.answer_socket is not None:
+            sockets = [self.answer_socket(info) for info in sockets]
+        self.driver.fetch_response(namespace, origin, request_id, sockets)
 
     def receive_server_side_emit(
         self, origin: str, request_id: str | None, namespace: str, event: str, args: tuple[Any, ...]

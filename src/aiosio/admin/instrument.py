@@ -7,6 +7,10 @@ mode ``all_sockets`` (every socket of every server of the cluster), and every
 ``server_stats_interval`` seconds each server's ``server_stats``. What happens on the server
 reaches it through the server's observer seam (:mod:`.observer`); nothing of the server is
 replaced or wrapped.
+
+Only admins the connect handler let in hear anything or may act: the admin namespace's CONNECT
+reply always waits for that handler (``always_connect`` does not apply to it), and the operations
+are handled only for the sids it admitted.
 """
 
 from __future__ import annotations
@@ -14,13 +18,15 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from ..adapters.base import SocketInfo
+from ..adapters.cluster import ClusterAdapter
 from ..exceptions import ConnectionRefusedError
 from .auth import AdminAuth
 from .events import EventBuffer
 from .observer import DevelopmentObserver, ProductionObserver, describe_local
 from .operations import OPERATION_FEATURES, Operations
-from .outbox import Outbox
-from .serialize import node_admin_fields, socket_record
+from .outbox import Outbox, broadcast_unlogged, send_unlogged
+from .serialize import node_admin_fields, socket_record, with_admin_entry
 from .stats import StatsReporter, default_server_id, namespaces_of
 
 if TYPE_CHECKING:
@@ -32,24 +38,33 @@ MODES = ("development", "production")
 
 class InstrumentedAsyncServer:
     """An :class:`~aiosio.AsyncServer` reporting to the Socket.IO Admin UI (what
-    :meth:`AsyncServer.instrument` returns). ``await instrumented.shutdown()`` stops the reports;
-    :meth:`uninstrument` also takes the observer off the server."""
+    :meth:`AsyncServer.instrument` returns; the arguments are python-socketio's, in its order).
+
+    ``await instrumented.shutdown()`` stops everything it does for the server (reports, counting,
+    observing); :meth:`instrument` starts it again. :meth:`uninstrument` only stops observing the
+    server (no socket or event reports, no connection counts); ``server_stats`` go on until
+    :meth:`shutdown`, as in python-socketio. The admin namespace's handlers stay in both cases.
+    """
 
     def __init__(
         self,
         sio: AsyncServer,
         auth: Any = None,
-        mode: str = "development",
+        namespace: str = "/admin",
         read_only: bool = False,
         server_id: str | None = None,
-        namespace: str = "/admin",
+        mode: str = "development",
         server_stats_interval: float = 2,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be 'development' or 'production', not {mode!r}")
         if not isinstance(namespace, str) or not namespace.startswith("/"):
             raise ValueError(f"namespace must be a namespace name starting with '/', not {namespace!r}")
-        if not isinstance(server_stats_interval, (int, float)) or not server_stats_interval > 0:
+        if (
+            isinstance(server_stats_interval, bool)
+            or not isinstance(server_stats_interval, (int, float))
+            or not server_stats_interval > 0
+        ):
             raise ValueError(
                 f"server_stats_interval must be a positive number of seconds, not {server_stats_interval!r}"
             )
@@ -66,6 +81,8 @@ class InstrumentedAsyncServer:
         self._stats = StatsReporter(sio, self.server_id, server_stats_interval, self.event_buffer)
         self._stopped = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: The sids of this server's admins the connect handler let in (until they disconnect).
+        self.admitted: set[str] = set()
         features = [] if read_only else list(OPERATION_FEATURES)
         features.append("AGGREGATED_EVENTS")
         if mode == "development":
@@ -75,19 +92,23 @@ class InstrumentedAsyncServer:
         self.observer: ProductionObserver
         if mode == "development":
             self.observer = DevelopmentObserver(
-                sio, self.event_buffer, self._ensure_started, self._outbox, namespace
+                sio, self.event_buffer, self._ensure_started, self._outbox, namespace, self._stats.wake
             )
         else:
-            self.observer = ProductionObserver(self.event_buffer, self._ensure_started)
+            self.observer = ProductionObserver(self.event_buffer, self._ensure_started, self._stats.wake)
         self.instrument()
 
     def instrument(self) -> None:
-        """Serve the admin namespace and start observing the server (done by the constructor)."""
+        """Serve the admin namespace and start observing the server (done by the constructor;
+        again after :meth:`shutdown` or :meth:`uninstrument`)."""
         sio = self.sio
-        sio.on("connect", self.admin_connect, namespace=self.admin_namespace)
+        ns = self.admin_namespace
+        sio._accept_after_handler = sio._accept_after_handler | {ns}
+        sio.on("connect", self.admin_connect, namespace=ns)
+        sio.on("disconnect", self.admin_disconnect, namespace=ns)
         if not self.read_only:
-            Operations(sio).register(self.admin_namespace)
-        sio.observers.add(self.observer)
+            Operations(sio, self.admitted, ns).register()
+        self._observe(True)
         self._stopped = False
         self._outbox.open()
         try:
@@ -96,14 +117,38 @@ class InstrumentedAsyncServer:
             return  # started by the first connection
         self._ensure_started()
 
+    def _observe(self, on: bool) -> None:
+        """Observe the server (and describe its sockets in its fetch answers) or stop."""
+        adapter = self.sio.manager.adapter
+        if on:
+            self.sio.observers.add(self.observer)
+            self._hook_answers()
+        else:
+            self.sio.observers.remove(self.observer)
+            if isinstance(adapter, ClusterAdapter) and adapter.answer_socket == self._answer_socket:
+                adapter.answer_socket = None
+
+    def _hook_answers(self) -> None:
+        # Again at each connection: ``aiosio run --workers`` gives the server its cluster adapter
+        # after the app (and so instrument()) was loaded.
+        adapter = self.sio.manager.adapter
+        if (
+            isinstance(adapter, ClusterAdapter)
+            and adapter.answer_socket is None
+            and self.observer in self.sio.observers
+        ):
+            adapter.answer_socket = self._answer_socket
+
     def uninstrument(self) -> None:
-        """Stop observing the server (the admin namespace's handlers stay; reports stop at
-        :meth:`shutdown`)."""
-        self.sio.observers.remove(self.observer)
+        """Stop observing the server: no more socket or event reports and connection counts
+        (``server_stats`` go on until :meth:`shutdown`)."""
+        self._observe(False)
 
     async def shutdown(self) -> None:
-        """Stop sending ``server_stats`` and admin events (python-socketio's ``shutdown``)."""
+        """Stop sending ``server_stats`` and admin events, and stop observing the server
+        (python-socketio's ``shutdown``)."""
         self._stopped = True
+        self._observe(False)
         await self._stats.stop()
         await self._outbox.close()
         tasks, self._tasks = self._tasks, set()
@@ -112,11 +157,23 @@ class InstrumentedAsyncServer:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def _ensure_started(self) -> None:
-        if not self._stopped and not self._stats.running and not self.sio._closing:
+        if self._stopped:
+            return
+        self._hook_answers()
+        if not self._stats.running and not self.sio._closing:
             self._stats.start(self._send_stats)
 
     async def _send_stats(self, report: dict[str, Any]) -> None:
-        await self.sio.emit("server_stats", report, namespace=self.admin_namespace)
+        await broadcast_unlogged(self.sio, self.admin_namespace, "server_stats", (report,))
+
+    def _answer_socket(self, info: SocketInfo) -> SocketInfo:
+        """A local socket as this server's fetch answers describe it to the other nodes: its data
+        with Node admin-ui's ``_admin`` (Engine.IO sid, transport), as a Node server keeps it."""
+        if info.eio_sid is None:
+            return info
+        session = self.sio.eio.get(info.eio_sid)
+        transport = session.transport if session is not None else "websocket"
+        return info._replace(data=with_admin_entry(info.data, info.eio_sid, transport))
 
     # -- the admin namespace ------------------------------------------------------------------------
 
@@ -128,22 +185,29 @@ class InstrumentedAsyncServer:
         if auth.enabled and not auth.has_session(client_auth):
             if not await auth.check(client_auth):
                 raise ConnectionRefusedError("invalid credentials")
-            session_id = auth.new_session()
+            if auth.issues_sessions:
+                session_id = auth.new_session()
+        self.admitted.add(sid)
         ns = self.admin_namespace
-        # Sent after the CONNECT reply (the server holds a socket's packets until then).
+        # Straight to this admin's connection (sent after the CONNECT reply: the server holds a
+        # socket's packets until then), never logged for recovery nor published to the cluster.
         if session_id is not None:
-            await self.sio.emit("session", session_id, to=sid, namespace=ns)
-        await self.sio.emit("config", {"supportedFeatures": self.supported_features}, to=sid, namespace=ns)
+            send_unlogged(self.sio, sid, ns, "session", (session_id,))
+        send_unlogged(self.sio, sid, ns, "config", ({"supportedFeatures": self.supported_features},))
         self._ensure_started()
         if self.mode == "development":
             task = asyncio.get_running_loop().create_task(self._send_all_sockets(sid))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
+    async def admin_disconnect(self, sid: str, *_reason: Any) -> None:
+        """The admin namespace's ``disconnect`` handler: the sid may no longer act."""
+        self.admitted.discard(sid)
+
     async def _send_all_sockets(self, sid: str) -> None:
         try:
             records = await self.all_sockets()
-            await self.sio.emit("all_sockets", records, to=sid, namespace=self.admin_namespace)
+            send_unlogged(self.sio, sid, self.admin_namespace, "all_sockets", (records,))
         except Exception:
             self.sio.logger.exception("admin UI: could not send all_sockets")
 
@@ -161,11 +225,13 @@ class InstrumentedAsyncServer:
         sock = self.sio._socket_in(remote.sid, remote.namespace) if remote.local else None
         if sock is not None:
             return describe_local(self.sio, sock)
+        # Another node's socket: what its instrumented server (Node's admin-ui or aiosio) says
+        # of it; a server that says nothing gets each socket counted as a client of its own.
         client_id, transport = node_admin_fields(remote.data)
         return socket_record(
             remote.sid,
             remote.namespace,
-            client_id,
+            client_id or remote.sid,
             transport or "websocket",
             remote.data,
             remote.handshake,

@@ -10,10 +10,12 @@ Hooks only queue (see :mod:`.outbox`); they never wait and never touch the wire 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.base import Selector
+from ..engine.session import CloseReason
 from ..server.observe import Observer
 from .events import EventBuffer
 from .outbox import Outbox
@@ -44,11 +46,18 @@ def describe_local(sio: AsyncServer, sock: ServerSocket) -> dict[str, Any]:
 class ProductionObserver(Observer):
     """Counts Engine.IO connections opened and closed (by reason) for ``server_stats``."""
 
-    def __init__(self, buffer: EventBuffer, started: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        buffer: EventBuffer,
+        started: Callable[[], None],
+        closing: Callable[[], None] = lambda: None,
+    ) -> None:
         self.buffer = buffer
         #: Called at each connection: starts the ``server_stats`` timer if it is not running yet
         #: (``instrument()`` usually runs before the event loop does).
         self._started = started
+        #: Called when a connection is closed by the server's shutdown (the timer stops then).
+        self._closing = closing
 
     def connection_opened(self, eio_sid: str, transport: str) -> None:
         """An Engine.IO connection opened: one ``rawConnection``."""
@@ -58,6 +67,8 @@ class ProductionObserver(Observer):
     def connection_closed(self, eio_sid: str, reason: str) -> None:
         """An Engine.IO connection ended: one ``rawDisconnection``, its reason the sub-type."""
         self.buffer.push("rawDisconnection", reason)
+        if reason == CloseReason.SERVER_SHUTDOWN:
+            self._closing()
 
 
 class DevelopmentObserver(ProductionObserver):
@@ -70,19 +81,27 @@ class DevelopmentObserver(ProductionObserver):
         started: Callable[[], None],
         outbox: Outbox,
         admin_namespace: str,
+        closing: Callable[[], None] = lambda: None,
     ) -> None:
-        super().__init__(buffer, started)
+        super().__init__(buffer, started, closing)
         self._sio = sio
         self._outbox = outbox
         self._admin = admin_namespace
 
     def socket_connected(self, sock: ServerSocket) -> None:
-        """``socket_connected(socket, timestamp)``."""
-        self._outbox.put("socket_connected", (describe_local(self._sio, sock), iso_now()))
+        """``room_joined(nsp, id, id, timestamp)`` for its own sid room, then
+        ``socket_connected(socket, timestamp)`` (Node's order: the UI, which makes the private
+        room from the record's rooms, takes no account of the first)."""
+        stamp = iso_now()
+        self._outbox.put("room_joined", (sock.namespace, sock.sid, sock.sid, stamp))
+        self._outbox.put("socket_connected", (describe_local(self._sio, sock), stamp))
 
     def socket_disconnected(self, sid: str, namespace: str, reason: str) -> None:
-        """``socket_disconnected(nsp, id, reason, timestamp)``."""
-        self._outbox.put("socket_disconnected", (namespace, sid, reason, iso_now()))
+        """``socket_disconnected(nsp, id, reason, timestamp)``, then ``room_left(nsp, id, id,
+        timestamp)`` for its own sid room (Node's order: the UI drops the private room on it)."""
+        stamp = iso_now()
+        self._outbox.put("socket_disconnected", (namespace, sid, reason, stamp))
+        self._outbox.put("room_left", (namespace, sid, sid, stamp))
 
     def transport_upgraded(self, eio_sid: str) -> None:
         """``socket_updated({id, nsp, transport})`` for each socket of the upgraded connection."""
@@ -96,14 +115,12 @@ class DevelopmentObserver(ProductionObserver):
             )
 
     def room_joined(self, namespace: str, room: str, sid: str) -> None:
-        """``room_joined(nsp, room, id, timestamp)`` (not for a socket's own sid room)."""
-        if room != sid:
-            self._outbox.put("room_joined", (namespace, room, sid, iso_now()))
+        """``room_joined(nsp, room, id, timestamp)`` (its own sid room: see :meth:`socket_connected`)."""
+        self._outbox.put("room_joined", (namespace, room, sid, iso_now()))
 
     def room_left(self, namespace: str, room: str, sid: str) -> None:
-        """``room_left(nsp, room, id, timestamp)`` (not for a socket's own sid room)."""
-        if room != sid:
-            self._outbox.put("room_left", (namespace, room, sid, iso_now()))
+        """``room_left(nsp, room, id, timestamp)`` (its own sid room: see :meth:`socket_disconnected`)."""
+        self._outbox.put("room_left", (namespace, room, sid, iso_now()))
 
     def event_received(self, sid: str, namespace: str, event: str, args: list[Any]) -> None:
         """``event_received(nsp, id, [event, ...args], timestamp)`` (not for the admin namespace)."""
@@ -123,9 +140,14 @@ class DevelopmentObserver(ProductionObserver):
         :data:`MAX_SENT_PER_EMIT`), not for the admin namespace."""
         if namespace == self._admin or recipients <= 0:
             return
-        selector = Selector(None if rooms is None else tuple(rooms), tuple(exclude))
-        members = self._sio.manager.adapter.local(namespace, selector)
+        adapter = self._sio.manager.adapter
+        members: Iterable[Any]
+        if not exclude and (rooms is None or len(rooms) == 1):  # a live view: nothing is copied
+            members = adapter.participants(namespace, None if rooms is None else rooms[0]).values()
+        else:
+            selector = Selector(None if rooms is None else tuple(rooms), tuple(exclude))
+            members = adapter.local(namespace, selector)
         payload = [event, *args]
         stamp = iso_now()
-        for member in members[:MAX_SENT_PER_EMIT]:
+        for member in list(islice(members, MAX_SENT_PER_EMIT)):
             self._outbox.put("event_sent", (namespace, member.sid, payload, stamp))

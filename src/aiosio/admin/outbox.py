@@ -5,6 +5,10 @@ connected to every server, as Node's admin-ui does).
 The queue is bounded: when admins cannot be sent events as fast as the server produces them (a
 busy server in development mode), the oldest waiting ones are dropped and counted, and a warning
 is logged once per burst. The server itself never waits for the admin UI.
+
+Admin traffic is not the app's: it never goes through connection-state recovery
+(:func:`broadcast_unlogged`, :func:`send_unlogged`), so it takes nothing of the recovery log's
+budget, and what goes to one admin (its session id) never leaves this process.
 """
 
 from __future__ import annotations
@@ -13,11 +17,27 @@ import asyncio
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from ..adapters.base import EVERYONE, EventPacket
+
 if TYPE_CHECKING:
     from ..server.server import AsyncServer
 
 #: Admin events waiting to be sent, at most (then the oldest are dropped).
 MAX_WAITING = 10_000
+
+
+async def broadcast_unlogged(sio: AsyncServer, namespace: str, event: str, args: tuple[Any, ...]) -> None:
+    """Emit to every socket of ``namespace`` on every server, through the adapter (as
+    ``sio.emit`` would) but never stamped into the recovery log."""
+    await sio._adapter.broadcast(EventPacket(namespace, event, args, sio._encode), EVERYONE)
+
+
+def send_unlogged(sio: AsyncServer, sid: str, namespace: str, event: str, args: tuple[Any, ...]) -> None:
+    """Emit to one socket of this server, straight to its connection (never logged, never
+    through the adapter); nothing if it is not here."""
+    sock = sio._socket_in(sid, namespace)
+    if sock is not None and not sock.gone:
+        sock.deliver(sio._encode(namespace, event, args, None))
 
 
 class Outbox:
@@ -58,7 +78,7 @@ class Outbox:
             while queue:
                 event, args = queue.popleft()
                 try:
-                    await self._sio.emit(event, args, namespace=self._namespace)
+                    await broadcast_unlogged(self._sio, self._namespace, event, args)
                 except Exception:
                     self._sio.logger.exception("admin UI: could not send %r", event)
                 if not queue:

@@ -2,8 +2,10 @@
 
 A socket record is ``{id, clientId, transport, nsp, data, handshake, rooms}``: ``clientId`` is
 the Engine.IO session id of its connection, ``data`` its user session (Node's ``socket.data``;
-``{}`` when it has none or it cannot be sent as JSON) and ``handshake`` Node's
-``socket.handshake`` without ``auth`` (which may hold a client's secrets; Node leaves it out too).
+``{}`` when it has none or it cannot be sent as JSON: whatever the app keeps there is shown) and
+``handshake`` Node's ``socket.handshake`` without ``auth`` (Node leaves it out too) and with the
+values of the :data:`REDACTED_HEADERS` replaced by ``"[redacted]"`` (Node shows them). The rest
+of the handshake is shown as the client sent it, its query string included.
 """
 
 from __future__ import annotations
@@ -41,14 +43,24 @@ def plain_data(data: Any) -> dict[str, Any]:
     return dict(data)
 
 
+#: Request headers whose values a socket record never shows (credentials and session cookies).
+REDACTED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
 def public_handshake(handshake: Mapping[str, Any]) -> dict[str, Any]:
-    """Node's handshake without ``auth``; ``address`` prefers the proxy headers, as Node's admin-ui."""
+    """Node's handshake without ``auth`` and without the values of :data:`REDACTED_HEADERS`;
+    ``address`` prefers the proxy headers, as Node's admin-ui."""
     out = {key: value for key, value in handshake.items() if key != "auth"}
     headers = out.get("headers")
     if isinstance(headers, Mapping):
         forwarded = headers.get("cf-connecting-ip") or headers.get("x-forwarded-for")
         if forwarded:
             out["address"] = forwarded
+        if any(isinstance(name, str) and name.lower() in REDACTED_HEADERS for name in headers):
+            out["headers"] = {
+                name: "[redacted]" if isinstance(name, str) and name.lower() in REDACTED_HEADERS else value
+                for name, value in headers.items()
+            }
     return out
 
 
@@ -73,10 +85,19 @@ def socket_record(
     }
 
 
+def with_admin_entry(data: Any, client_id: str, transport: str) -> dict[str, Any]:
+    """A socket's data as an instrumented server's fetch answer carries it to the other nodes:
+    with Node admin-ui's ``_admin: {clientId, transport}`` added (a copy; the session itself is
+    never changed), so the admins of every server, Node's or aiosio's, can list the socket."""
+    out = dict(data) if isinstance(data, dict) else {}
+    out["_admin"] = {"clientId": client_id, "transport": transport}
+    return out
+
+
 def node_admin_fields(data: Any) -> tuple[str, str]:
-    """``(clientId, transport)`` from the ``_admin`` entry a Node server instrumented with
-    admin-ui keeps in ``socket.data`` (how a Node socket fetched across a cluster says them), or
-    ``("", "")``."""
+    """``(clientId, transport)`` from the ``_admin`` entry an instrumented server (Node's
+    admin-ui, or aiosio's :func:`with_admin_entry`) puts in the data of a socket fetched across a
+    cluster, or ``("", "")``."""
     if isinstance(data, dict):
         admin = data.get("_admin")
         if isinstance(admin, dict):

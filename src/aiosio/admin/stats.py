@@ -10,6 +10,7 @@ keeps; the one walk is over the open connections, to count the polling ones.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -57,6 +58,8 @@ class StatsReporter:
         self._buffer = buffer
         self._started = time.monotonic()
         self._task: asyncio.Task[None] | None = None
+        #: Set to end the wait between two reports early (the server is shutting down).
+        self._wake: asyncio.Event | None = None
         #: The traffic totals at the last report (the report carries what was added since).
         self._traffic: Traffic | None = None
         self._traffic_failed = False
@@ -110,9 +113,15 @@ class StatsReporter:
     def start(self, send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
         """Send ``report()`` through ``send`` (an async callable) now and every interval after."""
         if not self.running:
-            self._task = asyncio.get_running_loop().create_task(self._run(send))
+            self._wake = asyncio.Event()
+            self._task = asyncio.get_running_loop().create_task(self._run(send, self._wake))
 
-    async def _run(self, send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    def wake(self) -> None:
+        """End the current wait at once (the timer then stops if the server is shutting down)."""
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _run(self, send: Callable[[dict[str, Any]], Awaitable[None]], wake: asyncio.Event) -> None:
         failing = False
         while not self._sio._closing:  # the server's shutdown ends the reports too
             try:
@@ -122,7 +131,10 @@ class StatsReporter:
                 if not failing:  # once per run of failures
                     self._sio.logger.exception("admin UI: could not send server_stats")
                 failing = True
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._interval):
+                    await wake.wait()
+            wake.clear()
 
     async def stop(self) -> None:
         """Stop the timer (and wait for it)."""

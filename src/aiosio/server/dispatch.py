@@ -118,16 +118,15 @@ class Dispatch(Emitting):
 
     def _handle_event(self, sock: ServerSocket, packet: Packet) -> None:
         data = packet.data
+        obs = self._obs
+        if obs is not None and obs.event_received is not None:  # every event, handled or not
+            obs.event_received(sock.sid, sock.namespace, data[0], data[1:])
         handler, args = self._registry.find(sock.namespace, data[0], (sock.sid, *data[1:]))
         if handler is None:
             return
-        obs = self._obs
         timing: Timing | None = None
-        if obs is not None:  # observers: they hear of the event, and may want its handler timed
-            if obs.event_received is not None:
-                obs.event_received(sock.sid, sock.namespace, data[0], data[1:])
-            if obs.handler_finished is not None:
-                timing = (obs.handler_finished, sock.namespace, data[0])
+        if obs is not None and obs.handler_finished is not None:  # observers may want it timed
+            timing = (obs.handler_finished, sock.namespace, data[0])
         ack_id = packet.id
         self._invoke(sock.session, handler, args, (sock, ack_id) if ack_id is not None else None, timing)
 

@@ -38,6 +38,9 @@ class Lifecycle(Dispatch):
     _recovery_logged: bool
     #: With recovery on: pid -> the connected socket that holds it.
     _live_pids: dict[str, ServerSocket]
+    #: Namespaces whose CONNECT reply always waits for the connect handler's verdict, whatever
+    #: ``always_connect`` says (the Admin UI's: its handler checks credentials).
+    _accept_after_handler: frozenset[str] = frozenset()
 
     async def _start_adapter(self) -> bool:
         raise NotImplementedError  # the server's lifecycle
@@ -255,6 +258,8 @@ class Lifecycle(Dispatch):
     def _accepts_early(self, sock: ServerSocket) -> bool:
         """Whether the CONNECT reply goes out before the connect handler runs: ``always_connect``,
         or a recovered socket with ``skip_middlewares``."""
+        if sock.namespace in self._accept_after_handler:
+            return False
         if self.always_connect:
             return True
         options = self._recovery_options

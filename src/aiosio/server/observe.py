@@ -63,7 +63,8 @@ class Observer:
         """A socket left a named room (also for each of its rooms when it disconnects)."""
 
     def event_received(self, sid: str, namespace: str, event: str, args: list[Any]) -> None:
-        """A client sent an event that has a handler, which runs next (``args``: don't change)."""
+        """A client sent an event (every event, with a handler or not; its handler, if any, runs
+        next). ``args``: don't change."""
 
     def handler_finished(
         self, namespace: str, event: str, seconds: float, error: BaseException | None

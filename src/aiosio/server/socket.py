@@ -192,7 +192,8 @@ class ServerSocket:
         if self.acks is None:
             self.acks = {}
         self.acks[ack_id] = callback
-        if self.conn.owner._obs is not None:
+        obs = self.conn.owner._obs
+        if obs is not None and obs.ack_received is not None:
             if self.ack_sent is None:
                 self.ack_sent = {}
             self.ack_sent[ack_id] = self.session.core.loop.time()
