@@ -45,3 +45,29 @@ async def test_readers_and_pubsub_come_back_after_redis_restarts(
         while list(await a.server_side_call("ping", timeout=1)) != ["pong"]:
             await asyncio.sleep(0.1)
     await client.disconnect()
+
+
+async def test_with_recovery_an_emit_fails_clearly_while_redis_is_away(
+    serve: Any, redis_server: RedisServer, names: Names
+) -> None:
+    """With recovery on, an emit waits for its entry id; while Redis is away it raises
+    ConnectionError after the driver's ``log_timeout`` (no hang), and works again once Redis is
+    back."""
+    sio = aiosio.AsyncServer(client_manager=names.manager(redis_server.url), connection_state_recovery=True)
+    await serve(sio)
+    sio.manager.adapter.driver.log_timeout = 0.5  # type: ignore[attr-defined]
+    await sio.emit("n", 1)
+    await asyncio.to_thread(redis_server.kill)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(ConnectionError, match="not appended to the Redis stream"):
+        await sio.emit("n", 2)
+    assert loop.time() - started < 3
+    await asyncio.to_thread(redis_server.start)
+    async with asyncio.timeout(20):
+        while True:
+            try:
+                await sio.emit("n", 3)
+                break
+            except ConnectionError:
+                await asyncio.sleep(0.1)

@@ -261,9 +261,10 @@ class StreamsDriver(MessageDriver):
         if future is None:
             return None
         try:
-            reply = await asyncio.wait_for(asyncio.shield(future), self.log_timeout)
+            async with asyncio.timeout(self.log_timeout):
+                # Cancelled (by the timeout, or the caller) before it went out: never sent.
+                reply = await future
         except TimeoutError:
-            future.cancel()  # not sent yet: never sent (sent already: the other nodes have it)
             raise ConnectionError(
                 f"the broadcast was not appended to the Redis stream within {self.log_timeout:g} s"
             ) from None
