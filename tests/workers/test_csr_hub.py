@@ -162,7 +162,9 @@ async def test_back_before_the_old_worker_noticed_the_old_socket_is_dropped_ther
     await until(lambda: client.connected and len(connects_b) == 1, timeout=5)
     assert connects_b == [(sid, True)]
     await until(lambda: not a.manager.is_connected(sid, "/"), timeout=1.5)  # well before ping timeout
-    assert gone_a  # A ran its disconnect handler for the old socket
+    # A ran its disconnect handler for the old socket: disconnected by B's restore (another
+    # worker's DISCONNECT_SOCKETS), hence "server disconnect" (docs/recovery.md)
+    assert gone_a == ["server disconnect"]
     await asyncio.sleep(0.1)  # A's delete of the session reaches the hub now (and is ignored)
     relay.upstream_port = handle_a.port
     relay.cut()

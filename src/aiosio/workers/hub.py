@@ -235,13 +235,7 @@ class Hub:
             wire = hubwire.SessionRecord(
                 kept.pid, kept.namespace, kept.sid, kept.rooms, kept.start, kept.data
             )
-            try:
-                answer = hubwire.restored((wire, found.missed))
-            except HubLimitError as exc:  # larger than a frame: refused, the session stays
-                logger.warning("a restore refused: %s", exc)
-                log.refuse()
-                member.answer(hubwire.restored(None))
-                return
+            answer = hubwire.restored((wire, found.missed))  # larger than a frame: refused above
             log.hand_over(found, member.uid, now)
             member.answer(answer)
         elif kind is Kind.STATS:
