@@ -73,7 +73,7 @@ class RecoveryStats:
     #: Packets and their encoded bytes kept now.
     packets: int = 0
     bytes: int = 0
-    #: Disconnected sessions kept now.
+    #: Sessions kept now (in memory: disconnected ones; on a cluster's log connected ones too).
     sessions: int = 0
     #: Packets dropped by the count or byte bound, and by age.
     evicted_packets: int = 0
