@@ -14,7 +14,6 @@ import aiosio
 from aiosio import exceptions
 from aiosio.testing import TestClient, TestServer
 
-
 TRANSPORTS = pytest.mark.parametrize("transport", ["websocket", "polling"])
 
 
@@ -54,7 +53,9 @@ async def test_an_auth_the_serializer_cannot_encode_opens_nothing(transport: str
 
 
 @TRANSPORTS
-async def test_a_cancelled_connect_closes_its_session(transport: str, caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_cancelled_connect_closes_its_session(
+    transport: str, caplog: pytest.LogCaptureFixture
+) -> None:
     sio, release = blocked_connect_server()
     async with TestServer(sio) as server:
         client = server.client(transport=transport)

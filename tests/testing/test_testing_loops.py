@@ -60,7 +60,9 @@ async def test_a_wider_loop_is_told_not_hung(aiosio_test_server, aiosio_test_cli
 
 
 @pytest.mark.parametrize("fixture_loop_scope", ["function", "session"])
-def test_fixtures_under_any_default_fixture_loop_scope(pytester: pytest.Pytester, fixture_loop_scope: str) -> None:
+def test_fixtures_under_any_default_fixture_loop_scope(
+    pytester: pytest.Pytester, fixture_loop_scope: str
+) -> None:
     pytester.makepyfile(test_app=REUSED)
     result = pytester.runpytest_subprocess(
         "-p",
