@@ -179,7 +179,8 @@ async def test_operations_act_on_the_sockets(node: NodeDriver, instrumented: Ins
     await admin_event(node, "all_sockets")
 
     await node.emit("admin", "join", "/", "vip", a)
-    assert (await admin_event_where(node, "room_joined", lambda args: args[1] == "vip"))[:3] == ["/", "vip", a]
+    joined = await admin_event_where(node, "room_joined", lambda args: args[1] == "vip")
+    assert joined[:3] == ["/", "vip", a]
     assert "vip" in sio.rooms(a) and "vip" not in sio.rooms(b)
 
     await node.emit("admin", "join", "/", "everyone", None)

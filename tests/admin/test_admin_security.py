@@ -79,7 +79,8 @@ async def test_always_connect_never_opens_the_admin_namespace_early(serve: Any, 
             await attacker.send_str('42/admin,["emit","/",null,"owned"]')
             got = [frame for frame in await read_for(attacker, 1.5) if frame not in ("2", "3")]
             assert got == ['44/admin,{"message":"invalid credentials"}'], got
-            assert [f for f in await read_for(victim, 0.3) if f != "2"] == []  # not disconnected, not emitted to
+            # The victim was neither disconnected nor emitted to.
+            assert [f for f in await read_for(victim, 0.3) if f != "2"] == []
             assert not victim.closed
             await victim.close()
             await attacker.close()
@@ -209,7 +210,12 @@ def test_secret_headers_are_never_shown() -> None:
     and the query as sent."""
     shown = public_handshake(
         {
-            "headers": {"authorization": "Bearer t0k", "cookie": "sid=1", "proxy-authorization": "x", "a": "b"},
+            "headers": {
+                "authorization": "Bearer t0k",
+                "cookie": "sid=1",
+                "proxy-authorization": "x",
+                "a": "b",
+            },
             "query": {"team": "a"},
         }
     )
