@@ -1,17 +1,21 @@
 """The pytest plugin's fixtures, used as an app's tests use them: nothing but the fixtures.
 
 The plugin is loaded through its ``pytest11`` entry point (the editable install registers it), as
-it is in any project that installs aiosio; nothing here imports it.
+it is in any project that installs aiosio; nothing here imports it. What teardown did is checked by
+``after_teardown``, requested first so that it is torn down last, after the plugin's fixtures:
+each test checks its own teardown, alone or in any order.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
+
+import pytest
 
 import aiosio
 
-#: What the first tests left behind, looked at by the last one (tests of a module run in order).
-LEFT: dict[str, Any] = {}
+Check = Callable[[], None]
 
 
 class App(aiosio.AsyncServer):
@@ -26,10 +30,16 @@ class App(aiosio.AsyncServer):
 
 def make_app() -> App:
     sio = App()
+    left: list[str] = []
+    sio.left = left  # type: ignore[attr-defined]
 
     @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
         await sio.save_session(sid, {"user": (auth or {}).get("user", "anon")})
+
+    @sio.event
+    async def disconnect(sid: str, reason: str) -> None:
+        left.append(reason)
 
     @sio.event
     async def whoami(sid: str) -> str:
@@ -42,7 +52,19 @@ def make_app() -> App:
     return sio
 
 
-async def test_client_fixture_with_a_bare_server(aiosio_test_client: Any) -> None:
+@pytest.fixture
+def after_teardown() -> Iterator[list[Check]]:
+    """Checks to run once the other fixtures of the test are torn down."""
+    checks: list[Check] = []
+    yield checks
+    assert checks, "the test registered no check"
+    for check in checks:
+        check()
+
+
+async def test_client_fixture_with_a_bare_server(
+    after_teardown: list[Check], aiosio_test_client: Any
+) -> None:
     sio = make_app()
     alice = await aiosio_test_client(sio, auth={"user": "alice"})
     bob = await aiosio_test_client(sio, transport="polling")
@@ -50,27 +72,46 @@ async def test_client_fixture_with_a_bare_server(aiosio_test_client: Any) -> Non
     assert await bob.call("whoami") == "anon"
     await bob.emit("broadcast", "hi all")
     assert (await alice.receive("announcement")).data == "hi all"
-    LEFT["bare"] = (sio, alice, bob)
+
+    def check() -> None:
+        assert not alice.connected and not bob.connected
+        assert alice.disconnect_reason == bob.disconnect_reason == "client disconnect"
+        assert sio.left == ["client disconnect"] * 2  # the server's handlers ran
+        assert sio.shutdowns == 0 and sio.eio.sockets == {}  # only the clients are the fixture's
+
+    after_teardown.append(check)
 
 
-async def test_server_and_client_fixtures(aiosio_test_server: Any, aiosio_test_client: Any) -> None:
+async def served_client(server_factory: Any, client_factory: Any) -> tuple[App, Any]:
     sio = make_app()
-    server = await aiosio_test_server(sio)
-    client = await aiosio_test_client(server, auth={"user": "carol"}, headers={"X-Trace": "1"})
+    server = await server_factory(sio)
+    client = await client_factory(server, "/", {"user": "carol"}, {"X-Trace": "1"})  # positional
     assert await client.call("whoami") == "carol"
     assert sio.get_environ(client.sid)["HTTP_X_TRACE"] == "1"
-    LEFT["served"] = (sio, client)
+    return sio, client
 
 
-async def test_teardown_disconnected_the_clients_and_stopped_the_servers() -> None:
-    bare, alice, bob = LEFT["bare"]
-    assert not alice.connected and not bob.connected
-    assert alice.disconnect_reason == bob.disconnect_reason == "client disconnect"
-    assert bare.shutdowns == 0 and bare.eio.sockets == {}  # only the clients are the fixture's
-    sio, client = LEFT["served"]
-    assert not client.connected
-    # The client fixture is torn down first (it was requested last): its clients leave themselves.
-    assert client.disconnect_reason == "client disconnect"
-    assert sio.eio.sockets == {}
-    # Then the server fixture shut the server down.
-    assert sio.shutdowns == 1
+def left_before_the_server_stopped(sio: App, client: Any) -> Check:
+    def check() -> None:
+        assert not client.connected
+        # The client fixture is torn down first, whatever the order the test names them in: its
+        # clients leave themselves (not "server shutting down"), then the server shuts down.
+        assert client.disconnect_reason == "client disconnect"
+        assert sio.left == ["client disconnect"]
+        assert sio.eio.sockets == {} and sio.shutdowns == 1
+
+    return check
+
+
+async def test_server_fixture_named_first(
+    after_teardown: list[Check], aiosio_test_server: Any, aiosio_test_client: Any
+) -> None:
+    sio, client = await served_client(aiosio_test_server, aiosio_test_client)
+    after_teardown.append(left_before_the_server_stopped(sio, client))
+
+
+async def test_client_fixture_named_first(
+    after_teardown: list[Check], aiosio_test_client: Any, aiosio_test_server: Any
+) -> None:
+    sio, client = await served_client(aiosio_test_server, aiosio_test_client)
+    after_teardown.append(left_before_the_server_stopped(sio, client))
