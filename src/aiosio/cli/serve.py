@@ -33,7 +33,7 @@ def build_demo(args: argparse.Namespace) -> tuple[web.Application, aiosio.AsyncS
 
     db_path = _db_path(args)
     # At debug level the Socket.IO server logs every packet too.
-    sio = aiosio.AsyncServer(logger=args.log_level == "debug")
+    sio = aiosio.AsyncServer(logger=args.log_level == "debug", connection_state_recovery=True)
     try:
         app = create_app(db_path, sio=sio)
     except (sqlite3.Error, OSError, RuntimeError) as exc:

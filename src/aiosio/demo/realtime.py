@@ -115,7 +115,9 @@ class Realtime:
         self._history: dict[str, deque[dict[str, Any]]] = {
             room: deque(maxlen=HISTORY_LENGTH) for room in ROOMS
         }
-        self._message_ids = itertools.count(1)
+        # Message ids are unique across the servers of a cluster (--workers): each process counts
+        # from its own random base (pages drop a message whose id they have shown already).
+        self._message_ids = itertools.count(1 + (secrets.randbits(24) << 24))
 
     def register(self) -> None:
         """Install the handlers on the server."""
@@ -147,9 +149,31 @@ class Realtime:
     # -- handlers ---------------------------------------------------------------------------
 
     async def _on_connect(self, sid: str, environ: Any, auth: Any = None) -> None:
-        self._clients[sid] = _Client(public_id=secrets.token_hex(4))
+        if self.sio.recovered(sid):
+            # Connection-state recovery: the same sid, its rooms and its session (where its
+            # identity is kept, see _remember) are back; the missed events were replayed.
+            saved = await self.sio.get_session(sid) or {}
+            client = _Client(
+                public_id=str(saved.get("public_id") or secrets.token_hex(4)),
+                name=saved.get("name"),
+                room=saved.get("room"),
+            )
+            self._clients[sid] = client
+            self.ticker.connected(sid)
+            logger.info("recovered: %s", sid)
+            if client.room is not None:
+                await self._send_presence(client.room)
+            return
+        client = self._clients[sid] = _Client(public_id=secrets.token_hex(4))
+        await self._remember(sid, client)
         self.ticker.connected(sid)
         logger.info("connected: %s", sid)
+
+    async def _remember(self, sid: str, client: _Client) -> None:
+        """Keep who ``sid`` is in its session, which connection-state recovery restores."""
+        await self.sio.save_session(
+            sid, {"public_id": client.public_id, "name": client.name, "room": client.room}
+        )
 
     async def _on_disconnect(self, sid: str, *reason: Any) -> None:
         client = self._clients.pop(sid, None)
@@ -261,4 +285,5 @@ class Realtime:
             await self.sio.enter_room(sid, room)
             if old_room is not None:
                 await self._send_presence(old_room)
+        await self._remember(sid, client)
         await self._send_presence(room)

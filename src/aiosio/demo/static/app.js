@@ -15,6 +15,22 @@
     statusEl.textContent = text;
   }
 
+  // Connection-state recovery: after a lost connection the server may restore the session (same
+  // id, rooms and chat name) and replay what was sent meanwhile (socket.recovered); the page says
+  // which happened, and how many events arrived while it was away.
+  const recoveryEl = $("#recovery");
+  let lostAt = null; // when the connection was lost, until the next connect
+  let missed = 0; // events replayed since then
+
+  function showRecovery(recovered) {
+    const at = new Date().toLocaleTimeString();
+    recoveryEl.dataset.state = recovered ? "recovered" : "fresh";
+    recoveryEl.textContent = recovered
+      ? `reconnected at ${at}: recovered, ${missed} missed event${missed === 1 ? "" : "s"} replayed`
+      : `reconnected at ${at}: not recovered (a new session), state reloaded`;
+    recoveryEl.hidden = false;
+  }
+
   function showError(el, text) {
     el.textContent = text || "";
     el.hidden = !text;
@@ -336,6 +352,16 @@
 
   socket.on("connect", async () => {
     setStatus("connected", "connected");
+    if (lostAt !== null) showRecovery(socket.recovered);
+    lostAt = null;
+    missed = 0;
+    if (socket.recovered) {
+      // Same session: the server kept our rooms and name, and replayed what we missed (already
+      // shown). Only the prices room is joined again (the pane's state is per connection).
+      syncPrices();
+      return;
+    }
+    joinedRoom = null; // a new session: join() below starts the room's view afresh
     try {
       // Resynchronise on every (re)connect: changes made while we were away are in the snapshot.
       const state = await socket.timeout(5000).emitWithAck("sync");
@@ -351,7 +377,10 @@
 
   socket.on("disconnect", (reason) => {
     setStatus("disconnected", "disconnected, reconnecting…");
-    joinedRoom = null;
+    lostAt = Date.now();
+    missed = 0;
+    // joinedRoom stays: replayed messages of the room arrive before "connect" on a recovery (a
+    // connection that is not recovered joins again, which resets it).
     pricesCall++; // an ack still on its way belongs to the old connection
     setWatching(false, "disconnected: rejoins the room on reconnect");
     showStats(null);
@@ -366,13 +395,19 @@
     if (!socket.active) setStatus("disconnected", "connection refused");
   });
 
-  socket.on("todo_added", upsertTodo);
-  socket.on("todo_updated", upsertTodo);
+  const counted = (handler) => (...args) => {
+    if (lostAt !== null) missed++;
+    handler(...args);
+  };
+  socket.on("todo_added", counted(upsertTodo));
+  socket.on("todo_updated", counted(upsertTodo));
   socket.on("todo_deleted", ({ id }) => {
+    if (lostAt !== null) missed++;
     todos.delete(id);
     renderTodos();
   });
   socket.on("message", (msg) => {
+    if (lostAt !== null) missed++; // replayed (a recovery delivers them before "connect")
     if (msg.room === joinedRoom) appendMessage(msg);
   });
   socket.on("presence", ({ room, users }) => {
