@@ -29,8 +29,9 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 async def test_admin_sees_and_acts_on_the_whole_cluster(
     redis_server: RedisServer, node: NodeDriver, instrumented: Instrumented
 ) -> None:  # redis_server first: it must outlive the servers (fixtures end in reverse order)
-    """all_sockets lists the other server's socket; server_stats come from both servers; a socket
-    connecting to the other server is reported; join and _disconnect act on it there."""
+    """all_sockets lists the other server's sockets with their own client ids and transports
+    (what B's fetch answer says in Node admin-ui's ``_admin``); server_stats come from both servers;
+    a socket connecting to the other server is reported; join and _disconnect act on it there."""
     sio_a, _, url_a = await instrumented(
         aiosio.AsyncServer(client_manager=aiosio.AsyncRedisManager(redis_server.url)), server_id="A"
     )
@@ -42,11 +43,17 @@ async def test_admin_sees_and_acts_on_the_whole_cluster(
             await asyncio.sleep(0.05)
     on_b = await connect_user(node, url_b, "on-b")
     assert await node.call("on-b", "join", "blue") == ["joined"]
+    polling_b = await connect_user(node, url_b, "polling-b", transports=["polling"])
 
     await connect_admin(node, url_a, transports=["websocket"])
     (sockets,) = await admin_event(node, "all_sockets")
     record = next(s for s in sockets if s["id"] == on_b)
     assert record["nsp"] == "/" and set(record["rooms"]) == {on_b, "blue"}
+    assert record["clientId"] == sio_b._sockets[on_b].eio_sid and record["transport"] == "websocket"
+    polling = next(s for s in sockets if s["id"] == polling_b)
+    assert polling["clientId"] == sio_b._sockets[polling_b].eio_sid and polling["transport"] == "polling"
+    assert "_admin" not in record["data"]
+    assert sio_b._sockets[on_b].user is None  # the session B's app sees is untouched
     servers: set[str] = set()
     async with asyncio.timeout(10):
         while servers != {"A", "B"}:

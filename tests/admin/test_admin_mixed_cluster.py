@@ -75,6 +75,9 @@ async def test_aiosio_and_node_admin_ui_share_a_cluster(
     (sockets,) = await admin_event(node, "all_sockets", "node-admin")
     record = next(s for s in sockets if s["id"] == on_py)
     assert set(record["rooms"]) == {on_py, "blue"}
+    # What aiosio's fetch answer says in Node admin-ui's _admin: the Node admin groups by it.
+    assert record["clientId"] == sio._sockets[on_py].eio_sid and record["transport"] == "websocket"
+    assert "_admin" not in record["data"] and sio._sockets[on_py].user is None
     py_stats = await stats_from(node, "node-admin", "py")
     assert {"name": "/", "socketsCount": 1} in py_stats["namespaces"]  # type: ignore[operator]
 

@@ -88,7 +88,8 @@ def test_ui_logs_in_and_lists_sockets_and_rooms(
     browser: Any, ui_server: tuple[ServerProcess, dict[str, str]]
 ) -> None:
     """Wrong password: the form says so. Right one: the form closes, the Sockets page lists both
-    clients' sids, the Rooms page both rooms; a socket's disconnect button disconnects it."""
+    clients' sids, the Rooms page both rooms; a socket's disconnect button disconnects it; the
+    Servers page shows the server, healthy."""
     from playwright.sync_api import expect
 
     server, sockets = ui_server
@@ -120,6 +121,10 @@ def test_ui_logs_in_and_lists_sockets_and_rooms(
         if sid != gone:
             expect(rows.filter(has_text=sid)).to_have_count(1)
 
+    # The server's row (its server_stats arrived): its id, and healthy (stats within 10 s).
     page.evaluate("location.hash = '#/servers/'")
-    expect(page.get_by_text("websocket").first).to_be_attached(timeout=MS)
+    server_row = page.get_by_role("row").filter(has_text="ui-test-server")
+    expect(server_row).to_have_count(1, timeout=MS)
+    expect(server_row).to_be_visible()
+    expect(server_row.get_by_text("Healthy", exact=True)).to_be_visible(timeout=MS)
     assert not problems, problems

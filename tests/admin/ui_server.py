@@ -17,12 +17,14 @@ import aiosio
 from aiosio.admin import serve_ui
 
 CREDENTIALS = {"username": "admin", "password": "s3cret"}
+#: How the server is named in the UI's server list (test_admin_ui_browser.py looks for it).
+SERVER_ID = "ui-test-server"
 
 
 async def main(port: int) -> None:
     """Serve until killed."""
     sio = aiosio.AsyncServer()  # the UI is served from the same origin: no CORS setting needed
-    admin = sio.instrument(auth=CREDENTIALS, server_stats_interval=0.5)
+    admin = sio.instrument(auth=CREDENTIALS, server_id=SERVER_ID, server_stats_interval=0.5)
 
     @sio.on("join")
     async def join(sid: str, room: str) -> str:
