@@ -210,22 +210,29 @@ class RedisStreamsStore:
             return None
         if wire.pid != pid:
             return None
-        after = offset if offset is not None else wire.start
-        if after is None:
+        start = wire.start
+        if offset is not None and (start is None or stream_id_key(offset) >= stream_id_key(start)):
+            # Node's rule: the client's offset must still be in the stream (trimmed away: too long
+            # ago or too busy a stream; absent: another stream's, or made up).
+            after, claimed = offset, True
+            if not await link.call("XRANGE", stream, after, after):
+                return None
+        elif start is not None:
+            # No offset, or one from before the session began (a previous session's): from the
+            # session's start, which must not have been trimmed past.
+            after, claimed = start, False
+            if not await self._kept_since(stream, after):
+                return None
+        else:
             return None
-        if after == "0-0":
-            # The stream was empty when the session began: exact only if nothing was trimmed since.
-            if await link.call("EXISTS", stream):  # none: nothing was ever trimmed
-                info = await link.call("XINFO", "STREAM", stream)
-                if _info_int(info, "entries-added") > _info_int(info, "length"):
-                    return None
-        elif not await link.call("XRANGE", stream, after, after):
-            return None  # trimmed away (too long ago, or too busy a stream), or another stream's
         cursor = stream_id_key(after)
         driver.read(stream)  # a namespace of a stream this node does not read yet: from now on
-        # Another node gave the client this offset: this node must have read that far before the
-        # socket joins here, or the reader would hand the socket what it already has.
-        if not await driver.wait_read(stream, cursor, CATCH_UP_TIMEOUT):
+        # Another node gave out this position: this node must have read that far before the socket
+        # joins here, or the reader would hand the socket what it already has. (A start taken
+        # over several streams may lie ahead of this one's last entry: not waited for.)
+        if (claimed or driver.stream_count == 1) and not await driver.wait_read(
+            stream, cursor, CATCH_UP_TIMEOUT
+        ):
             return None
         rooms = tuple(wire.rooms)
         missed: list[Sequence[Frame]] = []
@@ -289,6 +296,21 @@ class RedisStreamsStore:
         )
         return Restored(state, missed)
 
+    async def _kept_since(self, stream: str, after: str) -> bool:
+        """Whether no entry after ``after`` was trimmed from ``stream`` (trimming takes the oldest:
+        it holds when ``after`` is still there, when the oldest entry is not after it, or when the
+        stream was never trimmed)."""
+        link = self._driver.link
+        if after != "0-0" and await link.call("XRANGE", stream, after, after):
+            return True
+        if not await link.call("EXISTS", stream):
+            return True  # never written: nothing trimmed
+        info = await link.call("XINFO", "STREAM", stream)
+        if _info_int(info, "entries-added") <= _info_int(info, "length"):
+            return True
+        first = _first_entry_id(info)
+        return first is not None and stream_id_key(first) <= stream_id_key(after)
+
     def stats(self) -> RecoveryStats:
         """What this node counts (see the module docstring)."""
         stats = self._stats
@@ -308,6 +330,18 @@ def _delivered_later(message: Any) -> bool:
         and message.request_id is None
         and message.opts.flags.get("volatile") is not True
     )
+
+
+def _first_entry_id(info: Any) -> str | None:
+    """The id of the oldest entry in an ``XINFO STREAM`` reply, or None."""
+    if not isinstance(info, dict):
+        return None
+    first = info.get("first-entry", info.get(b"first-entry"))
+    if not first:
+        return None
+    raw = first[0]
+    entry_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+    return entry_id if is_stream_id(entry_id) else None
 
 
 def _info_int(info: Any, name: str) -> int:

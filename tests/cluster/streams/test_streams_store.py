@@ -185,3 +185,20 @@ async def test_hostile_stream_entries_are_dropped_and_counted(
                 await asyncio.sleep(0.01)
     assert driver.dropped.count == 4
     assert "dropped a cluster message" in caplog.text
+
+
+async def test_an_offset_from_before_the_session_is_clamped_to_its_start(
+    serve: Any, redis_server: RedisServer, names: Names
+) -> None:
+    """A client may still hold an offset of a previous session: nothing from before this session
+    began is replayed."""
+    sio, driver = await node(serve, redis_server, names)
+    old = xadd(redis_server, names, "n", 0)
+    start = xadd(redis_server, names, "n", 1)
+    missed = xadd(redis_server, names, "n", 2)
+    async with asyncio.timeout(5):
+        while driver.read_position[names.stream] < stream_id_key(missed):
+            await asyncio.sleep(0.01)
+    store_session(redis_server, names, start=start)
+    restored = await sio._recovery.restore("/", PID, old)  # type: ignore[union-attr]
+    assert restored is not None and events(restored) == [f'42["n",2,"{missed}"]'.encode()]
