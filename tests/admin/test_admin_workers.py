@@ -22,23 +22,28 @@ HERE = Path(__file__).resolve().parent
 async def test_every_worker_reports_to_the_admin(
     start: Callable[[list[str]], ServerProcess], node: NodeDriver
 ) -> None:
-    """Two workers, 16 clients spread over them: two serverIds, every socket in all_sockets."""
+    """Two workers, 16 clients spread over them: two serverIds, every socket in all_sockets with
+    its own client id and transport."""
     server = start(
         [*AIOSIO, "run", "workers_app:sio", "--app-dir", str(HERE), "--port", "0", "--workers", "2",
          "--no-access-log", "--shutdown-timeout", "3"]
     )  # fmt: skip
     url = server.url.rstrip("/")
-    sids, workers = [], set()
+    sids, workers, eids = [], set(), {}
     for i in range(16):  # all on one worker: 1 in 32,768
         await node.connect(f"u{i}", url, transports=["polling"])
         connected = await node.event("connect", client=f"u{i}")
         sids.append(connected["sid"])
+        eids[connected["sid"]] = connected["eid"]
         workers.add(connected["eid"].split(".")[0])  # a worker's Engine.IO sids start with its tag
     assert len(workers) == 2, workers  # the kernel spread the connections over both workers
 
     await connect_admin(node, url, transports=["polling"], auth={})
     (sockets,) = await admin_event(node, "all_sockets")
     assert set(sids) <= {s["id"] for s in sockets}
+    # Each socket with its own connection and transport, the other worker's too (its fetch answer).
+    listed = {s["id"]: (s["clientId"], s["transport"]) for s in sockets if s["id"] in eids}
+    assert listed == {sid: (eid, "polling") for sid, eid in eids.items()}
     ids: set[str] = set()
     async with asyncio.timeout(10):
         while len(ids) < 2:
