@@ -30,6 +30,10 @@ class Recorder:
             self.got.append(("volatile", *(f.payload.decode() for f in frames)))
         return self.writable
 
+    # A broadcast's adapter counts the traffic itself; to a recorder it is the same delivery.
+    fan_out = deliver
+    fan_out_volatile = deliver_volatile
+
 
 def adapter_with(*sids: str, namespace: str = NS) -> tuple[MemoryAdapter, dict[str, Recorder]]:
     adapter = MemoryAdapter()

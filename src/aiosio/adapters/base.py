@@ -189,6 +189,15 @@ class Member(Protocol):
         """Send unless the transport cannot take it right now (then drop it); True if sent."""
         ...
 
+    def fan_out(self, frames: Sequence[Frame]) -> None:
+        """:meth:`deliver` for a broadcast: the adapter counts its traffic once for all recipients
+        (``MemoryAdapter.sent_packets``/``sent_bytes``), the socket does not."""
+        ...
+
+    def fan_out_volatile(self, frames: Sequence[Frame]) -> bool:
+        """:meth:`deliver_volatile` for a broadcast (uncounted, as :meth:`fan_out`)."""
+        ...
+
     def add_ack(self, callback: AckCallback, ack_id: int | None = None) -> int:
         """Wait for an ack: ``callback`` gets its arguments (a list) or the error that ended the
         wait. ``ack_id`` (at least :attr:`next_ack_id`) is used if given; returns the id."""

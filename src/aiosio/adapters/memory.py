@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from ..protocol.frames import Frame
 from .base import AckCallback, AckRequest, AdapterHost, Answers, EventPacket, Member, Selector, SocketInfo
 
 _NO_ROOMS: frozenset[str] = frozenset()
@@ -57,6 +58,11 @@ class MemoryAdapter:
         self._namespaces: dict[str, _Namespace] = {}
         #: The server's observers while it has any (set by the server), else None.
         self.observer: DeliveryObserver | None = None
+        #: Engine.IO packets and bytes of the broadcasts delivered here (recipients x the packet's
+        #: frames and their encoded length, added once per broadcast: the sockets count only what
+        #: is sent to them directly). Read by ``aiosio.server.observe.traffic``.
+        self.sent_packets = 0
+        self.sent_bytes = 0
 
     async def init(self, host: AdapterHost) -> None:
         """Nothing to set up."""
@@ -237,13 +243,19 @@ class MemoryAdapter:
         if selector.volatile:
             sent = 0
             for member in members:
-                sent += member.deliver_volatile(frames)
+                sent += member.fan_out_volatile(frames)
         else:
             for member in members:
-                member.deliver(frames)
+                member.fan_out(frames)
             sent = len(members)
+        self._count(frames, sent)
         if obs is not None and obs.event_emitted is not None:
             _emitted(obs.event_emitted, packet, selector, sent)
+
+    def _count(self, frames: Sequence[Frame], recipients: int) -> None:
+        """Count a broadcast's traffic: its frames to ``recipients`` sockets, once."""
+        self.sent_packets += recipients * len(frames)
+        self.sent_bytes += recipients * sum([len(frame.payload) for frame in frames])
 
     async def broadcast_with_ack(
         self,
@@ -278,7 +290,7 @@ class MemoryAdapter:
         frames = packet.frames_with_ack(ack_id)
         if selector.volatile:
             # Registered once sent (an ack can only arrive on a later loop turn).
-            members = [m for m in members if m.deliver_volatile(frames)]
+            members = [m for m in members if m.fan_out_volatile(frames)]
             on_count(len(members))
             for member in members:
                 member.add_ack(on_ack, ack_id)
@@ -287,7 +299,8 @@ class MemoryAdapter:
             for member in members:
                 member.add_ack(on_ack, ack_id)
             for member in members:
-                member.deliver(frames)
+                member.fan_out(frames)
+        self._count(frames, len(members))
         if obs is not None and obs.event_emitted is not None:
             _emitted(obs.event_emitted, packet, selector, len(members))
 

@@ -96,8 +96,9 @@ class EngineSession:
     def __init__(self, core: EngineCore, sid: str, transport: str, request: Any) -> None:
         self.core = core
         self.sid = sid
-        #: Engine.IO packets received and sent (or queued), and their encoded lengths (plain ints,
-        #: read by observers; added to ``core.traffic_closed`` when the session ends).
+        #: Engine.IO packets received and sent (or queued) by :meth:`send`, and their encoded lengths
+        #: (plain ints, read by observers; added to ``core.traffic_closed`` when the session ends).
+        #: Broadcasts are written with :meth:`write` and counted by the adapter instead.
         self.packets_in = self.packets_out = self.bytes_in = self.bytes_out = 0
         #: The session's Engine.IO state; every state change goes through it.
         self.machine = EngineIOState(Role.SERVER)
@@ -158,9 +159,15 @@ class EngineSession:
     # -- sending ------------------------------------------------------------------------------------
 
     def send(self, frame: Frame) -> None:
-        """Queue or write one packet. Never drops: a session that cannot keep up is closed."""
+        """Queue or write one packet, counted in :attr:`packets_out` and :attr:`bytes_out`. Never
+        drops: a session that cannot keep up is closed."""
         self.packets_out += 1
         self.bytes_out += len(frame.payload)
+        self.write(frame)
+
+    def write(self, frame: Frame) -> None:
+        """:meth:`send` without counting: for packets whose traffic the caller counts (a broadcast's
+        adapter counts recipients x size once, not once per recipient)."""
         wt = self._wt
         if wt is not None:
             if wt.is_closing():

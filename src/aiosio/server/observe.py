@@ -17,6 +17,8 @@ Pull values (traffic counters, queue depths) are not hooks: read them when neede
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -232,10 +234,12 @@ class Observable:
 class Traffic(NamedTuple):
     """Engine.IO packets and bytes of a server since it started (open and closed connections).
 
-    Inbound: every packet a client sent; outbound: every packet the server sent or queued. Bytes
-    are the Engine.IO packet's encoded length (type character and data; text counted by
-    characters, which is bytes for ASCII), whatever the transport: no WebSocket frame header, no
-    polling framing or base64.
+    Inbound: every packet a client sent on its session's transport (MESSAGE, PONG, CLOSE; not the
+    upgrade's probe and UPGRADE packets); outbound: every MESSAGE and PING the server sent or
+    queued (not the transports' own NOOP, probe answer and CLOSE). Bytes are the Engine.IO
+    packet's encoded length (type character and data), whatever the transport: no WebSocket frame
+    header, no polling framing or base64. Outbound that is the UTF-8 bytes; inbound text is counted
+    in characters (the same for ASCII), binary in bytes.
     """
 
     packets_in: int
@@ -244,17 +248,39 @@ class Traffic(NamedTuple):
     bytes_out: int
 
 
+#: server -> the last totals :func:`traffic` returned (a scrape from another thread can race a
+#: session's close and see a lower sum; the counters never go down).
+_SEEN: weakref.WeakKeyDictionary[Any, Traffic] = weakref.WeakKeyDictionary()
+_SEEN_LOCK = threading.Lock()
+
+
 def traffic(server: Any) -> Traffic:
-    """The :class:`Traffic` totals of an :class:`~aiosio.AsyncServer` now (O(open connections))."""
+    """The :class:`Traffic` totals of an :class:`~aiosio.AsyncServer` now (O(open connections)).
+
+    Sessions count what is sent to them directly, the adapter counts broadcasts once each
+    (recipients x size), ``core.traffic_closed`` keeps the totals of ended sessions. Safe to call
+    from another thread (a metrics thread's scrape): the totals never go down between calls.
+    """
     core = server.eio.core
-    closed = core.traffic_closed
-    packets_in, packets_out, bytes_in, bytes_out = closed
+    adapter = getattr(server, "_adapter", None)
+    packets_in, packets_out, bytes_in, bytes_out = core.traffic_closed
+    packets_out += getattr(adapter, "sent_packets", 0)
+    bytes_out += getattr(adapter, "sent_bytes", 0)
     for session in list(core.sessions.values()):
         packets_in += session.packets_in
         packets_out += session.packets_out
         bytes_in += session.bytes_in
         bytes_out += session.bytes_out
-    return Traffic(packets_in, packets_out, bytes_in, bytes_out)
+    now = Traffic(packets_in, packets_out, bytes_in, bytes_out)
+    with _SEEN_LOCK:
+        try:
+            last = _SEEN.get(server)
+        except TypeError:  # not weakly referenceable: nothing to compare with
+            return now
+        if last is not None and not all(a >= b for a, b in zip(now, last, strict=True)):
+            now = Traffic(*(max(a, b) for a, b in zip(now, last, strict=True)))
+        _SEEN[server] = now
+    return now
 
 
 def outbound_queues(server: Any) -> list[int]:

@@ -129,23 +129,52 @@ class ServerSocket:
         }
 
     def deliver(self, frames: Sequence[Frame]) -> None:
-        """Send one encoded packet to this socket (held back until the CONNECT reply is out)."""
+        """Send one encoded packet to this socket (held back until the CONNECT reply is out),
+        counted in its session's traffic (:meth:`fan_out` is the adapters' uncounted form)."""
+        session = self.session
         if not self.hold:
-            send = self.session.send
+            write = session.write
             for frame in frames:
-                send(frame)
+                session.packets_out += 1
+                session.bytes_out += len(frame.payload)
+                write(frame)
+        elif not self.gone and not session.closed:
+            for frame in frames:
+                session.packets_out += 1
+                session.bytes_out += len(frame.payload)
+            self.pending.extend(frames)
+            if len(self.pending) > session.core.options.max_queue_packets:
+                session.close(CloseReason.SLOW_CONSUMER)
+
+    def fan_out(self, frames: Sequence[Frame]) -> None:
+        """:meth:`deliver` without counting the traffic: a broadcast's adapter counts it once for
+        all its recipients (nothing per recipient on the fan-out path)."""
+        if not self.hold:
+            write = self.session.write
+            for frame in frames:
+                write(frame)
         elif not self.gone and not self.session.closed:
             self.pending.extend(frames)
             if len(self.pending) > self.session.core.options.max_queue_packets:
                 self.session.close(CloseReason.SLOW_CONSUMER)
 
     def deliver_volatile(self, frames: Sequence[Frame]) -> bool:
-        """Send only if the transport can take it now (True if sent); a volatile packet is never
-        buffered."""
-        if not self.hold and self.session.writable:
-            send = self.session.send
+        """Send only if the transport can take it now (True if sent; counted then); a volatile
+        packet is never buffered."""
+        if self.fan_out_volatile(frames):
+            session = self.session
             for frame in frames:
-                send(frame)
+                session.packets_out += 1
+                session.bytes_out += len(frame.payload)
+            return True
+        return False
+
+    def fan_out_volatile(self, frames: Sequence[Frame]) -> bool:
+        """:meth:`deliver_volatile` without counting the traffic (the adapter counts it)."""
+        if not self.hold and self.session.writable:
+            write = self.session.write
+            for frame in frames:
+                write(frame)
             return True
         return False
 
@@ -171,9 +200,9 @@ class ServerSocket:
         """Send what waited for the CONNECT reply now, in order, and stop holding."""
         self.hold = False
         pending, self.pending = self.pending, []
-        send = self.session.send
+        write = self.session.write  # counted when they were queued
         for frame in pending:
-            send(frame)
+            write(frame)
 
     def pop_ack(self, ack_id: int) -> Callable[[list[Any] | BaseException], None] | None:
         """Remove and return the callback waiting for ``ack_id``, if any."""
