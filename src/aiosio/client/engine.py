@@ -50,6 +50,9 @@ _MESSAGE = PacketType.MESSAGE
 _UPGRADING = State.UPGRADING
 _WS_CLOSED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
 _NETWORK_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError)
+#: Seconds the CLOSE sent after a failed polling request may take (it is a courtesy, see
+#: :meth:`EngineConnection._say_goodbye`), and that releasing the connection waits for it.
+GOODBYE_TIMEOUT = 2.0
 
 
 class EngineError(Exception):
@@ -131,6 +134,7 @@ class EngineConnection:
         self._reader: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._upgrader: asyncio.Task[None] | None = None
+        self._goodbye: asyncio.Task[None] | None = None
         self._watchdog: asyncio.TimerHandle | None = None
         self._initial: list[Packet] = []
         self._requests = 0
@@ -382,6 +386,7 @@ class EngineConnection:
             self._lost("parse error")
         except (*_NETWORK_ERRORS, _HTTPStatusError) as exc:
             self._log.info("Polling GET failed: %s", _describe(exc))
+            self._say_goodbye()
             self._lost("transport error")
         except Exception:
             # A bug past this point must not leave a session that silently stopped reading.
@@ -459,6 +464,8 @@ class EngineConnection:
                         self._post_idle.set()
         except (*_NETWORK_ERRORS, _HTTPStatusError) as exc:
             self._log.info("Sending failed: %s", _describe(exc))
+            if machine.transport == "polling":
+                self._say_goodbye()
             self._lost("transport error")
 
     # -- upgrade ------------------------------------------------------------------------------------
@@ -517,6 +524,23 @@ class EngineConnection:
         if callback is not None:
             callback(reason)
 
+    def _say_goodbye(self) -> None:
+        """After a failed polling request, still POST a CLOSE, once, in the background, as Node's
+        client does (its polling transport closes by writing one): the server learns at once that
+        the session is over (``transport close``; with recovery on, it keeps the session for the
+        client) instead of at its ping timeout. Whether it arrives does not matter."""
+        if self._goodbye is not None or self._session is None or not self._poll_url:
+            return
+        if self._machine.closed or self._machine.transport != "polling":
+            return
+        self._goodbye = self._loop.create_task(self._post_goodbye(self._poll_url))
+
+    async def _post_goodbye(self, url: str) -> None:
+        with contextlib.suppress(*_NETWORK_ERRORS, _HTTPStatusError):
+            await self._request(
+                "POST", url, min(self._options.request_timeout, GOODBYE_TIMEOUT), CLOSE.polling()
+            )
+
     def _end(self, reason: str) -> None:
         if not self._machine.close(reason):
             return
@@ -541,6 +565,11 @@ class EngineConnection:
         ws, self._ws = self._ws, None
         if ws is not None:
             await _close_ws(ws)
+        goodbye, self._goodbye = self._goodbye, None
+        if goodbye is not None and goodbye is not current:
+            # It needs the HTTP session: let it finish (bounded by its own timeout) first.
+            await asyncio.wait({goodbye}, timeout=GOODBYE_TIMEOUT + 0.5)
+            goodbye.cancel()
         session, self._session = self._session, None
         if session is not None and self._own_session:
             await session.close()
