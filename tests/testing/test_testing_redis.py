@@ -110,3 +110,29 @@ async def test_a_client_connecting_before_the_adapter_is_ready_waits_for_it(redi
     finally:
         await client.close()
         await sio.shutdown()
+
+
+def test_a_redis_server_reused_by_tests_on_new_loops_is_told_why_not(redis_url: str) -> None:
+    """One module-level server with a Redis adapter used by tests on new loops: a Redis adapter
+    does not start again once closed, nor on another loop, and each case says so."""
+    channel = f"reuse-{uuid.uuid4().hex}"
+    sio = node(redis_url, channel, "classic", [])
+    other = node(redis_url, channel, "classic", [])
+
+    async def served() -> None:
+        async with TestServer(sio) as server:
+            assert (await server.connect()).connected
+
+    async def served_again() -> None:
+        with pytest.raises(RuntimeError, match="does not start again once closed"):
+            await TestServer(sio).start()
+
+    async def left_running() -> None:
+        await TestServer(other).start()  # never stopped: its Redis connections die with this loop
+
+    async def connected_on_a_new_loop() -> None:
+        with pytest.raises(RuntimeError, match="adapter was started on another event loop"):
+            await aiosio.testing.connect(other)
+
+    for step in (served, served_again, left_running, connected_on_a_new_loop):
+        asyncio.run(step())

@@ -8,11 +8,13 @@ client and :class:`~aiosio.testing.TestServer` call :func:`ready_for_this_loop` 
 
 - a server bound to another loop, with no connection left, is bound to the running loop (its
   memory adapter, which holds nothing loop-bound, starts again there); one that still has
-  connections there, or a cluster adapter started there and not shut down (its Redis connections
-  belong to that loop), cannot be: a :class:`RuntimeError` says so;
+  connections there, or whose cluster adapter was started there (its Redis connections belong to
+  that loop), cannot be: a :class:`RuntimeError` says so;
 - a server that was shut down starts again when a :class:`~aiosio.testing.TestServer` starts it
-  (``restart=True``); a bare test client is refused with :class:`~aiosio.exceptions.ConnectionError`
-  naming the shutdown, instead of an unexplained refused handshake.
+  (``restart=True``), unless its adapter is a cluster one (Redis), which does not start again
+  once closed (a :class:`RuntimeError` says so); a bare test client is refused with
+  :class:`~aiosio.exceptions.ConnectionError` naming the shutdown, instead of an unexplained
+  refused handshake.
 """
 
 from __future__ import annotations
@@ -39,6 +41,16 @@ def ready_for_this_loop(sio: AsyncServer, *, restart: bool) -> None:
     that was shut down."""
     core = sio.eio.core
     loop = asyncio.get_running_loop()
+    init = sio._adapter_init
+    if init is not None and init.get_loop() is not loop:
+        if isinstance(sio._adapter, ClusterAdapter):
+            raise RuntimeError(
+                "this AsyncServer's adapter was started on another event loop (an earlier test's) "
+                "and its connections belong to that loop: with a cluster adapter (Redis), make a new "
+                "server (and client manager) for each test"
+            )
+        sio._adapter_init = None  # a memory adapter: init again here (it sets up nothing)
+        sio._adapter_ready = False
     bound = core._loop
     if bound is not None and bound is not loop:
         if core.sessions:
@@ -47,18 +59,15 @@ def ready_for_this_loop(sio: AsyncServer, *, restart: bool) -> None:
                 "(an earlier test's, or another loop scope's): disconnect them before the loop ends "
                 "(the aiosio_test_client fixture does), or make a new server for each test"
             )
-        if isinstance(sio._adapter, ClusterAdapter) and sio._adapter_init is not None:
-            raise RuntimeError(
-                "this AsyncServer's adapter was started on another event loop (an earlier test's) "
-                "and its connections belong to that loop: stop the server at the end of each test "
-                "(TestServer, or the aiosio_test_server fixture), or make a new server for each test"
-            )
         core._loop = None  # bound again on first use, to this loop
         core._tasks.clear()  # tasks of the other loop: that loop runs them, or they are gone
         core._farewells.clear()
-        sio._adapter_init = None  # a memory adapter: init again here (it sets up nothing)
-        sio._adapter_ready = False
     if sio._closing:
         if not restart:
             raise exceptions.ConnectionError(SHUT_DOWN)
+        if isinstance(sio._adapter, ClusterAdapter):
+            raise RuntimeError(
+                "this AsyncServer was shut down, and its cluster adapter (Redis) does not start again "
+                "once closed: make a new server (and client manager) for each test"
+            )
         sio._closing = False

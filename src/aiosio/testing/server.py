@@ -47,7 +47,8 @@ class TestServer:
     connection still open; then the clients made by :meth:`connect` are closed.
 
     A server that was stopped can be started again, also on another event loop (a module-level
-    ``sio`` used by several tests, each with its own loop): see :mod:`aiosio.testing.binding`.
+    ``sio`` used by several tests, each with its own loop), unless its adapter is a cluster one
+    (Redis): see :mod:`aiosio.testing.binding`.
     """
 
     __test__ = False  # not a test class, whatever pytest makes of the name
