@@ -241,3 +241,38 @@ async def test_operations_never_emit_to_the_admin_namespace(serve: Any) -> None:
         await client.disconnect()
     finally:
         await admin.shutdown()
+
+
+async def test_event_sent_is_capped_per_emit(serve: Any) -> None:
+    """A broadcast to 60 sockets is reported for 50 of them (the live view's first 50), with an
+    exclusion too; an emit to a room of 2 for both."""
+    sio = aiosio.AsyncServer()
+    admin = sio.instrument(auth=False, server_stats_interval=30)
+    try:
+        handle = await serve(sio)
+        users = []
+        for _ in range(60):
+            user = aiosio.AsyncClient()
+            await user.connect(handle.url, transports=["websocket"])
+            users.append(user)
+        log: Log = []
+        client = await admin_client(handle.url, log)
+        await until(lambda: bool(of(log, "all_sockets")))
+        await sio.enter_room(users[0].get_sid(), "pair")
+        await sio.enter_room(users[1].get_sid(), "pair")
+        await sio.emit("to-all", 1)
+        await sio.emit("to-all-but-one", 2, skip_sid=users[0].get_sid())
+        await sio.emit("to-pair", 3, to="pair")
+
+        def sent(event: str) -> list[str]:
+            return [args[1] for _, args in of(log, "event_sent") if args[2][0] == event]
+
+        await until(lambda: len(sent("to-pair")) == 2)
+        assert len(sent("to-all")) == 50 and len(set(sent("to-all"))) == 50
+        assert len(sent("to-all-but-one")) == 50 and users[0].get_sid() not in sent("to-all-but-one")
+        assert sorted(sent("to-pair")) == sorted([users[0].get_sid(), users[1].get_sid()])
+        await client.disconnect()
+        for user in users:
+            await user.disconnect()
+    finally:
+        await admin.shutdown()
