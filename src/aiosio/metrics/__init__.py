@@ -14,7 +14,7 @@ plain ints; prometheus_client is called only when scraped.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -128,10 +128,16 @@ def setup(
     sio: Any,
     path: str = "/metrics",
     registry: CollectorRegistry | None = None,
+    *,
+    allow: Callable[[web.Request], bool] | None = None,
     **options: Any,
 ) -> Metrics:
     """Instrument ``sio`` (see :func:`instrument` for ``registry`` and ``options``) and serve the
-    registry at ``GET path`` on the aiohttp ``app`` (under ``--workers``: every worker's metrics)."""
+    registry at ``GET path`` on the aiohttp ``app`` (under ``--workers``: every worker's metrics).
+
+    The route is as public as the app: ``allow(request)`` returning False answers 403 (for example
+    ``lambda r: r.remote == "127.0.0.1"``, or a token check); docs/metrics.md, "Exposure".
+    """
     metrics = instrument(sio, registry, **options)
-    app.router.add_get(path, metrics_handler(metrics.registry))
+    app.router.add_get(path, metrics_handler(metrics.registry, allow))
     return metrics
