@@ -1,9 +1,11 @@
 """``aiosio run`` for an ASGI application (``aiosio.ASGIApp``, FastAPI, Starlette...): served by uvicorn.
 
 uvicorn is the ``asgi`` extra (``pip install 'aiosio[asgi]'``). The listening socket is bound here,
-so ``--port 0`` announces the real port. On SIGINT/SIGTERM the Socket.IO servers found at the top
-level of the target's module are shut down first (their clients get a clean Engine.IO close while
-their connections are still open), then uvicorn stops (the app's lifespan shutdown runs last).
+so ``--port 0`` announces the real port. WebSocket compression (permessage-deflate) is off, as on
+aiohttp. On SIGINT/SIGTERM the Socket.IO servers found at the top level of the target's module
+(and the one an ``aiosio.ASGIApp`` target serves) are shut down first (their clients get a clean
+Engine.IO close while their connections are still open), then uvicorn stops (the app's lifespan
+shutdown runs last).
 """
 
 from __future__ import annotations
@@ -28,14 +30,32 @@ _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_O
 
 
 def is_asgi_app(obj: Any) -> bool:
-    """True for an ASGI application: a callable (not a class) taking ``scope, receive, send``."""
+    """True for an ASGI application: a callable (not a class) whose positional parameters are
+    exactly three required ones, ``scope, receive, send`` (a factory with defaults is not one)."""
     if isinstance(obj, type) or not callable(obj):
         return False
     try:
         params = inspect.signature(obj).parameters.values()
     except (TypeError, ValueError):
         return False
-    return len([p for p in params if p.kind in _POSITIONAL]) == 3
+    positional = [p for p in params if p.kind in _POSITIONAL]
+    required_keywords = [
+        p for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is inspect.Parameter.empty
+    ]
+    return (
+        len(positional) == 3
+        and all(p.default is inspect.Parameter.empty for p in positional)
+        and not required_keywords
+    )
+
+
+def socketio_servers(app: Any, servers: Iterable[Any]) -> list[Any]:
+    """The servers given, plus the one an ``aiosio.ASGIApp`` target serves (``app.socketio_server``)."""
+    known = list(servers)
+    inner = getattr(app, "socketio_server", None)
+    if inner is not None and hasattr(inner, "shutdown") and all(inner is not s for s in known):
+        known.append(inner)
+    return known
 
 
 async def serve_asgi(
@@ -57,7 +77,7 @@ async def serve_asgi(
             "the target is an ASGI application, which aiosio serves through uvicorn: "
             "pip install 'aiosio[asgi]' (or run it with any ASGI server)"
         ) from None
-    known = list(servers)
+    known = socketio_servers(app, servers)
     limits = [getattr(getattr(s, "options", None), "max_http_buffer_size", 0) for s in known]
     config = uvicorn.Config(
         app,
@@ -70,6 +90,8 @@ async def serve_asgi(
         # The Engine.IO limit (max_http_buffer_size) is enforced by aiosio, with a clean close;
         # uvicorn's own must not be lower.
         ws_max_size=max([UVICORN_WS_MAX_SIZE, *(n + 1 for n in limits)]),
+        # As on aiohttp (compress=False): permessage-deflate costs memory and CPU per connection.
+        ws_per_message_deflate=False,
         timeout_graceful_shutdown=max(1, math.ceil(shutdown_timeout)),
     )
 

@@ -96,12 +96,12 @@ async def resolve_target(
         if result is None:
             raise LoadError(
                 f"the factory returned {type(produced).__name__}; expected an "
-                "aiohttp.web.Application or an aiosio.AsyncServer"
+                "aiohttp.web.Application, an aiosio.AsyncServer or an ASGI application"
             )
     if result is None:
         raise LoadError(
             f"the target is {type(obj).__name__}; expected an aiohttp.web.Application, "
-            "an aiosio.AsyncServer, or a function returning one"
+            "an aiosio.AsyncServer, an ASGI application, or a function returning one"
         )
     return result
 

@@ -13,7 +13,6 @@ import asyncio
 import logging
 import zlib
 from collections.abc import Awaitable, Callable
-from http.cookies import SimpleCookie
 from typing import Any
 
 import orjson
@@ -24,7 +23,8 @@ from ..protocol.eio_session import ProtocolError
 from ..protocol.engineio import decode_binary, decode_payload, decode_text
 from ..protocol.errors import ParseError
 from .asgi_request import AsgiRequest, Scope
-from .asgi_sink import CLOSE_TOO_BIG, AsgiSink
+from .asgi_sink import CLOSE_TIMEOUT, CLOSE_TOO_BIG, AsgiSink
+from .cookie import sid_cookie
 from .cors import OriginPolicy
 from .server import (
     BAD_HANDSHAKE_METHOD,
@@ -46,6 +46,9 @@ _TEXT = (b"content-type", b"text/plain; charset=UTF-8")
 _JSON = (b"content-type", b"application/json")
 _HTML = (b"content-type", b"text/html")
 
+#: Statuses whose response has no body, and so no ``content-length`` (RFC 9110, 8.6).
+_NO_BODY = frozenset({204, 304})
+
 
 class Response:
     """An HTTP answer to send: status, headers, body."""
@@ -59,7 +62,9 @@ class Response:
 
     async def send(self, send: Send) -> None:
         """Send it as ``http.response.start`` and one ``http.response.body``."""
-        headers = [*self.headers, (b"content-length", str(len(self.body)).encode())]
+        headers = self.headers
+        if self.status not in _NO_BODY:
+            headers = [*headers, (b"content-length", str(len(self.body)).encode())]
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
         await send({"type": "http.response.body", "body": self.body})
 
@@ -174,51 +179,52 @@ class AsgiEngineTransport:
             session.close(CloseReason.SERVER_DISCONNECT, send_close=False)
             return self._error(request, FORBIDDEN, 403)
         response = self._payload(request, session.take_payload())
-        cookie = self._cookie(session)
+        cookie = sid_cookie(self.core.options.cookie, session.sid)
         if cookie is not None:
-            response.headers.append((b"set-cookie", cookie))
+            response.headers.append((b"set-cookie", cookie.encode("latin-1")))
         return response
 
-    def _cookie(self, session: EngineSession) -> bytes | None:
-        setting = self.core.options.cookie
-        if not setting:
-            return None
-        if isinstance(setting, str):
-            setting = {"name": setting}
-        name = setting.get("name", "io")
-        jar: SimpleCookie = SimpleCookie()
-        jar[name] = session.sid
-        morsel = jar[name]
-        morsel["path"] = setting.get("path", "/")
-        morsel["httponly"] = bool(setting.get("httponly", True))
-        morsel["samesite"] = setting.get("samesite", "Lax")
-        morsel["secure"] = bool(setting.get("secure", False))
-        return morsel.OutputString().encode("latin-1")
+    def _stopping(self, cancel: asyncio.CancelledError) -> bool:
+        """Whether a cancellation is the server stopping: the Socket.IO server's shutdown has begun,
+        or the ASGI server says so (uvicorn's graceful-shutdown timeout cancels with a message
+        naming it)."""
+        if getattr(self.core.handler, "_closing", False):
+            return True
+        return any("shutdown" in str(arg) for arg in cancel.args)
 
     async def _poll(self, request: AsgiRequest, session: EngineSession, receive: Receive) -> Response:
-        # A long-poll GET waits; meanwhile the only thing the ASGI server can tell is that the client
-        # hung up (http.disconnect). Then the packets taken from the queue could not reach it, so the
-        # session ends (as in engine.io) rather than carry on without them.
+        # A long-poll GET waits for packets or for the client to hang up (http.disconnect), the
+        # only thing the ASGI server tells meanwhile. A hang-up ends the session at once (as in
+        # engine.io): packets taken from the queue for a gone client would be lost.
         hangup = asyncio.ensure_future(_wait_disconnect(receive))
+        waiting = asyncio.ensure_future(session.poll())
         try:
-            body = await session.poll()
-        except asyncio.CancelledError:
+            await asyncio.wait((waiting, hangup), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError as cancel:
+            hangup.cancel()
+            waiting.cancel()
+            await asyncio.wait((waiting,))  # the session's waiting GET is cleared
+            task = asyncio.current_task()
+            if task is None or task.cancelling() > 1 or not self._stopping(cancel):
+                session.close(CloseReason.TRANSPORT_ERROR, send_close=False)
+                raise
             # uvicorn cancels requests still running when its graceful shutdown times out (it
             # waits for them before the lifespan shutdown, where sio.shutdown() runs): the server
             # is stopping, so the client gets the CLOSE packet rather than a broken response.
-            task = asyncio.current_task()
-            if task is None or task.cancelling() > 1:
-                raise
             task.uncancel()
             session.close(CloseReason.SERVER_SHUTDOWN)
             return self._payload(request, self.core.take_farewell(session.sid) or b"1")
-        finally:
-            gone = hangup.done() and not hangup.cancelled() and hangup.exception() is None
-            hangup.cancel()
-        if body is None:
-            return self._error(request, BAD_REQUEST)
+        gone = hangup.done() and not hangup.cancelled() and hangup.exception() is None
+        hangup.cancel()
+        if not waiting.done():
+            waiting.cancel()
+            await asyncio.wait((waiting,))
         if gone:
             session.close(CloseReason.TRANSPORT_ERROR, send_close=False)
+            return self._payload(request, b"6")  # never arrives: the client is gone
+        body = waiting.result()
+        if body is None:
+            return self._error(request, BAD_REQUEST)
         return self._payload(request, body)
 
     async def _read_body(self, request: AsgiRequest, receive: Receive) -> bytes | None:
@@ -291,7 +297,7 @@ class AsgiEngineTransport:
         sid = request.query.get("sid")
         if sid is None:
             await send({"type": "websocket.accept"})
-            sink = AsgiSink(send, asyncio.current_task())
+            sink = self._sink(send)
             session = self.core.new_session("websocket", request)
             session.attach_websocket(sink)
             session.send(self.core.open_frame(session))
@@ -307,6 +313,11 @@ class AsgiEngineTransport:
             return
         await self._upgrade(request, found, receive, send)
 
+    def _sink(self, send: Send) -> AsgiSink:
+        # A close waits for the queue at most CLOSE_TIMEOUT, and never past ping_timeout.
+        timeout = min(CLOSE_TIMEOUT, self.core.options.ping_timeout)
+        return AsgiSink(send, asyncio.current_task(), timeout)
+
     async def _upgrade(
         self, request: AsgiRequest, session: EngineSession, receive: Receive, send: Send
     ) -> None:
@@ -314,7 +325,7 @@ class AsgiEngineTransport:
             await self._refuse(request, send, self._error(request, BAD_REQUEST))
             return
         await send({"type": "websocket.accept"})
-        sink = AsgiSink(send, asyncio.current_task())
+        sink = self._sink(send)
         try:
             session.begin_upgrade(sink)
         except ProtocolError:
@@ -329,6 +340,7 @@ class AsgiEngineTransport:
                     text = message.get("text") if message["type"] == "websocket.receive" else None
                     if text is None:
                         if message["type"] == "websocket.disconnect":
+                            sink.disconnected()
                             raise ConnectionError("closed during the upgrade")
                         raise ProtocolError("binary message during the upgrade")
                     session.upgrade_message(text, sink)
@@ -362,7 +374,8 @@ class AsgiEngineTransport:
                 message = await receive()
                 mtype = message["type"]
                 if mtype != "websocket.receive":
-                    break  # websocket.disconnect
+                    sink.disconnected()  # websocket.disconnect: no close to send
+                    break
                 text = message.get("text")
                 data: str | bytes = text if text is not None else (message.get("bytes") or b"")
                 if self._too_big(data):
@@ -403,8 +416,17 @@ class AsgiEngineTransport:
         finally:
             if not session.closed:
                 session.close(reason, send_close=False)
-        if not sink.aborted:
+        if sink.aborted:
+            return
+        try:
             await sink.close(close_code, "message too big" if close_code == CLOSE_TOO_BIG else "")
+        except asyncio.CancelledError as cancel:
+            # The ASGI server gave up waiting for this connection while it stops (the sink was
+            # aborted): the connection simply ends, as it would have once closed.
+            task = asyncio.current_task()
+            if task is None or task.cancelling() > 1 or not self._stopping(cancel):
+                raise
+            task.uncancel()
 
 
 async def _wait_disconnect(receive: Receive) -> None:

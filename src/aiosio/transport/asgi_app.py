@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,15 +42,19 @@ class ASGIApp:
     """An ASGI application serving a Socket.IO (or Engine.IO) server, python-socketio's ``ASGIApp``.
 
     Requests under ``/<socketio_path>/`` go to the server (all requests when ``socketio_path`` is
-    None); other HTTP requests are served from ``static_files`` (python-socketio's rules, see
-    :mod:`aiosio.transport.static_files`) or passed to ``other_asgi_app``, else answered 404.
-    Mounted in Starlette or FastAPI (``app.mount('/ws', ASGIApp(sio))``) the path is matched below
-    the mount point (the scope's ``root_path``), so clients connect with ``path='/ws/socket.io'``.
+    None, ``''`` or ``'/'``); other HTTP requests are served from ``static_files`` (python-socketio's
+    rules, see :mod:`aiosio.transport.static_files`) or passed to ``other_asgi_app``, else answered
+    404. Mounted in Starlette or FastAPI (``app.mount('/ws', ASGIApp(sio))``) the path is matched
+    below the mount point (the scope's ``root_path``) as well as in full, so clients connect with
+    ``path='/ws/socket.io'``; ``static_files`` keys match either way too.
 
     Lifespan: at startup the server's adapter starts (what ``attach`` does on aiohttp's
-    ``on_startup``) and then ``on_startup`` runs; at shutdown ``on_shutdown`` runs and then the server
-    shuts down (``sio.shutdown()``: every client gets a clean close). With ``other_asgi_app`` and
-    neither hook, the lifespan is the other app's, with the server's startup and shutdown woven in.
+    ``on_startup``; if it fails that is logged and startup goes on, the connections are refused
+    until a later one starts it) and then ``on_startup`` runs; at shutdown ``on_shutdown`` runs and
+    then the server shuts down (``sio.shutdown()``: every client gets a clean close). With
+    ``other_asgi_app`` and neither hook, the lifespan is the other app's, with the server's startup
+    and shutdown woven in; if that app does not take part in the lifespan (it ends or fails before
+    its startup completes), this app runs it alone.
     """
 
     def __init__(
@@ -68,8 +73,9 @@ class ASGIApp:
         self.on_shutdown = on_shutdown
         path = socketio_path
         if path is not None:
-            path = "/" + path.strip("/") + "/"
-        #: ``/<socketio_path>/``, or None (every request is the server's).
+            # '' and '/' are the root, which every path is under (as in python-engineio).
+            path = "/" + path.strip("/") + "/" if path.strip("/") else "/"
+        #: ``/<socketio_path>/``, ``/`` or None (every request is the server's).
         self.socketio_path = path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -86,13 +92,14 @@ class ASGIApp:
         if prefix is None or _below(route, prefix) or _below(path, prefix):
             await self.socketio_server.handle_request(scope, receive, send)
             return
-        found = static_file(route, self.static_files) if kind == "http" and self.static_files else None
-        if found is not None:
-            # Read in a thread: the event loop does not wait on the disk.
-            body = await asyncio.to_thread(_read_file, found["filename"])
-            if body is not None:
-                await self.serve_static_file(found, body, send)
-                return
+        if kind == "http" and self.static_files:
+            # The full path first (python-socketio's), then the path below the mount point.
+            for candidate in dict.fromkeys((path, route)):
+                found = static_file(candidate, self.static_files)
+                # Looked up in a thread: the event loop does not wait on the disk.
+                if found is not None and await asyncio.to_thread(os.path.isfile, found["filename"]):
+                    await self.serve_static_file(found, receive, send)
+                    return
         if self.other_asgi_app is not None:
             await self.other_asgi_app(scope, receive, send)
         elif kind == "http":
@@ -100,8 +107,14 @@ class ASGIApp:
         else:
             await send({"type": "websocket.close", "code": 1000, "reason": ""})
 
-    async def serve_static_file(self, found: dict[str, str], body: bytes, send: Send) -> None:
-        """Answer with a static file's contents."""
+    async def serve_static_file(self, static_file: dict[str, str], receive: Receive, send: Send) -> None:
+        """Answer with a static file's contents (``{'filename', 'content_type'}``, read in a
+        thread); 404 if it cannot be read."""
+        body = await asyncio.to_thread(_read_file, static_file["filename"])
+        if body is None:
+            await self.not_found(receive, send)
+            return
+        found = static_file
         headers = [
             (b"content-type", found["content_type"].encode("latin-1")),
             (b"content-length", str(len(body)).encode()),
@@ -119,8 +132,10 @@ class ASGIApp:
 
     async def _startup(self) -> None:
         start = getattr(self.socketio_server, "_start_adapter", None)
-        if start is not None and not await start():
-            raise RuntimeError("the Socket.IO server's adapter failed to start")
+        if start is not None:
+            # As on aiohttp's on_startup: a failure is logged (by the server) and startup goes on;
+            # connections are refused until a later one starts the adapter.
+            await start()
         if self.on_startup is not None:
             await _call(self.on_startup)
 
@@ -137,8 +152,13 @@ class ASGIApp:
         if other is not None and self.on_startup is None and self.on_shutdown is None:
             await self._woven_lifespan(other, scope, receive, send)
             return
+        await self._own_lifespan(receive, send)
+
+    async def _own_lifespan(self, receive: Receive, send: Send, startup_received: bool = False) -> None:
+        """This app's lifespan loop; ``startup_received``: the startup event was read already."""
         while True:
-            event = await receive()
+            event = {"type": "lifespan.startup"} if startup_received else await receive()
+            startup_received = False
             if event["type"] == "lifespan.startup":
                 try:
                     await self._startup()
@@ -159,10 +179,14 @@ class ASGIApp:
 
     async def _woven_lifespan(self, other: ASGI, scope: Scope, receive: Receive, send: Send) -> None:
         """The other app's lifespan, with the server started before its startup completes and shut
-        down as its shutdown begins."""
+        down as its shutdown begins; this app's own if the other one ends or fails before it
+        answers the startup (an app without lifespan support)."""
+        received: list[str] = []
+        answered: list[str] = []
 
         async def receive_event() -> dict[str, Any]:
             event = await receive()
+            received.append(event["type"])
             if event["type"] == "lifespan.shutdown":
                 try:
                     await self._shutdown()
@@ -171,6 +195,7 @@ class ASGIApp:
             return event
 
         async def send_event(message: dict[str, Any]) -> None:
+            answered.append(message["type"])
             if message["type"] == "lifespan.startup.complete":
                 try:
                     await self._startup()
@@ -179,7 +204,15 @@ class ASGIApp:
                     message = {"type": "lifespan.startup.failed", "message": repr(exc)}
             await send(message)
 
-        await other(scope, receive_event, send_event)
+        try:
+            await other(scope, receive_event, send_event)
+        except Exception:
+            if answered:
+                raise
+            logger.debug("the other ASGI app has no lifespan: the Socket.IO server runs it", exc_info=True)
+        if answered:
+            return
+        await self._own_lifespan(receive, send, startup_received="lifespan.startup" in received)
 
 
 def _read_file(filename: str) -> bytes | None:

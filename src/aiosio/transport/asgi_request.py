@@ -32,20 +32,21 @@ class AsgiRequest:
 
     @property
     def headers(self) -> CIMultiDictProxy[str]:
-        """The request headers, case-insensitive (decoded as latin-1, as HTTP defines them)."""
+        """The request headers, case-insensitive, decoded as UTF-8 as python-socketio and aiohttp do
+        (``'José'`` stays ``'José'``); bytes that are not UTF-8 are kept as surrogates."""
         headers = self._headers
         if headers is None:
             raw = CIMultiDict[str]()
             for name, value in self.scope.get("headers", ()):
-                raw.add(name.decode("latin-1"), value.decode("latin-1"))
+                raw.add(name.decode("latin-1"), value.decode("utf-8", "surrogateescape"))
             headers = self._headers = CIMultiDictProxy(raw)
         return headers
 
     @property
     def query_string(self) -> str:
-        """The raw query string (decoded as latin-1)."""
+        """The raw query string (decoded as UTF-8; bytes that are not UTF-8 kept as surrogates)."""
         raw = self.scope.get("query_string", b"")
-        return raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)
+        return raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else str(raw)
 
     @property
     def query(self) -> MultiDictProxy[str]:

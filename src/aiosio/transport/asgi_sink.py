@@ -5,6 +5,10 @@ The session sends synchronously and never waits; an ASGI ``send`` is a coroutine
 session closes a connection whose queue passes ``max_queue_bytes`` as a slow consumer), and a
 writer task, started when the queue stops being empty and ended when it is empty again, hands
 them to ``send`` in order. An idle connection has no task and an empty queue.
+
+Closing flushes the queue, bounded in time (:data:`CLOSE_TIMEOUT`): a client that stops reading
+holds the ASGI ``send`` forever, so past that the sink is aborted (queue dropped, writer and
+reader cancelled) and the close completes anyway.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ Send = Callable[[Message], Awaitable[None]]
 CLOSE_NORMAL = 1000
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
+
+#: Seconds :meth:`AsgiSink.close` waits for the queue to be taken by the ASGI server before it
+#: aborts the connection instead.
+CLOSE_TIMEOUT = 2.0
 
 # The message of the last frame turned into one, kept for the next recipient: a broadcast sends the
 # same Frame to every recipient in a row, so it is decoded once, not once per recipient. The ASGI
@@ -55,13 +63,6 @@ def message_of_polling(part: bytes) -> Message:
     return {"type": "websocket.send", "text": part.decode()}
 
 
-def _size(message: Message) -> int:
-    data = message.get("text")
-    if data is None:
-        data = message.get("bytes") or b""
-    return len(data)
-
-
 class AsgiSink:
     """A :class:`~aiosio.engine.sink.WebSocketSink` over an ASGI WebSocket's ``send``.
 
@@ -69,20 +70,35 @@ class AsgiSink:
     it when it is another task, so a slow consumer's connection ends at once.
     """
 
-    __slots__ = ("_bytes", "_closing", "_queue", "_send", "_writer", "aborted", "gone", "reader")
+    __slots__ = (
+        "_bytes",
+        "_closing",
+        "_queue",
+        "_send",
+        "_writer",
+        "aborted",
+        "close_timeout",
+        "gone",
+        "reader",
+    )
 
     raw = None
 
-    def __init__(self, send: Send, reader: asyncio.Task[Any] | None) -> None:
+    def __init__(
+        self, send: Send, reader: asyncio.Task[Any] | None, close_timeout: float = CLOSE_TIMEOUT
+    ) -> None:
         self._send = send
         self.reader = reader
-        #: Messages not yet taken by ``send``; None while there are none (an empty deque costs
-        #: ~600 bytes, for every idle connection).
-        self._queue: deque[Message] | None = None
+        #: Seconds :meth:`close` waits for the queue to drain before it aborts instead.
+        self.close_timeout = close_timeout
+        #: Messages not yet taken by ``send``, each with its size in bytes (UTF-8 for text); None
+        #: while there are none (an empty deque costs ~600 bytes, for every idle connection).
+        self._queue: deque[tuple[Message, int]] | None = None
         self._bytes = 0
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
-        #: The ASGI server refused a send: the client is gone.
+        #: The client is gone (``websocket.disconnect`` received, or a send refused): nothing more
+        #: is sent, not even the close.
         self.gone = False
         #: The sink was aborted (a slow consumer): the reader ends quietly.
         self.aborted = False
@@ -91,12 +107,13 @@ class AsgiSink:
 
     def send(self, frame: Frame) -> None:
         """Queue the frame's message."""
-        self._put(message_of(frame))
+        self._put(message_of(frame), len(frame.payload))
 
     def send_polling(self, parts: Sequence[bytes]) -> None:
         """Queue packets given in their long-polling form, in order."""
         for part in parts:
-            self._put(message_of_polling(part))
+            message = message_of_polling(part)
+            self._put(message, len(message.get("bytes") or part))
 
     def is_closing(self) -> bool:
         """True once the client is gone or the sink is closing."""
@@ -119,32 +136,48 @@ class AsgiSink:
         if reader is not None and reader is not asyncio.current_task() and not reader.done():
             reader.cancel()
 
+    def disconnected(self) -> None:
+        """The client closed (``websocket.disconnect``): nothing more is sent, not even the close."""
+        self.gone = True
+
     async def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
-        """Send what is queued, then the WebSocket close (once)."""
+        """Send what is queued, then the WebSocket close (once), within :attr:`close_timeout`.
+
+        A client that does not take the queue in time has its connection aborted instead; so has
+        one whose close is cancelled (the cancellation goes on).
+        """
         if self._closing and self._queue is None and self._writer is None:
             return
         self._closing = True
-        writer = self._writer
-        if writer is not None:
-            await asyncio.wait({writer})
-        if self.gone or self.aborted:
-            return
-        self.gone = True
         try:
-            await self._send({"type": "websocket.close", "code": code, "reason": reason})
-        except Exception as exc:  # the client went first: nothing to close
-            logger.debug("WebSocket close not sent: %r", exc)
+            async with asyncio.timeout(self.close_timeout):
+                writer = self._writer
+                if writer is not None:
+                    await asyncio.wait({writer})
+                if self.gone or self.aborted:
+                    return
+                self.gone = True
+                try:
+                    await self._send({"type": "websocket.close", "code": code, "reason": reason})
+                except Exception as exc:  # the client went first: nothing to close
+                    logger.debug("WebSocket close not sent: %r", exc)
+        except TimeoutError:
+            logger.debug("WebSocket close not done in %.1fs: connection aborted", self.close_timeout)
+            self.abort()
+        except asyncio.CancelledError:
+            self.abort()
+            raise
 
     # -- the writer ---------------------------------------------------------------------------------
 
-    def _put(self, message: Message) -> None:
-        if self.aborted:
+    def _put(self, message: Message, size: int) -> None:
+        if self.aborted or self.gone:
             return
         queue = self._queue
         if queue is None:
             queue = self._queue = deque()
-        queue.append(message)
-        self._bytes += _size(message)
+        queue.append((message, size))
+        self._bytes += size
         if self._writer is None and not self.gone:
             self._writer = asyncio.get_running_loop().create_task(self._drain())
 
@@ -155,11 +188,11 @@ class AsgiSink:
                 if not queue:
                     self._queue = None
                     break
-                message = queue[0]
-                await send(message)
-                if queue is self._queue and queue and queue[0] is message:
+                entry = queue[0]
+                await send(entry[0])
+                if queue is self._queue and queue and queue[0] is entry:
                     queue.popleft()
-                    self._bytes -= _size(message)
+                    self._bytes -= entry[1]
         except Exception as exc:
             logger.debug("WebSocket send failed: %r", exc)
             self.gone = True

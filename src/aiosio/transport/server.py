@@ -17,6 +17,7 @@ from ..engine.sink import RawSink
 from ..protocol.eio_session import ProtocolError
 from ..protocol.engineio import decode_binary, decode_payload, decode_text
 from ..protocol.errors import ParseError
+from .cookie import sid_cookie
 from .cors import OriginPolicy
 from .environ import build_environ
 
@@ -148,19 +149,9 @@ class AiohttpEngineTransport:
         return response
 
     def _set_cookie(self, response: web.StreamResponse, session: EngineSession) -> None:
-        cookie = self.core.options.cookie
-        if not cookie:
-            return
-        if isinstance(cookie, str):
-            cookie = {"name": cookie}
-        response.set_cookie(
-            cookie.get("name", "io"),
-            session.sid,
-            path=cookie.get("path", "/"),
-            httponly=cookie.get("httponly", True),
-            samesite=cookie.get("samesite", "Lax"),
-            secure=cookie.get("secure", False),
-        )
+        cookie = sid_cookie(self.core.options.cookie, session.sid)
+        if cookie is not None:
+            response.headers.add("Set-Cookie", cookie)
 
     async def _poll(self, request: web.Request, session: EngineSession) -> web.StreamResponse:
         body = await session.poll()
