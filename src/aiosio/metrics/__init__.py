@@ -13,6 +13,7 @@ plain ints; prometheus_client is called only when scraped.
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -25,7 +26,7 @@ from ._collector import ServerCollector
 from ._http import metrics_handler
 from ._observer import ACK_BUCKETS, DURATION_BUCKETS, OTHER, MetricsObserver
 
-__all__ = ["ACK_BUCKETS", "DURATION_BUCKETS", "OTHER", "Metrics", "instrument", "setup"]
+__all__ = ["ACK_BUCKETS", "DURATION_BUCKETS", "OTHER", "RESERVED_LABELS", "Metrics", "instrument", "setup"]
 
 #: registry -> the label sets of the servers it collects (two servers need telling apart).
 _REGISTERED: weakref.WeakKeyDictionary[CollectorRegistry, set[tuple[tuple[str, str], ...]]] = (
@@ -73,6 +74,44 @@ def _worker_label() -> dict[str, str]:
     return {} if own_id is None else {"worker": str(own_id)}
 
 
+#: Label names the metrics use themselves: a const label of that name would clash.
+RESERVED_LABELS = frozenset({"namespace", "transport", "reason", "event", "le", "quantile"})
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+def _check_labels(labels: Mapping[str, str]) -> None:
+    for name, label in labels.items():
+        if not isinstance(name, str) or not _LABEL_NAME.match(name) or name.startswith("__"):
+            raise ValueError(f"const_labels: {name!r} is not a valid Prometheus label name")
+        if name in RESERVED_LABELS:
+            raise ValueError(
+                f"const_labels: {name!r} is a label of aiosio's own metrics; pick another name "
+                f"(reserved: {', '.join(sorted(RESERVED_LABELS))})"
+            )
+        if not isinstance(label, str):
+            raise ValueError(f"const_labels: the value of {name!r} must be a string, got {label!r}")
+
+
+def _known_namespace(sio: Any, namespace: str) -> bool:
+    """A namespace the app registered a handler for (never the catch-all's names)."""
+    return namespace != "*" and (
+        namespace in getattr(sio, "handlers", {}) or namespace in getattr(sio, "namespace_handlers", {})
+    )
+
+
+def _known_event(sio: Any, event: str) -> bool:
+    """An event some namespace has a handler of its own for (not a catch-all)."""
+    if event == "*":
+        return False
+    if any(event in by_ns for by_ns in list(getattr(sio, "handlers", {}).values())):
+        return True
+    for handler in list(getattr(sio, "namespace_handlers", {}).values()):
+        find = getattr(handler, "handler_for", None)
+        if find is not None and find(event) is not None:
+            return True
+    return False
+
+
 def instrument(
     sio: Any,
     registry: CollectorRegistry | None = None,
@@ -87,13 +126,16 @@ def instrument(
     """Count ``sio``'s traffic into ``registry`` (prometheus_client's ``REGISTRY`` by default).
 
     ``event_labels=True`` adds an ``event`` label to the per-event metrics (events, handler
-    duration and errors, emits), the first ``max_events`` event names and ``'other'`` for the rest;
-    namespaces are capped at ``max_namespaces`` the same way. ``const_labels`` go on every sample
+    duration and errors, emits): every event name the app has a handler of its own for, and up to
+    ``max_events`` others (a catch-all's, first come; ``'other'`` past that); namespaces likewise
+    (the registered ones, and ``max_namespaces`` others). Bucket bounds are sorted, deduplicated
+    and kept finite. ``const_labels`` (not one of :data:`RESERVED_LABELS`) go on every sample
     (required to tell two servers of one registry apart); inside a ``--workers`` worker a
     ``worker`` label is added. Instrumenting a server twice for one registry returns the same
     :class:`Metrics`.
     """
     registry = REGISTRY if registry is None else registry
+    _check_labels(const_labels or {})
     labels = {**_worker_label(), **(const_labels or {})}
     for observer in sio.observers:
         existing = getattr(observer, "metrics", None)
@@ -113,7 +155,9 @@ def instrument(
         max_namespaces=max_namespaces,
         duration_buckets=duration_buckets,
         ack_buckets=ack_buckets,
-        namespaces=[ns for ns in namespaces if isinstance(ns, str)],
+        namespaces=[ns for ns in namespaces if isinstance(ns, str) and ns != "*"],
+        known_namespaces=lambda ns: _known_namespace(sio, ns),
+        known_events=lambda event: _known_event(sio, event),
     )
     metrics = Metrics(sio, registry, observer, labels)
     observer.metrics = metrics

@@ -5,8 +5,9 @@ collector turns them into metric families when scraped)."""
 from __future__ import annotations
 
 import asyncio
+import math
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..engine.session import CloseReason
@@ -25,14 +26,23 @@ ACK_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 1
 
 
 class LabelCap:
-    """Admits the first ``limit`` distinct values of a label; later ones become ``'other'``, so the
-    number of series stays bounded whatever clients send (namespaces with ``namespaces='*'``,
-    event names)."""
+    """Admits values of a label up to a budget; later ones become ``'other'``, so the number of
+    series stays bounded whatever clients send (namespaces with ``namespaces='*'``, event names).
 
-    __slots__ = ("limit", "seen")
+    ``preset`` values and those ``known(value)`` accepts (the app's own: a registered handler's
+    event or namespace) are always admitted and take none of the budget: ``limit`` is for the rest,
+    the values a client chose, so junk names sent first cannot push the app's names into 'other'.
+    """
 
-    def __init__(self, limit: int, preset: Sequence[str] = ()) -> None:
+    __slots__ = ("guessed", "known", "limit", "seen")
+
+    def __init__(
+        self, limit: int, preset: Sequence[str] = (), known: Callable[[str], bool] | None = None
+    ) -> None:
         self.limit = limit
+        self.known = known
+        #: Values admitted that are neither preset nor known.
+        self.guessed = 0
         self.seen: dict[str, str] = {value: value for value in preset}
 
     def __call__(self, value: str) -> str:
@@ -40,10 +50,29 @@ class LabelCap:
         label = self.seen.get(value)
         if label is not None:
             return label
-        if len(self.seen) >= self.limit or not isinstance(value, str):
+        if not isinstance(value, str):
             return OTHER
+        known = self.known
+        if known is not None and known(value):
+            self.seen[value] = value
+            return value
+        if self.guessed >= self.limit:
+            return OTHER
+        self.guessed += 1
         self.seen[value] = value
         return value
+
+
+def buckets(bounds: Sequence[float]) -> tuple[float, ...]:
+    """Histogram bounds as Prometheus needs them: sorted, each once, finite (``+Inf`` is always
+    added). Raises ValueError for a bound that is not a number, or NaN."""
+    out = set()
+    for bound in bounds:
+        if isinstance(bound, bool) or not isinstance(bound, (int, float)) or math.isnan(bound):
+            raise ValueError(f"a histogram bucket bound must be a number, got {bound!r}")
+        if not math.isinf(bound):
+            out.add(float(bound))
+    return tuple(sorted(out))
 
 
 class Histogram:
@@ -88,14 +117,16 @@ class MetricsObserver(Observer):
         duration_buckets: Sequence[float] = DURATION_BUCKETS,
         ack_buckets: Sequence[float] = ACK_BUCKETS,
         namespaces: Sequence[str] = (),
+        known_namespaces: Callable[[str], bool] | None = None,
+        known_events: Callable[[str], bool] | None = None,
     ) -> None:
         self.event_labels = event_labels
-        self.namespace = LabelCap(max_namespaces, ["/", *namespaces][:max_namespaces])
-        self.event = LabelCap(max_events)
+        self.namespace = LabelCap(max_namespaces, ["/", *namespaces], known_namespaces)
+        self.event = LabelCap(max_events, (), known_events)
         self.reason = LabelCap(32, [v for k, v in vars(CloseReason).items() if k.isupper()])
         self.transport = LabelCap(4, ["polling", "websocket"])
-        self.duration_buckets = tuple(duration_buckets)
-        self.ack_buckets = tuple(ack_buckets)
+        self.duration_buckets = buckets(duration_buckets)
+        self.ack_buckets = buckets(ack_buckets)
         self.connections_opened: dict[str, int] = {}
         self.connections_closed: dict[str, int] = {}
         self.upgrades = 0
