@@ -20,7 +20,7 @@ from ..protocol.socketio import Packet, PacketType
 from ..server.server import AsyncServer
 from .binding import ready_for_this_loop
 from .environ import Query, make_environ
-from .events import Inbox, Received, ack_value
+from .events import NOT_CONNECTED, Inbox, Received, ack_value
 from .link import CLIENT_DISCONNECT, TRANSPORT_CLOSE, EngineLink, make_link
 
 if TYPE_CHECKING:
@@ -357,7 +357,7 @@ class TestClient:
                 self._namespace_gone(ns, CLIENT_DISCONNECT)
             link.hang_up()
         await link.aclose()
-        self._inbox.close(CLIENT_DISCONNECT)
+        self._inbox.close(NOT_CONNECTED)
         self.namespaces = {}
         self.disconnect_reasons = {}
         self.disconnect_reason = None
