@@ -276,3 +276,35 @@ async def test_event_sent_is_capped_per_emit(serve: Any) -> None:
             await user.disconnect()
     finally:
         await admin.shutdown()
+
+
+async def test_a_saved_session_is_reported(serve: Any) -> None:
+    """save_session (and ``async with sio.session``) sends socket_updated({id, nsp, data}), as
+    Node's admin-ui does when socket.data changes; the UI merges it into the socket's record."""
+    sio = aiosio.AsyncServer()
+    admin = sio.instrument(auth=False, server_stats_interval=30)
+
+    @sio.on("login")
+    async def login(sid: str, name: str) -> None:
+        await sio.save_session(sid, {"user": name})
+        async with sio.session(sid) as session:
+            session["role"] = "viewer"
+
+    try:
+        handle = await serve(sio)
+        log: Log = []
+        client = await admin_client(handle.url, log)
+        user = aiosio.AsyncClient()
+        await user.connect(handle.url, transports=["websocket"])
+        await user.emit("login", "ann")
+        await until(lambda: len([a for _, a in of(log, "socket_updated") if "data" in a[0]]) == 2)
+        updates = [a[0] for _, a in of(log, "socket_updated") if "data" in a[0]]
+        sid = user.get_sid()
+        assert updates == [
+            {"id": sid, "nsp": "/", "data": {"user": "ann"}},
+            {"id": sid, "nsp": "/", "data": {"user": "ann", "role": "viewer"}},
+        ]
+        await user.disconnect()
+        await client.disconnect()
+    finally:
+        await admin.shutdown()

@@ -4,7 +4,8 @@ them becomes the admin-ui protocol's events.
 Production mode (:class:`ProductionObserver`) counts connections and disconnections for the
 ``aggregatedEvents`` of ``server_stats`` and nothing else: it overrides no per-packet hook.
 Development mode (:class:`DevelopmentObserver`) also reports every socket's arrival, departure,
-transport upgrade, room changes, and the events it receives and is sent, as Node's admin-ui does.
+transport upgrade, session saves, room changes, and the events it receives and is sent, as Node's
+admin-ui does.
 Hooks only queue (see :mod:`.outbox`); they never wait and never touch the wire themselves.
 """
 
@@ -19,7 +20,7 @@ from ..engine.session import CloseReason
 from ..server.observe import Observer
 from .events import EventBuffer
 from .outbox import Outbox
-from .serialize import iso_now, socket_record
+from .serialize import iso_now, plain_data, socket_record
 
 if TYPE_CHECKING:
     from ..server.server import AsyncServer
@@ -112,6 +113,15 @@ class DevelopmentObserver(ProductionObserver):
         for sock in list(conn.sockets.values()):
             self._outbox.put(
                 "socket_updated", ({"id": sock.sid, "nsp": sock.namespace, "transport": "websocket"},)
+            )
+
+    def session_saved(self, sid: str, namespace: str) -> None:
+        """``socket_updated({id, nsp, data})``: the app saved the socket's session (Node sends it
+        when ``socket.data`` changes)."""
+        sock = self._sio._socket_in(sid, namespace)
+        if sock is not None:
+            self._outbox.put(
+                "socket_updated", ({"id": sid, "nsp": namespace, "data": plain_data(sock.user)},)
             )
 
     def room_joined(self, namespace: str, room: str, sid: str) -> None:

@@ -68,6 +68,10 @@ class Observer:
         """A client sent an event (every event, with a handler or not; its handler, if any, runs
         next). ``args``: don't change."""
 
+    def session_saved(self, sid: str, namespace: str) -> None:
+        """The app replaced a connected socket's user session (``save_session``, or the end of
+        ``async with sio.session(sid)``); read it as ``sock.user``, don't change it."""
+
     def handler_finished(
         self, namespace: str, event: str, seconds: float, error: BaseException | None
     ) -> None:
@@ -120,6 +124,7 @@ class ObserverSet:
     room_joined: Callable[[str, str, str], None] | None
     room_left: Callable[[str, str, str], None] | None
     event_received: Callable[[str, str, str, list[Any]], None] | None
+    session_saved: Callable[[str, str], None] | None
     handler_finished: Callable[[str, str, float, BaseException | None], None] | None
     event_emitted: EmitHook | None
     ack_received: Callable[[str, float], None] | None

@@ -326,9 +326,13 @@ class AsyncServer(Lifecycle, ClusterOps):
 
     async def save_session(self, sid: str, session: dict[Any, Any], namespace: str | None = None) -> None:
         """Replace the user session dict of a client."""
-        self._socket(sid, namespace).user = session
+        sock = self._socket(sid, namespace)
+        sock.user = session
         if self._recovery is not None:
             self._session_changed(sid, namespace or "/")
+        obs = self._obs
+        if obs is not None and obs.session_saved is not None and sock.ready:
+            obs.session_saved(sid, sock.namespace)
 
     @contextlib.asynccontextmanager
     async def session(self, sid: str, namespace: str | None = None) -> AsyncIterator[dict[Any, Any]]:
