@@ -41,7 +41,7 @@ class _AckWaiter:
         acks = sock.acks
         if self.on_ack is not None and acks:
             for ack_id in [i for i, cb in acks.items() if cb is self.on_ack]:
-                del acks[ack_id]
+                sock.pop_ack(ack_id)  # its send time too (kept while an observer times acks)
 
     def __call__(self, *args: Any) -> None:
         if not self.future.done():
