@@ -163,6 +163,35 @@ async def test_a_slow_hub_that_keeps_answering_is_not_lost(
         fake.close()
 
 
+async def test_a_broadcast_the_hub_refuses_to_log_fails_alone(tmp_path: Path) -> None:
+    """An empty OFFSET (a LOG the hub found beyond its limits: another version's worker) fails
+    that emit with ValueError; the connection and the next emits are fine."""
+    path = str(tmp_path / "refusing.sock")
+
+    async def refusing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(hubwire.count(1))
+        answers = [None, f"{int(time.time() * 1000)}-0"]
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                length = hubwire.frame_length(await reader.readexactly(4))
+                kind, _ = hubwire.split(await reader.readexactly(length))
+                if kind is Kind.LOG:
+                    writer.write(hubwire.offset(answers.pop(0)))
+
+    fake = await asyncio.start_unix_server(refusing, path)
+    lost: list[int] = []
+    sio = worker(path, lost)
+    try:
+        assert await sio._start_adapter()
+        with pytest.raises(ValueError, match="refused to log"):
+            await sio.emit("n", 1)
+        await sio.emit("n", 2)
+        assert not lost
+    finally:
+        await asyncio.wait_for(sio.shutdown(), 5)
+        fake.close()
+
+
 # -- a worker that stops reading ----------------------------------------------------------------------
 
 
