@@ -2,8 +2,9 @@
 
 An observer subclasses :class:`Observer` and overrides the hooks it needs; ``sio.observers.add(obs)``
 registers it. Hooks are called synchronously, at the moment the thing happens, and must not block
-(no I/O; an observer that needs I/O queues the work). An exception raised by a hook is logged once
-per observer (later ones are counted in :attr:`ObserverSet.errors`) and never reaches the server.
+(no I/O; an observer that needs I/O queues the work). An exception raised by a hook (any but
+KeyboardInterrupt and SystemExit: a CancelledError too) is logged once per observer (later ones are
+counted in :attr:`ObserverSet.errors`) and never reaches the server.
 
 Each hook is dispatched only to the observers that override it: for every hook the set keeps either
 None (nobody listens: the call site skips it with one check) or one callable that calls each
@@ -182,7 +183,9 @@ class ObserverSet:
             def call_one(*args: Any) -> None:
                 try:
                     method(*args)
-                except Exception as exc:
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except BaseException as exc:  # a CancelledError too: it must not end the caller
                     failed(observer, name, exc)
 
             return call_one
@@ -192,12 +195,14 @@ class ObserverSet:
             for observer, method in methods:
                 try:
                     method(*args)
-                except Exception as exc:
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except BaseException as exc:
                     failed(observer, name, exc)
 
         return call_each
 
-    def _failed(self, observer: Observer, hook: str, exc: Exception) -> None:
+    def _failed(self, observer: Observer, hook: str, exc: BaseException) -> None:
         self.errors += 1
         if id(observer) in self._logged:
             return
