@@ -87,6 +87,7 @@ def test_the_encoders_refuse_what_the_hub_would_not_take_before_sending_it() -> 
         lambda: hubwire.log(LogRecord("/", (LONG,), (), False, b"m")),
         lambda: hubwire.log(LogRecord("/", None, tuple(map(str, range(10_001))), False, b"m")),
         lambda: hubwire.frame(Kind.PUBLISH, bytes(hubwire.MAX_FRAME)),
+        lambda: hubwire.log(LogRecord("/", None, (), False, bytes(hubwire.MAX_FRAME - 20))),  # LOGGED
     ]
     for case in cases:
         with pytest.raises(HubLimitError):
@@ -112,6 +113,10 @@ async def frame_of(reader: asyncio.StreamReader) -> tuple[Kind, bytes]:
     [
         (hubwire.frame(Kind.LOG, packed("/", [LONG], [], False, b"m")), (Kind.OFFSET, None)),
         (hubwire.frame(Kind.LOG, packed("/", None, ["r"] * 10_001, False, b"m")), (Kind.OFFSET, None)),
+        (
+            hubwire.frame(Kind.LOG, packed("/", None, [], False, bytes(hubwire.MAX_FRAME - 20))),
+            (Kind.OFFSET, None),
+        ),
         (hubwire.frame(Kind.RESTORE, packed("/", LONG, None)), (Kind.RESTORED, None)),
         (hubwire.frame(Kind.RESTORE, packed("/", "p", "1-" + "0" * 300)), (Kind.RESTORED, None)),
         (hubwire.frame(Kind.RESTORE, packed("/" + LONG, "p", None)), (Kind.RESTORED, None)),

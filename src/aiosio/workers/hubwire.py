@@ -376,10 +376,18 @@ def parse_position(body: bytes) -> str | None:
     return _offset_of(body) or None
 
 
+def _relayable(message: bytes) -> bytes:
+    """A logged message the hub can relay with its offset (a LOGGED frame)."""
+    if len(message) + 2 + MAX_NAME > MAX_FRAME:
+        raise HubLimitError(f"LOG: a message of {len(message)} bytes is too large to relay with its offset")
+    return message
+
+
 def log(record: LogRecord) -> bytes:
     """A LOG frame (raises :class:`HubLimitError` for a record beyond the limits)."""
     r = record
     _name(r.namespace, "LOG namespace")
+    _relayable(r.message)
     rooms = None if r.rooms is None else list(_names(r.rooms, "LOG rooms"))
     return _pack(Kind.LOG, [r.namespace, rooms, list(_names(r.exclude, "LOG except")), r.sids, r.message])
 
@@ -394,7 +402,7 @@ def parse_log(body: bytes) -> LogRecord:
         None if rooms is None else _names(rooms, "LOG rooms"),
         _names(exclude, "LOG except"),
         sids,
-        _blob(message, "LOG message"),
+        _relayable(_blob(message, "LOG message")),
     )
 
 
