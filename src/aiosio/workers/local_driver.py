@@ -287,7 +287,7 @@ class LocalDriver(MessageDriver):
         if loop.time() < deadline:
             self._watch = loop.call_at(deadline, self._check_answers)
             return
-        self._stalled = f"no answer from the hub for {ANSWER_WAIT:g} s ({self._unanswered} requests waiting)"
+        self._stalled = f"no answer from the hub for {ANSWER_WAIT:g} s (waiting: {self._unanswered})"
         writer = self._writer
         if writer is not None:
             writer.transport.abort()  # the reader ends, as when the hub is gone
