@@ -135,6 +135,34 @@ async def test_shutdown_is_bounded_with_a_client_that_stops_reading() -> None:
         await stop_uvicorn(uv, task)
 
 
+@pytest.mark.allow_server_errors(r"ERROR: Cancel \d+ running task\(s\), timeout graceful shutdown exceeded$")
+async def test_plain_uvicorn_stop_with_a_client_that_stops_reading() -> None:
+    """Plain uvicorn (no ``sio.shutdown()`` first) with a client that stops reading: uvicorn's
+    close handshake cannot finish, so at its graceful-shutdown timeout (1 s, before the sink's
+    own 2 s) it cancels the connection's close, which aborts the connection quietly: the stop
+    completes, the session has ended, and no "Exception in ASGI application" traceback is logged
+    (only uvicorn's own line about the timeout)."""
+    sio = aiosio.AsyncServer(max_queue_bytes=64 * 1024 * 1024, ping_interval=100, ping_timeout=5)
+    uv, task, port = await start_uvicorn(aiosio.ASGIApp(sio), timeout_graceful_shutdown=1)
+    _reader, writer = await raw_websocket(port)
+    try:
+        async with asyncio.timeout(WAIT):
+            while not sio._sockets:
+                await asyncio.sleep(0.02)
+        (sid,) = sio._sockets
+        for _ in range(120):
+            await sio.emit("flood", "z" * 64 * 1024, to=sid)
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.3)
+        began = time.monotonic()
+        await stop_uvicorn(uv, task)
+        assert time.monotonic() - began < 3.0
+        assert not sio.eio.core.sessions
+    finally:
+        writer.transport.abort()
+        await stop_uvicorn(uv, task)
+
+
 async def test_sink_close_aborts_when_cancelled() -> None:
     """A close cancelled while the queue waits aborts the sink (queue dropped, writer cancelled)
     and the cancellation goes on."""
