@@ -51,8 +51,18 @@ async def scrape(url: str) -> Samples:
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
-    """The sample ``name{labels}`` (exactly those labels); 0 when absent."""
-    return samples.get((name, frozenset(labels.items())), 0.0)
+    """The sample ``name{labels}`` (exactly those labels); an absent sample fails the test (a
+    metric that is missing must not pass for one that is 0)."""
+    key = (name, frozenset(labels.items()))
+    assert key in samples, (
+        f"no sample {name}{labels}; have: {sorted(n for n, _ in samples if n.startswith(name))}"
+    )
+    return samples[key]
+
+
+def absent(samples: Samples, name: str, **labels: str) -> bool:
+    """True if there is no sample ``name{labels}`` (exactly those labels)."""
+    return (name, frozenset(labels.items())) not in samples
 
 
 def total(samples: Samples, name: str, **labels: str) -> float:

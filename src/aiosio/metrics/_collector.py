@@ -176,14 +176,16 @@ class ServerCollector(Collector):
 
         yield self._histogram(
             "aiosio_handler_duration_seconds",
-            "Event handler run time (a coroutine: from its call to its end); _count: events handled.",
+            "Event handler run time (a coroutine: from its call to its end, loop delays included); "
+            "_count: events handled.",
             per,
             _items(obs.durations),
         )
         yield self._counter("aiosio_handler_errors", "Event handlers that raised.", per, _items(obs.errors))
         yield self._counter(
             "aiosio_emits",
-            "Emits delivered to this process's sockets (broadcasts and to one sid).",
+            "Emits that reached sockets of this process (broadcasts and to one sid; "
+            "one reaching none is not counted).",
             per,
             _items(obs.emits),
         )
@@ -211,7 +213,7 @@ class ServerCollector(Collector):
             )
             yield self._counter(
                 "aiosio_cluster_received",
-                "Cluster messages received from Redis.",
+                "Cluster messages received from Redis (this node's own broadcasts echoed back too).",
                 [],
                 [((), cluster.received)],
             )
@@ -250,6 +252,12 @@ class ServerCollector(Collector):
                 "The longest publish lag so far.",
                 [],
                 [((), cluster.max_lag)],
+            )
+            yield self._gauge(
+                "aiosio_cluster_oldest_pending_age_seconds",
+                "Seconds the oldest cluster message still queued has waited (0: none queued).",
+                [],
+                [((), cluster.oldest_pending_age)],
             )
             yield self._counter(
                 "aiosio_cluster_outages", "Redis outages so far.", [], [((), cluster.outages)]

@@ -201,7 +201,10 @@ class MetricsObserver(Observer):
         recipients: int,
         exclude: Sequence[str],
     ) -> None:
-        """Count an emit and the sockets it reached here."""
+        """Count an emit that reached sockets here, and how many (one reaching nobody here is not
+        counted: ``recipients / emits`` stays the fan-out)."""
+        if not recipients:
+            return
         key = self._key(namespace, event)
         emits = self.emits
         emits[key] = emits.get(key, 0) + 1

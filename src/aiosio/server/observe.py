@@ -331,6 +331,9 @@ class ClusterStats(NamedTuple):
     #: Seconds from queueing to Redis's answer for the last batch published, and the longest.
     lag: float
     max_lag: float
+    #: Seconds the oldest message still queued has waited (0 when the queue is empty): it grows
+    #: while Redis is slow or away, when ``lag`` (set as a batch completes) does not move.
+    oldest_pending_age: float = 0.0
 
 
 def cluster_stats(server: Any) -> ClusterStats | None:
@@ -341,6 +344,7 @@ def cluster_stats(server: Any) -> ClusterStats | None:
     if stats is None:
         return None
     rejected = getattr(getattr(driver, "dropped", None), "count", 0)
+    pending_age = getattr(link, "oldest_pending_age", None)
     return ClusterStats(
         published=stats.published,
         received=stats.received,
@@ -352,4 +356,5 @@ def cluster_stats(server: Any) -> ClusterStats | None:
         connected=bool(getattr(link, "connected", False)),
         lag=float(getattr(stats, "lag", 0.0)),
         max_lag=float(getattr(stats, "max_lag", 0.0)),
+        oldest_pending_age=float(pending_age()) if pending_age is not None else 0.0,
     )

@@ -730,6 +730,12 @@ class RedisLink:
 
     # ---- internals ------------------------------------------------------------------------------
 
+    def oldest_pending_age(self) -> float:
+        """Seconds the oldest message still queued has waited (0 when none is): unlike
+        ``stats.lag``, which changes only when a batch completes, this grows while Redis is slow or
+        away. After a partial batch the rest count from then (a lower bound)."""
+        return time.monotonic() - self._queued_since if self._queue else 0.0
+
     def _deliver(self, channel: str, data: bytes) -> None:
         self.stats.received += 1
         try:
