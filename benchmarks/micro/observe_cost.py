@@ -6,8 +6,13 @@ CPU per message). The sockets write to fake streams, so the numbers are the libr
 work, without the kernel's; CPU time (``process_time``), best of 15, so other load on a shared
 machine matters less than in ``benchmarks/run.py``.
 
-    python benchmarks/micro/observe_cost.py [off|metrics]
+    python benchmarks/micro/observe_cost.py [off|metrics] [RUNS]   # RUNS > 1: medians of RUNS processes
     PYTHONPATH=/other/tree/src python benchmarks/micro/observe_cost.py   # another version
+
+Another version, e.g. the tree before the observer seam: ``git archive 426f83d^ src | tar -x -C
+/tmp/pre`` then ``PYTHONPATH=/tmp/pre/src``. Run versions alternately: the machine's load drifts.
+Traffic is counted once per broadcast by the adapter, so the fan-out line has no counting per
+recipient whichever mode.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib
+import statistics
+import subprocess
 import sys
 import time
 from typing import Any
@@ -91,10 +98,25 @@ async def measure(clients: int, mode: str) -> tuple[float, float]:
 
 
 def main() -> None:
-    """Print the two costs for ``off`` (no observer) or ``metrics`` (aiosio.metrics on)."""
+    """Print the two costs for ``off`` (no observer) or ``metrics`` (aiosio.metrics on); with a run
+    count, the medians of that many fresh processes."""
     mode = sys.argv[1] if len(sys.argv) > 1 else "off"
-    fanout, echo = asyncio.run(measure(5000, mode))
-    print(f"{mode:8s} fan-out {fanout:6.1f} ns/recipient   echo {echo:5.2f} µs/message")
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    if runs > 1:
+        results = []
+        for _ in range(runs):
+            out = subprocess.run(
+                [sys.executable, __file__, mode], check=True, capture_output=True, text=True
+            ).stdout
+            fields = out.split()
+            results.append((float(fields[2]), float(fields[5])))
+        fanout = statistics.median(r[0] for r in results)
+        echo = statistics.median(r[1] for r in results)
+        label = f"{mode} (median of {runs})"
+    else:
+        fanout, echo = asyncio.run(measure(5000, mode))
+        label = mode
+    print(f"{label:8s} fan-out {fanout:6.1f} ns/recipient   echo {echo:5.2f} µs/message")
 
 
 if __name__ == "__main__":

@@ -77,7 +77,8 @@ class Observer:
         self, namespace: str, event: str, seconds: float, error: BaseException | None
     ) -> None:
         """The handler of an event reported by :meth:`event_received` returned after ``seconds``
-        (for a coroutine: from its call until it finished), or raised ``error``."""
+        (for a coroutine: from its call until its task finished, as the loop sees it, so the wait
+        for the loop to run the task and to report its end is included), or raised ``error``."""
 
     def event_emitted(
         self,
