@@ -282,7 +282,7 @@ async def test_hooks_nobody_overrides_are_not_dispatched() -> None:
 
 
 async def test_traffic_counts_packets_and_bytes_both_ways(serve: Any) -> None:
-    sio = aiosio.AsyncServer()
+    sio = aiosio.AsyncServer(ping_interval=60, ping_timeout=60)  # no PING during the test
 
     @sio.event
     async def echo(sid: str, data: Any) -> Any:
@@ -292,6 +292,9 @@ async def test_traffic_counts_packets_and_bytes_both_ways(serve: Any) -> None:
     before = traffic(sio)
     client = aiosio.AsyncClient()
     await client.connect(handle.url, transports=["websocket"])
+    (session,) = sio.eio.core.sessions.values()
+    (sid,) = sio._sockets
+    open_len = len(sio.eio.core.open_frame(session).payload)
     payload = "x" * 1000
     for _ in range(5):
         assert await client.call("echo", payload) == payload
@@ -299,10 +302,15 @@ async def test_traffic_counts_packets_and_bytes_both_ways(serve: Any) -> None:
     await client.disconnect()
     await until(lambda: not sio.eio.core.sessions)
     after = traffic(sio)
-    # In: CONNECT + 5 events (each > 1000 bytes). Out: OPEN, CONNECT reply, 5 acks (> 1000 bytes).
-    assert live.packets_in - before.packets_in >= 6
-    assert live.bytes_in - before.bytes_in >= 5000
-    assert live.packets_out - before.packets_out >= 7
-    assert live.bytes_out - before.bytes_out >= 5000
-    # Closed connections keep counting in the totals.
-    assert after.packets_in >= live.packets_in and after.bytes_out >= live.bytes_out
+    # In: CONNECT "40{}" (aiosio's client sends an empty auth), 5 events '42<id>["echo","x..."]'.
+    # Out: OPEN, the CONNECT reply, 5 acks.
+    events_in = sum(len(f'42{n}["echo","{payload}"]') for n in range(5))
+    acks_out = sum(len(f'43{n}["{payload}"]') for n in range(5))
+    connect_reply = len(f'40{{"sid":"{sid}"}}')
+    assert live.packets_in - before.packets_in == 6
+    assert live.bytes_in - before.bytes_in == len("40{}") + events_in
+    assert live.packets_out - before.packets_out == 7
+    assert live.bytes_out - before.bytes_out == open_len + connect_reply + acks_out
+    # Closed connections keep counting in the totals (the client's DISCONNECT "41" and CLOSE "1").
+    assert after.packets_in - live.packets_in == 2 and after.bytes_in - live.bytes_in == 3
+    assert after.packets_out == live.packets_out and after.bytes_out == live.bytes_out

@@ -76,18 +76,19 @@ async def test_direct_sends_and_inbound_packets_are_counted_by_the_session(serve
     before = traffic(sio)
     own = (session.packets_in, session.packets_out, session.bytes_in, session.bytes_out)
     await sio.emit("msg", "x" * 100, to=sid)  # one sid: a direct send
-    await until(lambda: len(got) == 1)
+    await sio.emit("msg", "é", to=sid)  # outbound text: UTF-8 bytes
+    await until(lambda: len(got) == 2)
     await client.emit("note", "é" * 10)  # inbound text: characters
     await until(lambda: len(received) == 1)
     assert await client.call("echo", "abc") == "abc"
     after = traffic(sio)
-    direct = len(b'42["msg","' + b"x" * 100 + b'"]')
+    direct = len(b'42["msg","' + b"x" * 100 + b'"]') + len('42["msg","é"]'.encode())
     note_in = len('42["note","' + "é" * 10 + '"]')
     call_in = len('420["echo","abc"]')
     ack_out = len(b'430["abc"]')
-    assert _delta(after, before) == (2, 2, note_in + call_in, direct + ack_out)
+    assert _delta(after, before) == (2, 3, note_in + call_in, direct + ack_out)
     now = (session.packets_in, session.packets_out, session.bytes_in, session.bytes_out)
-    assert _delta(Traffic(*now), Traffic(*own)) == (2, 2, note_in + call_in, direct + ack_out)
+    assert _delta(Traffic(*now), Traffic(*own)) == (2, 3, note_in + call_in, direct + ack_out)
     await client.disconnect()
     await until(lambda: not sio.eio.core.sessions)
     # An ended session's counts stay in the totals (the client's DISCONNECT "41" and CLOSE "1").
