@@ -126,3 +126,26 @@ async def test_traffic_never_goes_down_when_a_close_races_the_read(serve: Any) -
     for client in clients:
         await client.disconnect()
     await asyncio.sleep(0)
+
+
+async def test_packets_held_for_the_connect_reply_are_counted_once(serve: Any) -> None:
+    """Sent while the connect handler runs, they wait for the CONNECT reply: counted when queued
+    (a direct send by the session, a broadcast by the adapter), not again when released."""
+    sio = aiosio.AsyncServer(ping_interval=60, ping_timeout=60)
+
+    @sio.event
+    async def connect(sid: str, environ: Any) -> None:
+        await sio.emit("msg", "direct", to=sid)
+        await sio.emit("msg", "everyone")
+
+    handle = await serve(sio)
+    before = traffic(sio)
+    got: list[Any] = []
+    (client,) = await _clients(handle.url, 1, got)
+    await until(lambda: len(got) == 2)
+    (session,) = sio.eio.core.sessions.values()
+    (sid,) = sio._sockets
+    open_len = len(sio.eio.core.open_frame(session).payload)
+    out = open_len + len(f'40{{"sid":"{sid}"}}') + len(b'42["msg","direct"]') + len(b'42["msg","everyone"]')
+    assert _delta(traffic(sio), before)[1::2] == (4, out)
+    await client.disconnect()
