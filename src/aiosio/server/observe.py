@@ -246,7 +246,7 @@ class Traffic(NamedTuple):
     """Engine.IO packets and bytes of a server since it started (open and closed connections).
 
     Inbound: every packet a client sent on its session's transport (MESSAGE, PONG, CLOSE; not the
-    upgrade's probe and UPGRADE packets); outbound: every MESSAGE and PING the server sent or
+    upgrade's probe and UPGRADE packets); outbound: every OPEN, MESSAGE and PING the server sent or
     queued (not the transports' own NOOP, probe answer and CLOSE). Bytes are the Engine.IO
     packet's encoded length (type character and data), whatever the transport: no WebSocket frame
     header, no polling framing or base64. Outbound that is the UTF-8 bytes; inbound text is counted
