@@ -22,11 +22,12 @@ shutdown:
    not refused: the client is about to read the CLOSE, and would otherwise see the refusal first.
 3. It waits until every farewell was collected (bounded by ``ping_timeout``, after which a farewell
    expires, and by ``--shutdown-timeout``).
-4. The keep-alive connections still idle move to a worker that is not leaving (when stopping: one
-   still draining), so none is closed while a client may be sending on it (clients share their
-   connection pools: one client's idle connection may be another's next request). What the
-   worker itself answers while it drains closes its connection (``Connection: close``). Then
-   aiohttp's shutdown runs as usual.
+4. It stops listening (when stopping: until now it accepted connections meant for the others'
+   clients). The keep-alive connections still idle, and those just accepted that have not sent
+   their request yet, move to a worker that is not leaving (when stopping: one still draining),
+   so none is closed while a client may be sending on it (clients share their connection pools:
+   one client's idle connection may be another's next request). What the worker itself answers
+   while it drains closes its connection (``Connection: close``). Then aiohttp's shutdown runs.
 """
 
 from __future__ import annotations
@@ -217,5 +218,11 @@ async def drain(
     if left:
         logger.info("%d polling clients did not come back for their close within %.1f s", left, limit)
     leaving.mark()
+    if site in runner.sites:
+        # Stopping: no more connections now. One accepted in these last moments has not sent its
+        # request yet (it was meant for another worker's client): it moves on with the idle ones.
+        await site.stop()
+        for _ in range(3):
+            await asyncio.sleep(0)  # let the connections accepted just now be set up
     await leaving.move_idle(runner)
     logger.debug("%s: %d requests and idle connections moved to other workers", leaving.mode, leaving.moved)
