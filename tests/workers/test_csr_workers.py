@@ -163,7 +163,11 @@ async def test_a_cut_during_1000_broadcasts_from_both_workers_loses_nothing(
     assert first is not None and first["rooms"] == sorted([sid, "r1"]) and not first["recovered"]
     await controller.call("burst", ("b", 1000, True), timeout=10)
     await settle(subj, lambda s: len(s["got"]) >= 100, 30, "the first 100")
-    cutter.cut()
+    # Held until the client noticed: a polling client that had no request in flight at a plain
+    # cut would carry on over a new TCP connection, never losing its session.
+    cutter.hold()
+    await settle(subj, lambda s: not s["connected"], 30, "the client noticing the cut")
+    cutter.release()
     assert await controller.call("done", "b", timeout=60)
     snap = await settle(
         subj, lambda s: len(s["got"]) >= 1000 and s["connected"] and len(s["connects"]) >= 2, 30, "all 1000"
