@@ -18,10 +18,11 @@
   broadcasts of the namespace to the session's rooms, never one that asked for acks nor a volatile
   one (Node 0.3.1 replays both). A client that never received an offset recovers from where its
   session started (``start``, kept in the session). Reading stops where this node's delivery is
-  (what the reader handed over, what this node appended and delivered): everything later reaches
-  the restored socket live, so nothing is missed or given twice. A restore that would replay more
-  than ``max_packets`` packets or ``max_bytes`` bytes, or read more than ``scan_limit`` entries, is
-  refused rather than read without bound.
+  (what the reader handed over, own entries included): everything later reaches
+  the restored socket live, so nothing is missed or given twice (this node delivers in the
+  stream's order, its own broadcasts too: see the driver's ``broadcast_logged``). A restore that
+  would replay more than ``max_packets`` packets or ``max_bytes`` bytes, or read more than
+  ``scan_limit`` entries, is refused rather than read without bound.
 
 What :meth:`RedisStreamsStore.stats` counts: restores made and refused here, live sessions of this
 node (``sessions``), and sessions that could not be written (``evicted_sessions``). What the stream
@@ -37,7 +38,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..protocol.cluster import (
-    ClusterBroadcast,
     ClusterMessageError,
     WireSession,
     decode_entry,
@@ -133,7 +133,7 @@ class RedisStreamsStore:
         """The newest entry delivered by this node (over every stream it reads): where a socket
         connecting now starts."""
         driver = self._driver
-        streams = set(driver.read_position) | set(driver.own_position)
+        streams = set(driver.read_position)
         if not streams:
             return None
         return format_offset(max(driver.position(s) for s in streams))
@@ -238,12 +238,10 @@ class RedisStreamsStore:
         missed: list[Sequence[Frame]] = []
         size = 0
         scanned = 0
-        own = driver.uid
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + CATCH_UP_TIMEOUT
         while True:
             # No await between this check and the return: the caller adds the socket before this
-            # node delivers anything newer, which then reaches it live.
+            # node delivers anything newer, which then reaches it live. Everything up to the
+            # position was delivered here in the stream's order (own entries too), nothing after.
             upto = driver.position(stream)
             if cursor >= upto:
                 break
@@ -260,17 +258,6 @@ class RedisStreamsStore:
                 except ClusterMessageError:
                     cursor = key  # the reader drops it too
                     continue
-                if (
-                    message is not None
-                    and message.uid == own
-                    and _delivered_later(message)
-                    and key > driver.own_position.get(stream, _ZERO)
-                ):
-                    # Appended here, not delivered yet: it will reach the socket live.
-                    if loop.time() > deadline:
-                        return None
-                    await asyncio.sleep(0.001)
-                    break
                 cursor = key
                 scanned += 1
                 if scanned > self.scan_limit:
@@ -320,16 +307,6 @@ class RedisStreamsStore:
             recovered=stats.recovered,
             refused=stats.refused,
         )
-
-
-def _delivered_later(message: Any) -> bool:
-    """Whether this node delivers its own entry only once its XADD answered (a replayable
-    broadcast: the local delivery waits for the offset); other own entries need no waiting."""
-    return (
-        isinstance(message, ClusterBroadcast)
-        and message.request_id is None
-        and message.opts.flags.get("volatile") is not True
-    )
 
 
 def _first_entry_id(info: Any) -> str | None:

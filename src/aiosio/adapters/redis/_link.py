@@ -37,7 +37,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -605,7 +605,7 @@ class RedisLink:
     def read_stream(
         self,
         stream: str,
-        on_entries: Callable[[str, list[tuple[bytes, dict[bytes, bytes]]]], None],
+        on_entries: Callable[[str, list[tuple[bytes, dict[bytes, bytes]]]], Awaitable[None] | None],
         *,
         count: int = 100,
         block_ms: int = 5000,
@@ -614,7 +614,8 @@ class RedisLink:
         """Read ``stream`` from now on (``XREAD COUNT count BLOCK block_ms``, from the newest entry at
         the time the reader first connects: ``on_start(stream, id)`` hears which, ``b"0-0"`` for an
         empty stream) on a dedicated connection, calling ``on_entries(stream, [(id, fields), ...])``
-        for each batch, in order. After an outage it reconnects with backoff and goes on after the
+        for each batch, in order (when it returns an awaitable, the next XREAD waits for it). After
+        an outage it reconnects with backoff and goes on after the
         last entry it read. Stopped by :meth:`close`."""
         if not self._started or self._closed:
             raise RuntimeError("RedisLink is not running (start() it first)")
@@ -655,7 +656,7 @@ class RedisLink:
         self,
         client: Any,
         stream: str,
-        on_entries: Callable[[str, list[tuple[bytes, dict[bytes, bytes]]]], None],
+        on_entries: Callable[[str, list[tuple[bytes, dict[bytes, bytes]]]], Awaitable[None] | None],
         count: int,
         block_ms: int,
         on_start: Callable[[str, bytes], None] | None,
@@ -694,7 +695,11 @@ class RedisLink:
                 last = entries[-1][0]
                 self.stats.received += len(entries)
                 try:
-                    on_entries(stream, entries)
+                    pending = on_entries(stream, entries)
+                    if pending is not None:
+                        await pending  # the consumer hands the batch over in its own time
+                except asyncio.CancelledError:
+                    raise
                 except Exception as exc:
                     self.stats.callback_errors += 1
                     self._log_once("on_entries", exc)

@@ -12,7 +12,9 @@ and Node socket.io nodes share one cluster, with connection-state recovery acros
 
 It is a :class:`~aiosio.adapters.cluster.LoggedDriver`: with ``connection_state_recovery`` on, a
 broadcast's local delivery waits for its XADD and carries the entry id as its offset, as Node's
-does, and :meth:`StreamsDriver.recovery_store` is the
+does, and it follows the stream's order: the emit waits (bounded) until this node's reader reached
+its entry, having handed over every entry before it, and is delivered there (see
+:meth:`StreamsDriver.broadcast_logged`). :meth:`StreamsDriver.recovery_store` is the
 :class:`~aiosio.recovery.redis_streams.RedisStreamsStore` reading sessions and missed packets
 from the stream. See CLUSTER-WIRE.md §4 and §7.4, docs/scaling.md and docs/recovery.md.
 """
@@ -20,8 +22,9 @@ from the stream. See CLUSTER-WIRE.md §4 and §7.4, docs/scaling.md and docs/rec
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...protocol.cluster import (
@@ -36,6 +39,7 @@ from ...protocol.cluster import (
     WireSocket,
     decode_entry,
     decode_ephemeral,
+    delivered_later,
     encode_entry,
     encode_ephemeral,
     hex_uid,
@@ -60,8 +64,23 @@ default_logger = logging.getLogger("aiosio.adapters.redis")
 #: How long a broadcast's local delivery waits for its XADD (with recovery on) before the emit
 #: raises: a Redis that is away does not hang emitters forever.
 DEFAULT_LOG_TIMEOUT = 5.0
+#: How much longer than ``log_timeout`` the reader waits for an emitter to claim its own entry
+#: (an emitter gives up first, so the reader then delivers the entry itself).
+_CLAIM_MARGIN = 1.0
 _MAIN, _OWN = "main", "own"
 _ZERO = (0, 0)
+_Entries = list[tuple[bytes, dict[bytes, bytes]]]
+
+
+@dataclass
+class _Claim:
+    """An own broadcast appended with id ``key`` whose emitter waits to deliver it locally when the
+    reader reaches it: ``reached`` (reader to emitter), then ``handed`` (emitter to reader: True when
+    the emitter delivers it, in the same step; False when the reader must)."""
+
+    reached: asyncio.Future[None]
+    handed: asyncio.Future[bool]
+    key: tuple[int, int] = field(default=_ZERO)
 
 
 class StreamsDriver(MessageDriver):
@@ -130,12 +149,18 @@ class StreamsDriver(MessageDriver):
         self._opened: set[str] = set()
         #: subscribed channel -> (namespace, what it is for).
         self._routes: dict[str, tuple[str, str]] = {}
-        #: streams read, and per stream the newest entry the reader handed over (dispatched or
-        #: skipped) and the newest own entry delivered here (``(ms, seq)``).
+        #: streams read, and per stream the newest entry delivered here, in the stream's order
+        #: (``(ms, seq)``): the reader's (dispatched or skipped), own entries as their emit
+        #: delivers them; and where the reader started.
         self._reading: set[str] = set()
         self.read_position: dict[str, tuple[int, int]] = {}
-        self.own_position: dict[str, tuple[int, int]] = {}
+        self._start_position: dict[str, tuple[int, int]] = {}
         self._read_waiters: list[tuple[str, tuple[int, int], asyncio.Future[None]]] = []
+        #: per stream: own logged broadcasts whose XADD has not answered yet, and those appended
+        #: (entry id key -> claim) whose emitter waits for the reader to reach them.
+        self._inflight: dict[str, int] = {}
+        self._claims: dict[str, dict[tuple[int, int], _Claim]] = {}
+        self._claim_waiters: list[asyncio.Future[None]] = []
         self._heartbeats_seen = False
         self.store: RedisStreamsStore | None = None
         self.dropped = DropLog(self.logger)
@@ -172,8 +197,12 @@ class StreamsDriver(MessageDriver):
             key = stream_id_key(newest.decode())
         except ValueError:
             return
+        self._start_position[stream] = key
         if key >= self.read_position.get(stream, _ZERO):
             self.read_position[stream] = key
+        for claim_key, claim in self._claims.get(stream, {}).items():
+            if claim_key <= key and not claim.reached.done():
+                claim.reached.set_result(None)  # before the reader's start: never read here
         self._wake_readers(stream)
 
     async def close(self) -> None:
@@ -185,6 +214,10 @@ class StreamsDriver(MessageDriver):
             if not future.done():
                 future.cancel()
         self._read_waiters.clear()
+        for claims in self._claims.values():
+            for claim in claims.values():
+                if not claim.reached.done():
+                    claim.reached.set_exception(ConnectionError("the Redis link is closed"))
 
     async def open_namespace(self, namespace: str) -> None:
         """SUBSCRIBE the namespace's public and own channels (once: NUMSUB counts this node once),
@@ -252,28 +285,73 @@ class StreamsDriver(MessageDriver):
     async def broadcast_logged(
         self, namespace: str, event: str, args: tuple[Any, ...], selector: Selector
     ) -> str | None:
-        """XADD the broadcast and return its entry id (None for a volatile one, not waited for).
-        Raises :class:`ConnectionError` when Redis did not take it within ``log_timeout``."""
+        """XADD the broadcast and return its entry id (None for a volatile one, not waited for),
+        once this node's reader reached the entry: every entry before it was handed over here, so
+        the local delivery (the adapter's, as this returns) follows the stream's order, and
+        :meth:`position` never passes an entry not delivered here yet.
+
+        Raises :class:`ConnectionError` when Redis did not answer the XADD within ``log_timeout``
+        (one never sent is never appended; one in flight may be, and then every node delivers it,
+        this one too, from its reader), or when the reader did not reach the entry in that time
+        (it is delivered here when the reader gets there)."""
         message = ClusterBroadcast(
             self.uid, namespace, WirePacket(namespace, [event, *args]), to_opts(selector)
         )
-        future = self._xadd(message, reply=not selector.volatile)
-        if future is None:
+        if selector.volatile:
+            self._xadd(message, reply=False)
             return None
+        stream = self.stream_of(namespace)
+        self.read(stream)
+        future = self._xadd(message, reply=True)
+        assert future is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.log_timeout
+        self._inflight[stream] = self._inflight.get(stream, 0) + 1
         try:
-            async with asyncio.timeout(self.log_timeout):
+            async with asyncio.timeout_at(deadline):
                 # Cancelled (by the timeout, or the caller) before it went out: never sent.
                 reply = await future
         except TimeoutError:
             raise ConnectionError(
-                f"the broadcast was not appended to the Redis stream within {self.log_timeout:g} s"
+                f"Redis did not confirm the broadcast within {self.log_timeout:g} s (if it was "
+                "appended, every node delivers it, this one from its reader)"
             ) from None
+        finally:
+            self._inflight[stream] -= 1
+            self._wake_claim_waiters()
         offset = reply.decode() if isinstance(reply, bytes) else str(reply)
         key = stream_id_key(offset)
-        stream = self.stream_of(namespace)
-        if key > self.own_position.get(stream, _ZERO):
-            # Delivered here as this returns (the adapter delivers in the same step).
-            self.own_position[stream] = key
+        if key <= self.read_position.get(stream, _ZERO):
+            if key <= self._start_position.get(stream, _ZERO):
+                return offset  # before the reader's start: it never reads it, delivered now
+            raise ConnectionError(f"the broadcast {offset} was delivered here by the reader already")
+        claim = _Claim(loop.create_future(), loop.create_future(), key)
+        claims = self._claims.setdefault(stream, {})
+        claims[key] = claim
+        self._wake_claim_waiters()
+        try:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await claim.reached
+            except TimeoutError:
+                raise ConnectionError(
+                    f"the broadcast was appended as {offset}, but this node's reader did not reach "
+                    f"it within {self.log_timeout:g} s; it is delivered here when the reader does"
+                ) from None
+        except BaseException:
+            if not claim.handed.done():
+                claim.handed.set_result(False)  # the reader delivers it
+            raise
+        finally:
+            if claims.get(key) is claim:
+                del claims[key]
+        if claim.handed.done():  # the reader gave up waiting and delivered it
+            raise ConnectionError(f"the broadcast {offset} was delivered here by the reader already")
+        if key > self.read_position.get(stream, _ZERO):
+            self.read_position[stream] = key
+        # The adapter delivers it as this returns, in this step: before the reader goes on.
+        claim.handed.set_result(True)
+        self._wake_readers(stream)
         return offset
 
     def recovery_store(self, options: RecoveryOptions, delivery_window: float) -> RedisStreamsStore:
@@ -301,8 +379,9 @@ class StreamsDriver(MessageDriver):
         return frames
 
     def position(self, stream: str) -> tuple[int, int]:
-        """The newest entry of ``stream`` delivered here (read from it, or appended by this node)."""
-        return max(self.read_position.get(stream, _ZERO), self.own_position.get(stream, _ZERO))
+        """The newest entry of ``stream`` delivered here: every entry up to it was delivered (or
+        skipped) here, in the stream's order, and every later one is delivered later."""
+        return self.read_position.get(stream, _ZERO)
 
     async def wait_read(self, stream: str, key: tuple[int, int], timeout: float) -> bool:
         """Wait until the reader of ``stream`` handed over the entry ``key`` (or a later one); False
@@ -323,54 +402,137 @@ class StreamsDriver(MessageDriver):
 
     # -- inbound ---------------------------------------------------------------------------------
 
-    def _on_entries(self, stream: str, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+    def _on_entries(self, stream: str, entries: _Entries) -> Coroutine[Any, Any, None] | None:
+        """Hand over a batch the reader read, in order; a coroutine (which the reader awaits) when
+        an own entry is on the way, to be delivered by its emitter at its place in the order."""
+        return self._hand_over(stream, entries, 0)
+
+    def _hand_over(self, stream: str, entries: _Entries, index: int) -> Coroutine[Any, Any, None] | None:
         adapter = self.adapter
         own = self._uid_bytes
-        for raw_id, fields in entries:
+        for i in range(index, len(entries)):
+            raw_id, fields = entries[i]
             entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
-            if fields.get(b"uid") == own:
-                # This node's own entry (delivered here already): not decoded, only counted as read.
-                with contextlib.suppress(ValueError):
-                    key = stream_id_key(entry_id)
-                    if key > self.read_position.get(stream, _ZERO):
-                        self.read_position[stream] = key
-                continue
             try:
-                message = decode_entry(fields, self.max_message_bytes)
                 key = stream_id_key(entry_id)
-            except ClusterMessageError as exc:
-                self.dropped(stream, exc)
-                continue
             except ValueError:
                 self.dropped(stream, f"bad entry id {entry_id[:50]!r}")
                 continue
-            if key > self.read_position.get(stream, _ZERO):
-                self.read_position[stream] = key
-            if message is None or adapter is None:
-                continue
-            if message.type in HEARTBEAT_TYPES:
-                if not self._heartbeats_seen:
-                    self._heartbeats_seen = True
-                    self.logger.warning(
-                        "the Redis stream %s has heartbeat entries of @socket.io/redis-streams-adapter "
-                        "0.2.x: its nodes cannot share a cluster with 0.3.x nodes (and aiosio speaks "
-                        "0.3.x); upgrade them",
-                        stream,
-                    )
-                continue
-            if message.uid == self.uid or message.nsp not in self._opened:
-                continue
+            is_own = fields.get(b"uid") == own
+            if is_own:
+                claim = self._claims.get(stream, {}).get(key)
+                if claim is not None:
+                    return self._with_emitter(stream, entries, i, claim)
             try:
-                if isinstance(message, ClusterBroadcast) and message.request_id is None:
-                    event, *args = message.packet.data
-                    selector = to_selector(message.opts)
-                    adapter.receive_broadcast(message.nsp, event, tuple(args), selector, offset=entry_id)
-                else:
-                    self.dispatch(adapter, message)
-            except Exception as exc:
-                self.dropped(stream, f"{type(exc).__name__}: {exc}")
-                self.logger.debug("stream entry handling failed", exc_info=True)
+                message = decode_entry(fields, self.max_message_bytes)
+            except ClusterMessageError as exc:
+                self.dropped(stream, exc)
+                continue
+            if is_own:
+                if message is None or not delivered_later(message):
+                    # Applied here already (a room change, a volatile broadcast): only counted read.
+                    if key > self.read_position.get(stream, _ZERO):
+                        self.read_position[stream] = key
+                    continue
+                if self._inflight.get(stream):
+                    # Its XADD's answer may be on the way: its emitter delivers it.
+                    return self._await_claim(stream, entries, i, entry_id, message)
+                # No emitter waits for it (it gave up before Redis answered): delivered from here.
+            self._deliver(stream, key, entry_id, message, adapter)
         self._wake_readers(stream)
+        return None
+
+    def _deliver(
+        self,
+        stream: str,
+        key: tuple[int, int],
+        entry_id: str,
+        message: ClusterMessage | None,
+        adapter: ClusterAdapter | None,
+    ) -> None:
+        if key > self.read_position.get(stream, _ZERO):
+            self.read_position[stream] = key
+        if message is None or adapter is None:
+            return
+        if message.type in HEARTBEAT_TYPES:
+            if not self._heartbeats_seen:
+                self._heartbeats_seen = True
+                self.logger.warning(
+                    "the Redis stream %s has heartbeat entries of @socket.io/redis-streams-adapter "
+                    "0.2.x: its nodes cannot share a cluster with 0.3.x nodes (and aiosio speaks "
+                    "0.3.x); upgrade them",
+                    stream,
+                )
+            return
+        if message.nsp not in self._opened:
+            return
+        try:
+            if isinstance(message, ClusterBroadcast) and message.request_id is None:
+                event, *args = message.packet.data
+                selector = to_selector(message.opts)
+                adapter.receive_broadcast(message.nsp, event, tuple(args), selector, offset=entry_id)
+            elif message.uid != self.uid:
+                self.dispatch(adapter, message)
+        except Exception as exc:
+            self.dropped(stream, f"{type(exc).__name__}: {exc}")
+            self.logger.debug("stream entry handling failed", exc_info=True)
+
+    async def _with_emitter(self, stream: str, entries: _Entries, index: int, claim: _Claim) -> None:
+        """Everything before this own entry was handed over: its emitter delivers it now (or, when
+        it cannot, this reader does), then the rest of the batch."""
+        self._wake_readers(stream)
+        if not claim.reached.done():
+            claim.reached.set_result(None)
+        await asyncio.wait({claim.handed}, timeout=self.log_timeout)
+        if not claim.handed.done():
+            claim.handed.set_result(False)
+        if not claim.handed.result():
+            raw_id, fields = entries[index]
+            entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+            try:
+                message = decode_entry(fields, self.max_message_bytes)
+            except ClusterMessageError as exc:
+                self.dropped(stream, exc)
+                message = None
+            self._deliver(stream, claim.key, entry_id, message, self.adapter)
+        await self._go_on(stream, entries, index + 1)
+
+    async def _await_claim(
+        self, stream: str, entries: _Entries, index: int, entry_id: str, message: ClusterMessage
+    ) -> None:
+        """An own entry read before its XADD answered: wait (bounded) for its emitter to claim it;
+        delivered from here when no emitter does."""
+        key = stream_id_key(entry_id)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.log_timeout + _CLAIM_MARGIN
+        while True:
+            claim = self._claims.get(stream, {}).get(key)
+            if claim is not None:
+                await self._with_emitter(stream, entries, index, claim)
+                return
+            remaining = deadline - loop.time()
+            if not self._inflight.get(stream) or remaining <= 0:
+                break
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._claim_waiters.append(waiter)
+            try:
+                await asyncio.wait({waiter}, timeout=remaining)
+            finally:
+                if waiter in self._claim_waiters:
+                    self._claim_waiters.remove(waiter)
+        self._deliver(stream, key, entry_id, message, self.adapter)
+        await self._go_on(stream, entries, index + 1)
+
+    async def _go_on(self, stream: str, entries: _Entries, index: int) -> None:
+        rest = self._hand_over(stream, entries, index)
+        if rest is not None:
+            await rest
+
+    def _wake_claim_waiters(self) -> None:
+        waiters, self._claim_waiters = self._claim_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _wake_readers(self, stream: str) -> None:
         if self._read_waiters:

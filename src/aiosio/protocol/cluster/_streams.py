@@ -287,3 +287,15 @@ def replayable(message: ClusterMessage, namespace: str, session_rooms: Sequence[
     if not should_include(session_rooms, message.opts):
         return None
     return list(message.packet.data)
+
+
+def delivered_later(message: ClusterMessage) -> bool:
+    """Whether a node's own entry is a broadcast it delivers locally only once its XADD answered
+    (with recovery on: it carries the entry id as its offset), at the entry's place in the stream:
+    a BROADCAST without ``requestId`` that is not volatile. Every other own entry was applied
+    locally when it was sent."""
+    return (
+        isinstance(message, ClusterBroadcast)
+        and message.request_id is None
+        and message.opts.flags.get("volatile") is not True
+    )
