@@ -185,20 +185,27 @@ class Dispatch(Emitting):
                 after()
             return
 
-        def on_done(value: Any, exc: BaseException | None) -> None:
-            if timing is not None:
-                timing[0](timing[1], timing[2], perf_counter() - started, exc)
-            if exc is not None:
-                self._log_failure(None, exc)
-            elif ack is not None:
-                self._send_ack(ack[0], ack[1], value)
-            if after is not None:
-                after()
+        started_task = False
 
-        task = start_task(self._core.loop, result, on_done)
-        if task is not None:
+        def on_done(value: Any, exc: BaseException | None) -> None:
+            try:
+                if timing is not None:
+                    timing[0](timing[1], timing[2], perf_counter() - started, exc)
+                if exc is not None:
+                    self._log_failure(None, exc)
+                elif ack is not None:
+                    self._send_ack(ack[0], ack[1], value)
+                if after is not None:
+                    after()
+            finally:
+                if started_task:
+                    # The same done callback frees the handler slot: one loop callback per handler
+                    # task, not two (each is a Handle and a Context.run per message).
+                    session.task_done()
+
+        if start_task(self._core.loop, result, on_done) is not None:
+            started_task = True
             session.task_started()
-            task.add_done_callback(lambda _t: session.task_done())
 
     def _send_ack(self, sock: ServerSocket, ack_id: int, value: Any) -> None:
         """Send a handler's return value as the ack; a value JSON can't carry is logged, not raised."""
