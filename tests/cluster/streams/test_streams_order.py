@@ -166,3 +166,32 @@ async def test_two_nodes_emitting_at_once_each_packet_once_in_stream_order(
     assert b.connects == [(sid, True)]
     assert got == stream_values(redis_server, names)
     await client.disconnect()
+
+
+async def test_an_append_redis_answers_after_the_log_timeout_still_reaches_local_clients(
+    serve: Any, redis_server: Any, names: Names
+) -> None:
+    """The XADD is in flight when Redis pauses writes past ``log_timeout``: the emit raises, Redis
+    appends it later, and this node's reader delivers it here too (every other node does), in its
+    place, with its offset: no silent local gap."""
+    (a,) = await start_nodes(serve, redis_server.url, names, count=1)
+    a.sio.manager.adapter.driver.log_timeout = 0.5  # type: ignore[attr-defined]
+    client = fast_client()
+    got: list[Any] = []
+    client.on("n", lambda *args: got.append(args[0]))
+    await client.connect(a.url, transports=["websocket"])
+    sid = client.get_sid()
+    await until(lambda: a.sio.rooms(sid) == [sid, "r1"])
+    redis_server.client().execute_command("CLIENT", "PAUSE", 1500, "WRITE")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(ConnectionError, match="did not confirm"):
+        await a.sio.emit("n", "A", to="r1")
+    assert loop.time() - started < 1.2
+    await until(lambda: stream_values(redis_server, names) == ["A"], 5)
+    await until(lambda: got == ["A"], 5)  # from this node's reader, before any later emit
+    await a.sio.emit("n", "B", to="r1")
+    await until(lambda: len(got) >= 2)
+    await asyncio.sleep(0.2)
+    assert got == ["A", "B"]
+    await client.disconnect()
