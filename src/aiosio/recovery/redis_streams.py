@@ -200,6 +200,12 @@ class RedisStreamsStore:
         driver = self._driver
         link = driver.link
         stream = driver.stream_of(namespace)
+        # A barrier first: every session write this node queued before (the socket's last room
+        # change, its persist) reaches Redis before the GET, and none re-creates the key after
+        # the DEL.
+        barrier = link.command("PING", reply=True)
+        assert barrier is not None
+        await asyncio.wait_for(barrier, link.op_timeout)
         raw, _deleted = await link.transaction([("GET", self._key(pid)), ("DEL", self._key(pid))])
         if raw is None:
             return None
