@@ -68,6 +68,8 @@ REFRESH_CHUNK = 500
 #: gave it out, this node may not have read it yet).
 CATCH_UP_TIMEOUT = 5.0
 _ZERO = (0, 0)
+#: A restore that cannot be exact now but may be later (the session is written back).
+_AGAIN = object()
 
 
 class RedisStreamsStore:
@@ -94,6 +96,8 @@ class RedisStreamsStore:
         self._stats = RecoveryStats()
         self._refresh: asyncio.Task[None] | None = None
         self._unwritable_logged = False
+        #: Sessions restored in this step of the event loop, until the server takes them up.
+        self._taken: dict[str, SessionState] = {}
 
     # -- lifecycle (the driver's) -------------------------------------------------------------------
 
@@ -143,6 +147,7 @@ class RedisStreamsStore:
 
     def save_session(self, state: SessionState) -> None:
         """Write a connected socket's session through (and keep it fresh while it is connected)."""
+        self._taken.pop(state.pid, None)
         self._live[state.pid] = state
         if self._refresh is None and self._driver.adapter is not None:
             self.start()
@@ -155,6 +160,7 @@ class RedisStreamsStore:
 
     def discard(self, pid: str) -> None:
         """The session is over (taken up by a new socket, or ended for good): delete it."""
+        self._taken.pop(pid, None)
         self._live.pop(pid, None)
         self._driver.link.command("DEL", self._key(pid))
 
@@ -199,7 +205,6 @@ class RedisStreamsStore:
             return None  # Node's rule: not a stream id (the session key is left to expire)
         driver = self._driver
         link = driver.link
-        stream = driver.stream_of(namespace)
         # A barrier first: every session write this node queued before (the socket's last room
         # change, its persist) reaches Redis before the GET, and none re-creates the key after
         # the DEL.
@@ -216,6 +221,53 @@ class RedisStreamsStore:
             return None
         if wire.pid != pid:
             return None
+        state = SessionState(
+            wire.sid,
+            wire.pid,
+            namespace,
+            tuple(r if isinstance(r, str) else str(r) for r in wire.rooms),
+            None if wire.data == {} else wire.data,
+            wire.start,
+        )
+        try:
+            missed = await self._missed(namespace, wire, offset)
+        except BaseException:
+            self._put_back(state)  # Redis failed meanwhile: the next attempt may succeed
+            raise
+        if missed is _AGAIN:
+            self._put_back(state)
+            return None
+        if missed is None:
+            return None
+        assert isinstance(missed, list)
+        restored = Restored(state, missed)
+        self._taken[pid] = state
+        asyncio.get_running_loop().call_soon(self._unclaimed, pid, state)
+        return restored
+
+    def _put_back(self, state: SessionState) -> None:
+        """Write a session taken out by a restore back (with a fresh expiry)."""
+        self._write(state)
+
+    def _unclaimed(self, pid: str, state: SessionState) -> None:
+        """The end of the step that restored ``pid``: a session the server did not take up (the
+        connection closed meanwhile, the sid is in use) goes back to Redis, and the restore counts
+        as refused."""
+        if self._taken.get(pid) is not state:
+            return
+        del self._taken[pid]
+        self._stats.recovered -= 1
+        self._stats.refused += 1
+        self._put_back(state)
+
+    async def _missed(
+        self, namespace: str, wire: WireSession, offset: str | None
+    ) -> list[Sequence[Frame]] | object | None:
+        """The packets a restored session missed; None when that cannot be exact (for good),
+        ``_AGAIN`` when it cannot be now (this node's reader is behind)."""
+        driver = self._driver
+        link = driver.link
+        stream = driver.stream_of(namespace)
         start = wire.start
         if offset is not None and (start is None or stream_id_key(offset) >= stream_id_key(start)):
             # Node's rule: the client's offset must still be in the stream (trimmed away: too long
@@ -239,7 +291,7 @@ class RedisStreamsStore:
         if (claimed or driver.stream_count == 1) and not await driver.wait_read(
             stream, cursor, CATCH_UP_TIMEOUT
         ):
-            return None
+            return _AGAIN
         rooms = tuple(wire.rooms)
         missed: list[Sequence[Frame]] = []
         size = 0
@@ -279,15 +331,7 @@ class RedisStreamsStore:
                 missed.append(frames)
                 if len(missed) > self.options.max_packets or size > self.options.max_bytes:
                     return None
-        state = SessionState(
-            wire.sid,
-            wire.pid,
-            namespace,
-            tuple(r if isinstance(r, str) else str(r) for r in wire.rooms),
-            None if wire.data == {} else wire.data,
-            wire.start,
-        )
-        return Restored(state, missed)
+        return missed
 
     async def _kept_since(self, stream: str, after: str) -> bool:
         """Whether no entry after ``after`` was trimmed from ``stream`` (trimming takes the oldest:

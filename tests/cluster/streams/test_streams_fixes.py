@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import aiohttp
 import pytest
 
 import aiosio
@@ -21,13 +22,15 @@ pytestmark = pytest.mark.timeout(60)
 
 SID = "S" * 20
 PID = "P" * 20
+URLS: dict[int, str] = {}
 
 
 async def node(
     serve: Any, url: str, names: Names, **recovery: Any
 ) -> tuple[aiosio.AsyncServer, StreamsDriver, RedisStreamsStore]:
     sio = aiosio.AsyncServer(client_manager=names.manager(url), connection_state_recovery=recovery or True)
-    await serve(sio)
+    handle = await serve(sio)
+    URLS[id(sio)] = handle.url
     driver = sio.manager.adapter.driver  # type: ignore[attr-defined]
     assert isinstance(driver, StreamsDriver)
     async with asyncio.timeout(5):
@@ -58,5 +61,88 @@ async def test_a_restore_reads_the_session_after_this_nodes_queued_writes(
     restored = await store.restore("/", PID, None)
     assert restored is not None
     assert restored.session.rooms == (SID, "r2") and restored.session.data == {"v": 2}
+    store.discard(PID)  # taken up (as the server does, in the same step)
     await asyncio.sleep(0.5)
     assert redis_server.client().get(names.sessions + PID) is None
+
+
+def stored(redis_server: Any, names: Names) -> bytes | None:
+    value: bytes | None = redis_server.client().get(names.sessions + PID)
+    return value
+
+
+async def test_a_restore_the_server_does_not_take_up_puts_the_session_back(
+    serve: Any, redis_server: Any, names: Names
+) -> None:
+    """The store hands a session over, and the server never takes it up (the connection closed
+    meanwhile, its sid in use): the session is back in Redis at the end of the step, and the
+    restore counts as refused, not recovered."""
+    _sio, _driver, store = await node(serve, redis_server.url, names)
+    store.persist(SessionState(SID, PID, "/", (SID, "r1"), {"v": 1}, store.position()))
+    restored = await store.restore("/", PID, None)
+    assert restored is not None and restored.session.rooms == (SID, "r1")
+    async with asyncio.timeout(5):
+        while stored(redis_server, names) is None:
+            await asyncio.sleep(0.01)
+    stats = store.stats()
+    assert stats.recovered == 0 and stats.refused == 1
+    again = await store.restore("/", PID, None)  # the client's next attempt recovers
+    assert again is not None and again.session.data == {"v": 1}
+    store.discard(PID)  # taken up
+    await asyncio.sleep(0.2)
+    assert stored(redis_server, names) is None
+    assert store.stats().recovered == 1
+
+
+async def test_a_client_that_leaves_during_its_restore_can_still_recover(
+    serve: Any, redis_server: Any, names: Names, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the server: the client's connection closes while the store restores (slowed down
+    here); its session stays in Redis for the next attempt, and the restore counts as refused."""
+    sio, _driver, store = await node(serve, redis_server.url, names)
+    store.persist(SessionState(SID, PID, "/", (SID, "r1"), {"v": 1}, store.position()))
+    original = RedisStreamsStore.restore
+
+    async def slow_restore(self: RedisStreamsStore, namespace: str, pid: str, offset: str | None) -> Any:
+        result = await original(self, namespace, pid, offset)
+        await asyncio.sleep(0.3)
+        return result
+
+    monkeypatch.setattr(RedisStreamsStore, "restore", slow_restore)
+    url = URLS[id(sio)]
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(f"{url}/socket.io/?EIO=4&transport=websocket")
+        opened = await ws.receive_str()
+        assert opened.startswith("0")
+        await ws.send_str('40{"pid":"%s"}' % PID)
+        await asyncio.sleep(0.05)
+        await ws.close()
+    await asyncio.sleep(0.5)
+    async with asyncio.timeout(5):
+        while stored(redis_server, names) is None:
+            await asyncio.sleep(0.01)
+    assert store.stats().refused == 1 and store.stats().recovered == 0
+
+
+async def test_a_restore_refused_for_a_passing_reason_puts_the_session_back(
+    serve: Any, redis_server: Any, names: Names, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This node's reader has not reached the client's offset in time: refused, and the session
+    is written back (the next attempt, once the reader caught up, recovers)."""
+    from aiosio.recovery import redis_streams
+
+    from .test_streams_store import Lagging, xadd
+
+    monkeypatch.setattr(redis_streams, "CATCH_UP_TIMEOUT", 0.3)
+    _sio, driver, store = await node(serve, redis_server.url, names)
+    store.persist(SessionState(SID, PID, "/", (SID, "r1"), {"v": 1}, store.position()))
+    lagging = driver.read_position = Lagging(driver.read_position)
+    offset = xadd(redis_server, names, "n", 1, rooms=("r1",))  # given out by another node
+    assert await store.restore("/", PID, offset) is None
+    async with asyncio.timeout(5):
+        while stored(redis_server, names) is None:
+            await asyncio.sleep(0.01)
+    lagging.release()
+    driver._wake_readers(names.stream)
+    again = await store.restore("/", PID, offset)
+    assert again is not None and again.session.data == {"v": 1}
