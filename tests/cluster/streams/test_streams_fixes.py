@@ -114,7 +114,7 @@ async def test_a_client_that_leaves_during_its_restore_can_still_recover(
         ws = await http.ws_connect(f"{url}/socket.io/?EIO=4&transport=websocket")
         opened = await ws.receive_str()
         assert opened.startswith("0")
-        await ws.send_str('40{"pid":"%s"}' % PID)
+        await ws.send_str('40{"pid":"' + PID + '"}')
         await asyncio.sleep(0.05)
         await ws.close()
     await asyncio.sleep(0.5)
