@@ -68,6 +68,10 @@ REFRESH_CHUNK = 500
 #: gave it out, this node may not have read it yet).
 CATCH_UP_TIMEOUT = 5.0
 _ZERO = (0, 0)
+#: Restores run at once at most (each holds one pooled connection at a time), and how long one
+#: waits for its turn before it is refused (its session untouched).
+MAX_RESTORES = 32
+RESTORE_WAIT = 10.0
 #: A restore that cannot be exact now but may be later (the session is written back).
 _AGAIN = object()
 
@@ -98,6 +102,7 @@ class RedisStreamsStore:
         self._unwritable_logged = False
         #: Sessions restored in this step of the event loop, until the server takes them up.
         self._taken: dict[str, SessionState] = {}
+        self._slots = asyncio.Semaphore(MAX_RESTORES)
 
     # -- lifecycle (the driver's) -------------------------------------------------------------------
 
@@ -187,6 +192,15 @@ class RedisStreamsStore:
         """The session ``pid`` and the packets after ``offset`` (after the session's start when
         None), or None when that cannot be exact (see the module docstring)."""
         try:
+            # At most MAX_RESTORES at once (a reconnect storm must not exhaust the client's
+            # connection pool, which redis-py fails rather than waits on, nor starve the writer).
+            async with asyncio.timeout(RESTORE_WAIT):
+                await self._slots.acquire()
+        except TimeoutError:
+            _log.warning("connection-state recovery: too many restores at once; a fresh session")
+            self._stats.refused += 1
+            return None
+        try:
             restored = await self._restore(namespace, pid, offset)
         except (ConnectionError, OSError, TimeoutError) as exc:
             _log.warning("connection-state recovery: Redis did not answer (%r); a fresh session", exc)
@@ -194,6 +208,8 @@ class RedisStreamsStore:
         except Exception as exc:  # redis-py's errors: refused, never a crash of the connect
             _log.warning("connection-state recovery failed (%r); a fresh session", exc)
             restored = None
+        finally:
+            self._slots.release()
         if restored is None:
             self._stats.refused += 1
         else:

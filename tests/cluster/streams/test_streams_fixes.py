@@ -146,3 +146,39 @@ async def test_a_restore_refused_for_a_passing_reason_puts_the_session_back(
     driver._wake_readers(names.stream)
     again = await store.restore("/", PID, offset)
     assert again is not None and again.session.data == {"v": 1}
+
+
+async def test_a_reconnect_storm_of_400_restores_all_recover(
+    serve: Any, redis_server: Any, names: Names
+) -> None:
+    """400 sessions of a node that died come back at once (while this node emits): every restore
+    succeeds (redis-py's pool of 100 connections fails rather than waits when exhausted)."""
+    from aiosio.protocol.cluster import WireSession, encode_session, stream_id_key
+
+    from .test_streams_store import xadd
+
+    sio, driver, store = await node(serve, redis_server.url, names)
+    first = xadd(redis_server, names, "n", 0)
+    client = redis_server.client()
+    for i in range(400):
+        session = WireSession(f"sid{i:017d}", f"pid{i:017d}", (f"sid{i:017d}",), {}, None)
+        client.set(names.sessions + f"pid{i:017d}", encode_session(session), px=60_000)
+    last = [xadd(redis_server, names, "n", i) for i in range(50)][-1]
+    async with asyncio.timeout(5):
+        while driver.read_position[names.stream] < stream_id_key(last):
+            await asyncio.sleep(0.01)
+    errors: list[str] = []
+
+    async def emits() -> None:
+        for i in range(200):
+            try:
+                await sio.emit("x", i)
+            except Exception as exc:
+                errors.append(repr(exc))
+
+    emitting = asyncio.ensure_future(emits())
+    results = await asyncio.gather(*(store.restore("/", f"pid{i:017d}", first) for i in range(400)))
+    await emitting
+    assert sum(1 for r in results if r is not None) == 400
+    assert errors == []
+    assert all(len(r.missed) >= 50 for r in results if r is not None)  # and the emits so far
