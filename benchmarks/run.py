@@ -13,6 +13,7 @@ one and re-renders the table, `--readme` re-renders it from the published file.
     .venv/bin/python benchmarks/run.py [--quick] [--targets a,b] [--scenarios x,y] [--runs N]
     .venv/bin/python benchmarks/run.py --scenarios cluster-fanout,redis-cost
     .venv/bin/python benchmarks/run.py --publish benchmarks/results/<run id>.jsonl
+    .venv/bin/python benchmarks/run.py --scenarios curve [--curve-points 1000,5000]  # the curve + plot
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from harness import machine, procs, readme, redis_server
+from harness.plot import curve_clients, curve_title, plot_curve
 from harness.report import render
-from harness.scenarios import ALL_SCENARIOS, REDIS_SCENARIOS, Scenario, select
+from harness.scenarios import ALL_SCENARIOS, REDIS_SCENARIOS, Scenario, curve_point, select
 from harness.targets import DEFAULT_TARGETS, Target, all_targets
 from harness.topologies import run_scenario
 
@@ -51,6 +53,17 @@ def parse_args() -> argparse.Namespace:
         type=int,
         help="every scenario with N clients instead of its own count: a smoke run, not comparable",
     )
+    p.add_argument(
+        "--curve-points",
+        help="the curve's client counts, comma-separated (default 1000,5000,10000,20000)",
+    )
+    p.add_argument(
+        "--curve-targets",
+        help=(
+            "the targets that run the curve's points "
+            f"(default: every --targets one, else {','.join(CURVE_TARGETS)})"
+        ),
+    )
     p.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     p.add_argument("--report", type=Path, help="only re-render the report of a results .jsonl")
     p.add_argument(
@@ -64,10 +77,16 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
-def select_targets(names: str | None) -> list[Target]:
-    """The targets named in `names` (comma-separated), or the default ones."""
+#: The targets of the curve's points (the others record them as skipped) unless ``--curve-targets``
+#: names others; a run of the curve alone without ``--targets`` runs these.
+CURVE_TARGETS = ("aiosio", "node", "psio", "bare")
+
+
+def select_targets(names: str | None, curve_only: bool = False) -> list[Target]:
+    """The targets named in `names` (comma-separated), or the default ones (`curve_only`: the
+    curve's)."""
     known = {t.name: t for t in all_targets()}
-    wanted = names.split(",") if names else list(DEFAULT_TARGETS)
+    wanted = names.split(",") if names else list(CURVE_TARGETS if curve_only else DEFAULT_TARGETS)
     unknown = [n for n in wanted if n not in known]
     if unknown:
         raise SystemExit(f"unknown target(s): {', '.join(unknown)}; known: {', '.join(known)}")
@@ -107,9 +126,14 @@ def run_one(
     cores: tuple[str | None, str | None],
     log: TextIO,
     run: int = 1,
+    curve_targets: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Run one scenario against fresh server(s) of `target`; return the generator's result."""
+    """Run one scenario against fresh server(s) of `target`; return the generator's result.
+
+    A curve point runs only for the `curve_targets` (if given)."""
     if scenario.name in target.skips:
+        return {"ok": False, "skipped": True}
+    if curve_targets and scenario.group == "curve" and target.name not in curve_targets:
         return {"ok": False, "skipped": True}
     try:
         result = run_scenario(target, scenario, quick, cores, log, run)
@@ -132,10 +156,39 @@ def progress(rec: dict[str, Any], scenario: Scenario, runs: int) -> str:
     return f"{head} {values}  (gen CPU {gen}, server CPU {srv}, {rec['wall_s']:.1f}s)"
 
 
+def with_curve_points(scenarios: list[Scenario], points: str | None) -> list[Scenario]:
+    """`scenarios` with the curve's points replaced by `points` (comma-separated client counts)."""
+    if not points or not any(s.group == "curve" for s in scenarios):
+        return scenarios
+    counts = sorted({int(p) for p in points.split(",")})
+    at = next(i for i, s in enumerate(scenarios) if s.group == "curve")
+    rest = [s for s in scenarios if s.group != "curve"]
+    return [*rest[:at], *(curve_point(n) for n in counts), *rest[at:]]
+
+
+def known_scenarios(names: set[str]) -> list[Scenario]:
+    """The scenarios of these record names, in report order, curve points of any size included."""
+    known = [s for s in ALL_SCENARIOS if s.name in names]
+    extra = {curve_clients(n) for n in names - {s.name for s in known}} - {None}
+    return [*known, *(curve_point(n) for n in sorted(c for c in extra if c is not None))]
+
+
+def write_plot(records: list[dict[str, Any]], meta: dict[str, Any], png: Path) -> None:
+    """The curve's PNG from `records`, if they hold curve points."""
+    targets = [t for t in all_targets() if t.name in {r["target"] for r in records}]
+    if plot_curve(records, png, targets, curve_title(meta)) is not None:
+        print(f"curve plot: {png}", file=sys.stderr)
+
+
 def benchmark(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run every run x scenario x target, appending each record to the run's JSONL file."""
-    targets = select_targets(args.targets)
     scenarios = select(args.scenarios.split(",") if args.scenarios else None)
+    scenarios = with_curve_points(scenarios, args.curve_points)
+    targets = select_targets(args.targets, curve_only=all(s.group == "curve" for s in scenarios))
+    # Named targets all run the curve; a default run leaves it to the curve's own.
+    curve_targets: tuple[str, ...] = () if args.targets else CURVE_TARGETS
+    if args.curve_targets:
+        curve_targets = tuple(args.curve_targets.split(","))
     scenarios = preflight(targets, scenarios, explicit=bool(args.scenarios))
     if args.clients:
         scenarios = [dataclasses.replace(s, params={**s.params, "clients": args.clients}) for s in scenarios]
@@ -174,7 +227,7 @@ def benchmark(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str,
                 for target in targets:
                     started = time.monotonic()
                     with (logs / f"{target.name}-{scenario.name}-{run}.log").open("w") as log:
-                        result = run_one(target, scenario, args.quick, cores, log, run)
+                        result = run_one(target, scenario, args.quick, cores, log, run, curve_targets)
                     # The generator's own `scenario` is its function name ("fanout"); ours wins.
                     rec = {
                         **result,
@@ -208,25 +261,29 @@ def main() -> None:
             readme.publish(args.publish)
         records, meta = load(readme.PUBLISHED)
         targets = [t for t in all_targets() if t.name in {r["target"] for r in records}]
-        scenarios = [s for s in ALL_SCENARIOS if s.name in {r["scenario"] for r in records}]
+        # The curve is the plot's, not the table's.
+        scenarios = [s for s in known_scenarios({r["scenario"] for r in records}) if s.group != "curve"]
         block = readme.render_block(records, meta, targets, scenarios)
         readme.update_readme(block)
         print(block)
+        readme.update_curve(records, meta)
         return
     if args.report:
         records, meta = load(args.report)
+        write_plot(records, meta, args.report.with_suffix(".curve.png"))
     else:
         records, meta = benchmark(args)
     present_t = {r["target"] for r in records}
     present_s = {r["scenario"] for r in records}
     targets = [t for t in all_targets() if t.name in present_t]
-    scenarios = [s for s in ALL_SCENARIOS if s.name in present_s]
+    scenarios = known_scenarios(present_s)
     report = render(records, meta.get("machine", {}), meta.get("config", {}), targets, scenarios)
     print(report)
     if not args.report:
         (args.out / "latest.md").write_text(report)
         (args.out / f"{records[0]['run_id']}.md").write_text(report)
         jsonl = args.out / f"{records[0]['run_id']}.jsonl"
+        write_plot(records, meta, jsonl.with_suffix(".curve.png"))
         print(f"to make this run the README's table: benchmarks/run.py --publish {jsonl}", file=sys.stderr)
 
 

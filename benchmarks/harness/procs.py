@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -20,8 +21,23 @@ NODE = shutil.which("node") or "node"
 
 
 def raise_fd_limit(needed: int) -> int:
-    """Raise this process's open-file soft limit to the hard limit; children inherit it."""
+    """Raise this process's open-file soft limit to the hard limit; children inherit it.
+
+    A hard limit below `needed` (20,000 clients need ~21,000 descriptors in the server and as many
+    in the generator, each process counting its own) is raised too when the process may
+    (root, or CAP_SYS_RESOURCE): up to ``/proc/sys/fs/nr_open``."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        try:
+            ceiling = int(Path("/proc/sys/fs/nr_open").read_text())
+        except (OSError, ValueError):
+            ceiling = needed
+        want = min(ceiling, max(needed, 65536))
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+            soft = hard = want
+        except (ValueError, OSError):
+            pass  # not allowed: the warning below says what is missing
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         soft = hard
@@ -93,21 +109,77 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+#: ``AIOSIO_BENCH_PROFILE=<dir>``: profile the Python servers (see servers/common.py); with
+#: ``AIOSIO_BENCH_PROFILER=py-spy`` the harness attaches py-spy to each instead of cProfile.
+PROFILE_ENV, PROFILER_ENV = "AIOSIO_BENCH_PROFILE", "AIOSIO_BENCH_PROFILER"
+PY_SPY = Path(sys.executable).with_name("py-spy")
+
+
+def py_spy_dir() -> Path | None:
+    """The directory py-spy profiles go to, if py-spy profiling was asked for."""
+    out = os.environ.get(PROFILE_ENV)
+    if not out or os.environ.get(PROFILER_ENV, "cprofile") != "py-spy":
+        return None
+    if not PY_SPY.exists() and shutil.which("py-spy") is None:
+        raise SystemExit("py-spy not found: pip install py-spy (the dev extras have it)")
+    return Path(out)
+
+
+def is_python(argv: Sequence[str]) -> bool:
+    """Whether `argv` runs a Python server (possibly behind ``env VAR=...``)."""
+    words = [w for w in argv if w != "env" and "=" not in w]
+    return bool(words) and Path(words[0]).name.startswith("python")
+
+
+@contextlib.contextmanager
+def py_spy(pid: int, argv: Sequence[str], port: int, out: Path, log: TextIO) -> Iterator[None]:
+    """py-spy recording the server `pid` (its worker processes too) until it exits: a flame graph
+    ``<out>/<script>-<port>.svg``, native frames included (time in aiohttp's C parser, orjson or
+    uvloop shows as such instead of being charged to the Python caller)."""
+    script = next((Path(w).stem for w in argv if w.endswith(".py")), Path(argv[-1]).name)
+    out.mkdir(parents=True, exist_ok=True)
+    exe = str(PY_SPY) if PY_SPY.exists() else "py-spy"
+    cmd = [exe, "record", "--pid", str(pid), "--native", "--subprocesses", "--nonblocking"]
+    cmd += ["--output", str(out / f"{script}-{port}.svg")]
+    spy = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield
+    finally:
+        # The server has been stopped: py-spy sees it exit and writes its file.
+        try:
+            spy.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            spy.send_signal(signal.SIGINT)
+            try:
+                spy.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+                spy.wait()
+
+
 @contextlib.contextmanager
 def server(argv: list[str], core: str | None, log: TextIO) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """Start a fresh server on a free port, wait until it listens, and stop it afterwards."""
     port = free_port()
+    spy_dir = py_spy_dir() if is_python(argv) else None
+    env = None
+    if spy_dir is not None:  # py-spy, not cProfile as well
+        env = {k: v for k, v in os.environ.items() if k != PROFILE_ENV}
     proc = subprocess.Popen(
         pinned(core, [*argv, "--port", str(port)]),
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,
+        env=env,
     )
-    try:
-        wait_listening(proc, port)
-        yield proc, port
-    finally:
-        stop(proc)
+    with contextlib.ExitStack() as stack:
+        try:
+            wait_listening(proc, port)
+            if spy_dir is not None:
+                stack.enter_context(py_spy(proc.pid, argv, port, spy_dir, log))
+            yield proc, port
+        finally:
+            stop(proc)
 
 
 def run_loadgen(
@@ -157,8 +229,8 @@ def run_loadgen(
             timeout=timeout,
             check=False,
         )
-    except subprocess.TimeoutExpired:
-        return {"ok": False, "error": f"load generator timed out after {timeout:.0f}s"}
+    except subprocess.TimeoutExpired:  # subprocess.run has killed it
+        return {"ok": False, "timed_out": True, "error": f"load generator timed out after {timeout:.0f}s"}
     lines = done.stdout.decode(errors="replace").strip().splitlines()
     try:
         result: dict[str, Any] = json.loads(lines[-1])

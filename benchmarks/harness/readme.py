@@ -4,6 +4,9 @@
 ``benchmarks/results/published.jsonl`` / ``published.meta.json``, which are committed, and renders the
 table between the README's ``<!-- benchmark-table -->`` markers from that copy; ``run.py --readme``
 re-renders it from the committed copy alone. Either way the table can be reproduced from the repository.
+If the published run has the curve (``--scenarios ...,curve``), both also draw its plot into
+``benchmarks/results/published-curve.png`` (committed) and embed it between the README's
+``<!-- benchmark-curve -->`` markers.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ PUBLISHED = RESULTS / "published.jsonl"
 PUBLISHED_META = RESULTS / "published.meta.json"
 README = Path(__file__).resolve().parents[2] / "README.md"
 START, END = "<!-- benchmark-table -->", "<!-- /benchmark-table -->"
+CURVE_START, CURVE_END = "<!-- benchmark-curve -->", "<!-- /benchmark-curve -->"
+PUBLISHED_CURVE = RESULTS / "published-curve.png"
 
 
 def publish(jsonl: Path) -> None:
@@ -66,12 +71,39 @@ def render_block(
     return "\n".join([head, "", *table])
 
 
-def replace_block(text: str, block: str) -> str:
+def replace_block(text: str, block: str, start_mark: str = START, end_mark: str = END) -> str:
     """``text`` with everything between the markers replaced by ``block``."""
-    start, end = text.find(START), text.find(END)
+    start, end = text.find(start_mark), text.find(end_mark)
     if start < 0 or end < start:
-        raise SystemExit(f"README.md has no {START} ... {END} block")
-    return text[: start + len(START)] + "\n" + block + "\n" + text[end:]
+        raise SystemExit(f"README.md has no {start_mark} ... {end_mark} block")
+    return text[: start + len(start_mark)] + "\n" + block + "\n" + text[end:]
+
+
+def curve_block(
+    records: list[dict[str, Any]], meta: dict[str, Any], png: Path = PUBLISHED_CURVE
+) -> str | None:
+    """Draw the published run's curve into `png`; the Markdown embedding it (None: no curve)."""
+    from harness.plot import curve_title, plot_curve
+    from harness.targets import all_targets
+
+    targets = [t for t in all_targets() if t.name in {r["target"] for r in records}]
+    if plot_curve(records, png, targets, curve_title(meta)) is None:
+        return None
+    config: dict[str, str] = meta.get("config", {})
+    rel = png.relative_to(README.parent) if png.is_relative_to(README.parent) else png
+    return (
+        f"![fan-out deliveries/s and KiB per connection at each number of clients]({rel.as_posix()})\n\n"
+        f"Drawn by `benchmarks/run.py --readme` from `benchmarks/results/published.jsonl` "
+        f"({config.get('Run', 'run id unknown')}): the `curve` scenarios, medians over runs; a point "
+        "marked with a cross timed out (its time bound) or failed."
+    )
+
+
+def update_curve(records: list[dict[str, Any]], meta: dict[str, Any], readme: Path = README) -> None:
+    """Redraw the published curve and embed it in the README (nothing if the run has no curve)."""
+    block = curve_block(records, meta)
+    if block is not None:
+        readme.write_text(replace_block(readme.read_text(), block, CURVE_START, CURVE_END))
 
 
 def update_readme(block: str, readme: Path = README) -> None:

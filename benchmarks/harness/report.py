@@ -25,6 +25,7 @@ class Cell:
     ok_runs: int = 0
     runs: int = 0
     skipped: bool = False
+    timed_out: bool = False  # every run failed, at least one by the generator's timeout
 
     @property
     def saturated(self) -> bool:
@@ -54,6 +55,7 @@ def reduce(records: list[dict[str, Any]]) -> dict[tuple[str, str], Cell]:
     for key, recs in groups.items():
         ok = [r for r in recs if r.get("ok")]
         cell = Cell(ok_runs=len(ok), runs=len(recs), skipped=all(r.get("skipped") for r in recs))
+        cell.timed_out = not ok and any(r.get("timed_out") for r in recs)
         keys = {k for r in ok for k in r.get("metrics", {})}
         for k in keys:
             m = median([r["metrics"].get(k) for r in ok])
@@ -92,7 +94,7 @@ def status(cell: Cell | None) -> str | None:
     if cell.skipped:
         return "skipped"
     if cell.ok_runs == 0:
-        return "failed"
+        return "timed out" if cell.timed_out else "failed"
     return None
 
 

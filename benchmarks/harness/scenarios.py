@@ -33,6 +33,11 @@ class Scenario:
     topology: str = "single"
     # Run only when named (``--scenarios polling-handoff``), not in a default run.
     on_request: bool = False
+    # An on-request scenario's group: ``--scenarios <group>`` selects all of it (the curve points).
+    group: str = ""
+    # The generator's timeout in seconds (None: `budget_seconds`' default); a run over it is
+    # recorded as timed out, its processes stopped.
+    budget: float | None = None
 
     def loadgen_args(self, quick: bool) -> list[str]:
         """Arguments for loadgen.js; `quick` shortens the warm-up and measurement windows."""
@@ -47,6 +52,8 @@ class Scenario:
 
     def budget_seconds(self) -> float:
         """A generous upper bound on the generator's run time, used as its timeout."""
+        if self.budget is not None:
+            return self.budget
         return 120 + self.params.get("warmup", 0) + self.params.get("duration", 0)
 
 
@@ -74,6 +81,40 @@ def fanout(clients: int, duration: float) -> Scenario:
         params={"clients": clients, "window": 1, "warmup": 1, "duration": duration},
         metrics=(DELIVERIES, P50, P99, BROADCASTS),
         headline=("deliveries_per_s",),
+    )
+
+
+KIB_PER_CONN = Metric("kib_per_conn", "KiB/conn", higher_is_better=False, digits=1)
+
+#: The curve's points (clients): ``--scenarios curve`` runs them all; ``run.py --curve-points``
+#: replaces them (the tests use tiny ones).
+CURVE_POINTS = (1000, 5000, 10_000, 20_000)
+
+
+def curve_name(clients: int) -> str:
+    """A curve point's scenario name: ``curve-5k`` (or ``curve-50`` below a round thousand)."""
+    return f"curve-{clients // 1000}k" if clients % 1000 == 0 else f"curve-{clients}"
+
+
+def curve_point(clients: int) -> Scenario:
+    """One point of the curve: fan-out to `clients` (as in ``fanout-1k``), and the server's idle
+    RSS growth per connection, read after all of them connected and before the first broadcast.
+
+    Bounded: connecting, the warm-up and the window must fit in 60 s plus 12 ms a client (300 s at
+    20,000); a slower target's point is recorded as timed out, never waited for."""
+    return Scenario(
+        name=curve_name(clients),
+        kind="fanout",
+        title=(
+            f"curve: {clients:,} clients, `bcast` to all, 1 in flight (p50/p99: send → last receipt); "
+            "KiB/conn = server RSS growth while they connected / clients"
+        ),
+        params={"clients": clients, "window": 1, "warmup": 1, "duration": 3, "rss": 1, "settle": 1},
+        metrics=(DELIVERIES, P50, P99, BROADCASTS, KIB_PER_CONN),
+        headline=("deliveries_per_s", "kib_per_conn"),
+        on_request=True,
+        group="curve",
+        budget=60 + 0.012 * clients,
     )
 
 
@@ -160,6 +201,7 @@ ALL_SCENARIOS: tuple[Scenario, ...] = (
         headline=("deliveries_per_s", "kept_pct", "kept_cpu_pct"),
         topology="redis-cost",
     ),
+    *(curve_point(n) for n in CURVE_POINTS),
 )
 
 #: The scenarios that need a redis-server (and servers that can be given ``--redis URL``).
@@ -168,13 +210,14 @@ REDIS_SCENARIOS = frozenset(s.name for s in ALL_SCENARIOS if s.topology != "sing
 
 def select(names: list[str] | None) -> list[Scenario]:
     """Scenarios whose name equals or starts with one of `names` ("fanout" selects both); without
-    names, every scenario that is not run on request only (those are chosen by their full name)."""
+    names, every scenario that is not run on request only (those are chosen by their full name, or
+    by their group's: "curve" selects every curve point)."""
     if not names:
         return [s for s in ALL_SCENARIOS if not s.on_request]
     chosen = [
         s
         for s in ALL_SCENARIOS
-        if any(s.name == n or (s.name.startswith(n) and not s.on_request) for n in names)
+        if any(s.name == n or n == s.group or (s.name.startswith(n) and not s.on_request) for n in names)
     ]
     unknown = [n for n in names if not any(s.name.startswith(n) for s in ALL_SCENARIOS)]
     if unknown:

@@ -167,18 +167,19 @@ def all_targets() -> list[Target]:
         *(_workers(n) for n in (1, 2)),
         Target("node", "Node socket.io 4.8", (node, str(SERVERS / "node_server.js"))),
         *_sharded(node),
-        # The ceiling speaks the websocket transport only, and has no cluster.
+        # The ceiling: websocket and long-polling transports (the polling scenario's ceiling too),
+        # no cluster.
         Target(
             "bare",
-            "bare aiohttp WS (asyncio)",
+            "bare aiohttp (asyncio)",
             _python("bare_server.py"),
-            skips=frozenset({"polling"}) | REDIS_SCENARIOS,
+            skips=REDIS_SCENARIOS,
         ),
         Target(
             "bare-uvloop",
-            "bare aiohttp WS (uvloop)",
+            "bare aiohttp (uvloop)",
             _python("bare_server.py", "--loop", "uvloop"),
-            skips=frozenset({"polling"}) | REDIS_SCENARIOS,
+            skips=REDIS_SCENARIOS,
         ),
     ]
 

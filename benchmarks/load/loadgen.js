@@ -28,6 +28,7 @@ const OPTIONS = {
   warmup: { type: 'string', default: '1' }, // seconds before the measurement window
   duration: { type: 'string', default: '5' }, // seconds of measurement window
   settle: { type: 'string', default: '1' }, // seconds between last connect and RSS reading
+  rss: { type: 'string', default: '0' }, // 1: fanout also reads the server's RSS per connection
 };
 
 async function main() {
@@ -50,6 +51,7 @@ async function main() {
     warmup: Number(values.warmup),
     duration: Number(values.duration),
     settle: Number(values.settle),
+    rss: values.rss === '1',
   };
   const result = await run(opts);
   return { ok: true, scenario: values.scenario, ...result };

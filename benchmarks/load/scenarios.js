@@ -255,7 +255,27 @@ async function probeUntilAll(clients, frameFor) {
  * broadcast reaches everyone.
  */
 async function fanout(opts) {
+  // --rss 1 (the curve): the server's idle RSS growth per connection, read as in `connections`.
+  let rssBefore = null;
+  if (opts.rss) {
+    const warm = await connectMany(20, 20, () => new WsClient(opts.port));
+    for (const c of warm.clients) c.terminate();
+    await sleep(500);
+    rssBefore = serverRssKiB(opts.serverPid);
+  }
   const clients = await connectAll(opts, opts.clients);
+  let memory = {};
+  if (opts.rss) {
+    await sleep(opts.settle * 1000);
+    const rssAfter = serverRssKiB(opts.serverPid);
+    if (rssBefore !== null && rssAfter !== null) {
+      memory = {
+        kib_per_conn: round((rssAfter - rssBefore) / clients.length, 2),
+        rss_before_mib: round(rssBefore / 1024, 1),
+        rss_after_mib: round(rssAfter / 1024, 1),
+      };
+    }
+  }
   const frameFor = (seq) => `"bcast",{"seq":${seq},"text":${MSG_TEXT}}`;
   const probes = opts.probe ? await probeUntilAll(clients, frameFor) : 0;
   const result = await pump(opts, clients, frameFor, () => clients.length);
@@ -264,7 +284,7 @@ async function fanout(opts) {
   if (opts.port2) {
     extra.split = [opts.port, opts.port2].map((p) => clients.filter((c) => c.port === p).length);
   }
-  return { ...extra, ...result };
+  return { ...extra, ...result, metrics: { ...result.metrics, ...memory } };
 }
 
 /** `rooms`: `clients` spread round-robin over `rooms` rooms; `to_room` to each room in turn. */
