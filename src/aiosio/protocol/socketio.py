@@ -9,6 +9,7 @@ EVENT is a non-empty list whose first item is a non-reserved event name).
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,14 @@ class PacketType(enum.IntEnum):
 
 
 _TYPE_CHARS = {str(int(t)): t for t in PacketType}
+
+#: The header of nearly every packet a peer sends: an EVENT or ACK, its namespace (up to the first
+#: comma, as below), an ack id of at most 16 digits (``MAX_SAFE_INTEGER`` has 16), right before the
+#: JSON array. Anything else (and anything this accepts that :func:`validate` would refuse) takes
+#: the general path.
+_FAST_HEADER = re.compile(r"([23])(?:(/[^,]*),)?([0-9]{0,16})(?=\[)")
+_EVENT = PacketType.EVENT
+_ACK = PacketType.ACK
 
 
 @dataclass(slots=True)
@@ -83,6 +92,23 @@ def validate(packet: Packet) -> None:
 
 def decode_header(text: str, json: JSONCodec = DEFAULT_JSON, max_attachments: int = 10) -> Packet:
     """Decode the text part of a packet. A binary packet comes back with ``attachments`` > 0."""
+    fast = _FAST_HEADER.match(text)
+    if fast is not None:
+        # EVENT or ACK: the checks below and validate()'s, for these two shapes alone.
+        ptype, namespace, digits = fast.groups()
+        ack_id = int(digits) if digits else None
+        if (ack_id is None or ack_id <= MAX_SAFE_INTEGER) and (namespace is None or namespace.isprintable()):
+            data = json.loads(text[fast.end() :])  # starts with "[": a list, or a ParseError
+            if ptype == "2":
+                if data and data[0].__class__ is str and data[0] not in RESERVED_EVENTS:
+                    return Packet(_EVENT, namespace or "/", data, ack_id)
+            elif ack_id is not None:
+                return Packet(_ACK, namespace or "/", data, ack_id)
+    return decode_header_general(text, json, max_attachments)
+
+
+def decode_header_general(text: str, json: JSONCodec = DEFAULT_JSON, max_attachments: int = 10) -> Packet:
+    """:func:`decode_header` without its fast path: every packet type and every error."""
     if not text:
         raise ParseError("empty packet")
     ptype = _TYPE_CHARS.get(text[0])
