@@ -72,6 +72,15 @@ _ZERO = (0, 0)
 #: waits for its turn before it is refused (its session untouched).
 MAX_RESTORES = 32
 RESTORE_WAIT = 10.0
+#: Compare-and-delete, compare-and-set of a session key (KEYS[1]): only while it holds ARGV[1],
+#: the value this node wrote last (or, for the set, when it is gone).
+_DELETE_IF_MINE = (
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+)
+_SET_IF_MINE = (
+    "local v = redis.call('GET', KEYS[1]) if v == false or v == ARGV[1] then "
+    "return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end return 0"
+)
 #: A restore that cannot be exact now but may be later (the session is written back).
 _AGAIN = object()
 
@@ -103,6 +112,13 @@ class RedisStreamsStore:
         #: Sessions restored in this step of the event loop, until the server takes them up.
         self._taken: dict[str, SessionState] = {}
         self._slots = asyncio.Semaphore(MAX_RESTORES)
+        #: Sessions changed and not written yet, oldest first (one write per session, however
+        #: often it changed), and the task writing them.
+        self._dirty: dict[str, tuple[SessionState, bool]] = {}
+        self._flusher: asyncio.Task[None] | None = None
+        #: pid -> the value this node last wrote for a live session (for the compare-and-set or
+        #: -delete when the socket goes).
+        self._mine: dict[str, bytes] = {}
 
     # -- lifecycle (the driver's) -------------------------------------------------------------------
 
@@ -114,27 +130,70 @@ class RedisStreamsStore:
             )
 
     async def close(self) -> None:
-        """Stop refreshing (the sessions stay in Redis until they expire)."""
-        task, self._refresh = self._refresh, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Stop refreshing (the sessions stay in Redis until they expire); what is still to be
+        written goes to the link's queue now (its close drains it, bounded)."""
+        for task in (self._refresh, self._flusher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._refresh = self._flusher = None
+        dirty, self._dirty = self._dirty, {}
+        for state, lost in dirty.values():
+            self._write(state, lost)
 
     async def _refresh_loop(self) -> None:
         interval = max(0.05, self.options.max_disconnection_duration / 2)
-        link = self._driver.link
         while True:
             await asyncio.sleep(interval)
             states = list(self._live.values())
             for start in range(0, len(states), REFRESH_CHUNK):
                 # In chunks, while the link's queue has room: a refresh of many sessions must not
                 # push the node's broadcasts out of a full queue.
-                while link.stats.pending > link.max_pending // 2:
-                    await asyncio.sleep(0.01)
+                await self._room_in_queue()
                 for state in states[start : start + REFRESH_CHUNK]:
                     if self._live.get(state.pid) is state:
-                        self._write(state)
+                        self._touch(state.pid)
+
+    def _touch(self, pid: str) -> None:
+        """Refresh a live session's expiry (``PEXPIRE``); written again when it is missing (Redis
+        restarted, flushed, or a write was lost)."""
+        done = self._driver.link.command("PEXPIRE", self._key(pid), self._ttl_ms, reply=True)
+        if done is not None:
+            done.add_done_callback(lambda reply: self._touched(pid, reply))
+
+    def _touched(self, pid: str, reply: asyncio.Future[Any]) -> None:
+        if reply.cancelled() or reply.exception() is not None or reply.result() != 0:
+            return
+        state = self._live.get(pid)
+        if state is not None:
+            self._mark(state)
+
+    async def _room_in_queue(self) -> None:
+        """Until the link's queue is at most half full (session writes never push a broadcast
+        out of it)."""
+        link = self._driver.link
+        while link.stats.pending > link.max_pending // 2:
+            await asyncio.sleep(0.01)
+
+    def _mark(self, state: SessionState, lost: bool = False) -> None:
+        """Write ``state`` soon (coalesced: a room change of many sockets is one write each, in
+        chunks while the queue has room); ``lost``: only over what this node wrote last."""
+        self._dirty.pop(state.pid, None)
+        self._dirty[state.pid] = (state, lost)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(
+                self._flush(), name="aiosio-recovery-writes"
+            )
+
+    async def _flush(self) -> None:
+        dirty = self._dirty
+        while dirty:
+            await self._room_in_queue()
+            for _ in range(min(REFRESH_CHUNK, len(dirty))):
+                pid = next(iter(dirty))
+                self._write(*dirty.pop(pid))
+            await asyncio.sleep(0)
 
     # -- the store interface ----------------------------------------------------------------------
 
@@ -156,23 +215,30 @@ class RedisStreamsStore:
         self._live[state.pid] = state
         if self._refresh is None and self._driver.adapter is not None:
             self.start()
-        self._write(state)
+        self._mark(state)
 
     def persist(self, state: SessionState) -> None:
         """The socket's connection was lost: its session stays ``max_disconnection_duration``."""
         self._live.pop(state.pid, None)
-        self._write(state)
+        self._mark(state, lost=True)
 
     def discard(self, pid: str) -> None:
         """The session is over (taken up by a new socket, or ended for good): delete it."""
         self._taken.pop(pid, None)
         self._live.pop(pid, None)
-        self._driver.link.command("DEL", self._key(pid))
+        self._dirty.pop(pid, None)  # a write still to come would bring it back
+        mine = self._mine.pop(pid, None)
+        if mine is None:
+            self._driver.link.command("DEL", self._key(pid))
+        else:
+            # Only if it is still what this node wrote: a restore elsewhere took the session
+            # over (and wrote it there) while this node let its old socket go.
+            self._driver.link.command("EVAL", _DELETE_IF_MINE, 1, self._key(pid), mine)
 
     def _key(self, pid: str) -> str:
         return self._driver.session_key_prefix + pid
 
-    def _write(self, state: SessionState) -> None:
+    def _write(self, state: SessionState, lost: bool = False) -> None:
         data = {} if state.data is None else state.data
         try:
             value = encode_session(WireSession(state.sid, state.pid, state.rooms, data, state.start))
@@ -186,7 +252,21 @@ class RedisStreamsStore:
                     exc,
                 )
             return
-        self._driver.link.command("SET", self._key(state.pid), value, "PX", self._ttl_ms)
+        link, key = self._driver.link, self._key(state.pid)
+        mine = self._mine.pop(state.pid, None) if lost else None
+        if mine is not None:
+            # The connection was lost: not over a session another node restored meanwhile.
+            done = link.command("EVAL", _SET_IF_MINE, 1, key, mine, value, self._ttl_ms, reply=True)
+        else:
+            done = link.command("SET", key, value, "PX", self._ttl_ms, reply=True)
+            if not lost:
+                self._mine[state.pid] = value
+        if done is not None:
+            done.add_done_callback(self._written)
+
+    def _written(self, done: asyncio.Future[Any]) -> None:
+        if not done.cancelled() and done.exception() is not None:
+            self._stats.evicted_sessions += 1  # dropped (a full queue, a failed round trip) or refused
 
     async def restore(self, namespace: str, pid: str, offset: str | None) -> Restored | None:
         """The session ``pid`` and the packets after ``offset`` (after the session's start when
@@ -224,6 +304,9 @@ class RedisStreamsStore:
         # A barrier first: every session write this node queued before (the socket's last room
         # change, its persist) reaches Redis before the GET, and none re-creates the key after
         # the DEL.
+        pending = self._dirty.pop(pid, None)
+        if pending is not None:
+            self._write(*pending)
         barrier = link.command("PING", reply=True)
         assert barrier is not None
         await asyncio.wait_for(barrier, link.op_timeout)

@@ -238,7 +238,9 @@ class Lifecycle(Dispatch):
         adapter = self._adapter
         if isinstance(adapter, ClusterAdapter):
             adapter.driver.disconnect_sockets(ns, Selector((sid,), sids=True), False)
-            # That node then deletes the session it held: written again once it has.
+            # That node then deletes the session it held only if it still holds what that node
+            # wrote (compare-and-delete): this node's write survives, unless it is the very same
+            # value (nothing appended since the session started). Written again once, for that.
             self._core.loop.call_later(REWRITE_AFTER, self._session_changed, sid, ns)
 
     def _persist(self, sock: ServerSocket) -> None:

@@ -263,14 +263,19 @@ async def test_acked_and_volatile_packets_are_never_replayed(
 
 
 async def test_a_client_back_before_its_old_node_noticed_is_held_once(
-    serve: Any, redis_server: Any, names: Names
+    serve: Any, redis_server: Any, names: Names, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The client comes back on node B while node A still holds its old, silent connection: B
-    disconnects the sid on A, and writes the session again after A deleted it, so the session is
-    still in Redis (a crash of B now would not lose it) and the sid is held by B alone."""
+    disconnects the sid on A, and A, letting its socket go, deletes the session only if it still
+    holds what A wrote (compare-and-delete): B's session stays in Redis all along (a crash of B
+    now would not lose it), and the sid is held by B alone."""
     from .conftest import HalfCutter
+    from .test_streams_order import SlowReaders
 
+    gate = SlowReaders(monkeypatch)
     a, b = await start_nodes(serve, redis_server.url, names)
+    gate.slow(a)
+    gate.delay = 0.3  # A reads the disconnect (and lets its socket go) after B wrote the session
     relay = HalfCutter(a.port)
     await relay.start()
     try:
@@ -278,17 +283,21 @@ async def test_a_client_back_before_its_old_node_noticed_is_held_once(
         await client.connect(relay.url, transports=["websocket"])
         sid = client.get_sid()
         assert sid is not None
+        await a.sio.emit("n", 1)  # B's session value then differs from A's (its start)
         relay.upstream_port = b.port
         relay.cut_client_side()
         await until(lambda: client.connected and len(b.connects) == 1)
         assert b.connects == [(sid, True)]
-        # Long before A's ping timeout (2 s): B had the sid disconnected there.
-        await until(lambda: not a.sio.manager.is_connected(sid, "/"), timeout=0.8)
         redis = redis_server.client()
         pattern = f"{names.sessions}*".encode()
-        await until(lambda: not redis.keys(pattern), timeout=2)  # A deleted it as it let the sid go
-        await asyncio.sleep(1.5)  # B writes it again
-        assert len(redis.keys(pattern)) == 1
+        await until(lambda: len(redis.keys(pattern)) == 1, timeout=2)  # B wrote it
+        # Long before A's ping timeout (2 s): B had the sid disconnected there.
+        loop = asyncio.get_running_loop()
+        until_time = loop.time() + 1.2
+        while loop.time() < until_time:
+            assert len(redis.keys(pattern)) == 1  # never deleted by A
+            await asyncio.sleep(0.02)
+        assert not a.sio.manager.is_connected(sid, "/")
         found = await b.sio.fetch_sockets()
         assert [s.sid for s in found] == [sid]
         await client.disconnect()

@@ -182,3 +182,49 @@ async def test_a_reconnect_storm_of_400_restores_all_recover(
     assert sum(1 for r in results if r is not None) == 400
     assert errors == []
     assert all(len(r.missed) >= 50 for r in results if r is not None)  # and the emits so far
+
+
+async def test_a_room_change_of_many_sockets_does_not_flood_the_write_queue(
+    serve: Any, redis_server: Any, names: Names
+) -> None:
+    """10,500 sessions change in one step (a socketsJoin for everyone on a big node) while an emit's
+    XADD is queued: the emit succeeds, every session is written once, none is dropped."""
+    sio, driver, store = await node(serve, redis_server.url, names)
+
+    async def emit() -> str:
+        try:
+            await sio.emit("n", 1)
+        except Exception as exc:
+            return repr(exc)
+        return "ok"
+
+    task = asyncio.ensure_future(emit())
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    count = 10_500
+    for i in range(count):  # what the adapter's room change does for 10,500 local sockets
+        store.save_session(SessionState(f"{i:020d}", f"p{i:019d}", "/", (f"{i:020d}", "news"), None, None))
+    assert await task == "ok"
+    client = redis_server.client()
+    async with asyncio.timeout(20):
+        while len(client.keys(names.sessions + "*")) < count:
+            await asyncio.sleep(0.1)
+    assert driver.link.stats.dropped == 0
+    assert store.stats().evicted_sessions == 0
+
+
+async def test_the_refresh_rewrites_a_session_missing_from_redis(
+    serve: Any, redis_server: Any, names: Names
+) -> None:
+    """The refresh only extends the expiry of a live session (PEXPIRE); one that went missing (a
+    Redis flush) is written again."""
+    _sio, _driver, store = await node(serve, redis_server.url, names, max_disconnection_duration=0.4)
+    store.save_session(SessionState(SID, PID, "/", (SID,), {"v": 1}, store.position()))
+    async with asyncio.timeout(5):
+        while stored(redis_server, names) is None:
+            await asyncio.sleep(0.01)
+    redis_server.client().delete(names.sessions + PID)
+    async with asyncio.timeout(5):
+        while stored(redis_server, names) is None:
+            await asyncio.sleep(0.01)
+    assert 0 < redis_server.client().pttl(names.sessions + PID) <= 400

@@ -423,6 +423,10 @@ class StreamsDriver(MessageDriver):
                 claim = self._claims.get(stream, {}).get(key)
                 if claim is not None:
                     return self._with_emitter(stream, entries, i, claim)
+                if self.store is None:  # without recovery every own entry was applied here
+                    if key > self.read_position.get(stream, _ZERO):
+                        self.read_position[stream] = key
+                    continue
             try:
                 message = decode_entry(fields, self.max_message_bytes)
             except ClusterMessageError as exc:
