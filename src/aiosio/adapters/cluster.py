@@ -250,9 +250,9 @@ class ClusterAdapter(MemoryAdapter):
         self._known_servers: dict[str, int] = {}
         #: The driver, once recovery is on and the driver keeps a log (see :meth:`recovery_store`).
         self._logged: LoggedDriver | None = None
-        #: With recovery on: called with (sid, namespace) when a local socket's rooms changed through
-        #: the cluster (another node's ``sockets_join``/``sockets_leave``, a selector operation), so the
-        #: server writes its session through (set by the server).
+        #: With recovery on: called with (sid, namespace) when a local socket joined or left a room
+        #: (any way: the server, the manager, another node's ``sockets_join``/``sockets_leave``),
+        #: so the server writes its session through (set by the server).
         self.on_rooms_changed: Callable[[str, str], None] | None = None
 
     def recovery_store(self, options: RecoveryOptions, delivery_window: float) -> RecoveryStore | None:
@@ -327,6 +327,22 @@ class ClusterAdapter(MemoryAdapter):
         super().remove(namespace, sid)
         if known:
             self.driver.room_deleted(namespace, sid)
+
+    def join(self, namespace: str, sid: str, room: str) -> None:
+        """Put a local socket in a room; with recovery on a logged driver the server hears of it
+        (``on_rooms_changed``), however the join came (the server, the manager, a selector)."""
+        super().join(namespace, sid, room)
+        listener = self.on_rooms_changed
+        if listener is not None:
+            listener(sid, namespace)
+
+    def leave(self, namespace: str, sid: str, room: str) -> None:
+        """Take a local socket out of a room (heard of like :meth:`join`; ``close_room`` leaves
+        each member)."""
+        super().leave(namespace, sid, room)
+        listener = self.on_rooms_changed
+        if listener is not None:
+            listener(sid, namespace)
 
     def room_created(self, namespace: str, room: str) -> None:
         """Tell the driver (it may subscribe to the room)."""
@@ -526,21 +542,12 @@ class ClusterAdapter(MemoryAdapter):
         return host.encode_event
 
     def _change_rooms(self, namespace: str, selector: Selector, rooms: list[str], *, join: bool) -> None:
-        """Join or leave the selected local sockets; the server hears which ones (when it listens)."""
-        listener = self.on_rooms_changed
-        if listener is None:
-            if join:
-                self.join_selected(namespace, selector, rooms)
-            else:
-                self.leave_selected(namespace, selector, rooms)
-            return
-        sids = [member.sid for member in self.local(namespace, selector)]  # before a leave
+        """Join or leave the selected local sockets (the server hears of each through
+        :meth:`join` and :meth:`leave`)."""
         if join:
             self.join_selected(namespace, selector, rooms)
         else:
             self.leave_selected(namespace, selector, rooms)
-        for sid in sids:
-            listener(sid, namespace)
 
     def receive_broadcast(
         self,

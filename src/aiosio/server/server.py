@@ -258,8 +258,8 @@ class AsyncServer(Lifecycle, ClusterOps):
         if "enter_room" in self._hooks:
             await self.manager.enter_room(sid, ns, room)
         elif self._adapter.is_sid_room(ns, sid):
-            self._adapter.join(ns, sid, room)
-            if self._recovery is not None:
+            self._adapter.join(ns, sid, room)  # a logged cluster's adapter writes the session through
+            if self._recovery is not None and not self._recovery_logged:
                 self._session_changed(sid, ns)
         else:
             await self._adapter.add_sockets(ns, Selector((sid,), sids=True), (room,))
@@ -271,7 +271,7 @@ class AsyncServer(Lifecycle, ClusterOps):
             await self.manager.leave_room(sid, ns, room)
         elif self._adapter.is_sid_room(ns, sid):
             self._adapter.leave(ns, sid, room)
-            if self._recovery is not None:
+            if self._recovery is not None and not self._recovery_logged:
                 self._session_changed(sid, ns)
         else:
             await self._adapter.del_sockets(ns, Selector((sid,), sids=True), (room,))

@@ -228,3 +228,44 @@ async def test_the_refresh_rewrites_a_session_missing_from_redis(
         while stored(redis_server, names) is None:
             await asyncio.sleep(0.01)
     assert 0 < redis_server.client().pttl(names.sessions + PID) <= 400
+
+
+def stored_session(redis_server: Any, names: Names) -> Any:
+    from aiosio.protocol.cluster import decode_session
+
+    keys = redis_server.client().keys(names.sessions + "*")
+    if len(keys) != 1:
+        return None
+    raw = redis_server.client().get(keys[0])
+    return None if raw is None else decode_session(raw)
+
+
+async def test_room_changes_through_the_manager_are_written_through(
+    serve: Any, redis_server: Any, names: Names
+) -> None:
+    """Joins and leaves that bypass the server's enter_room/leave_room (the manager's basic_*,
+    its close_room) reach Redis too; data changed in place in get_session's new dict is written
+    with the next change."""
+    sio, _driver, _store = await node(serve, redis_server.url, names)
+    client = aiosio.AsyncClient(reconnection=False)
+    await client.connect(URLS[id(sio)], transports=["websocket"])
+    sid = client.get_sid()
+    assert sid is not None
+
+    async def until_stored(check: Any) -> None:
+        async with asyncio.timeout(5):
+            while True:
+                session = stored_session(redis_server, names)
+                if session is not None and check(session):
+                    return
+                await asyncio.sleep(0.02)
+
+    await until_stored(lambda s: list(s.rooms) == [sid])
+    sio.manager.basic_enter_room(sid, "/", "r9")
+    await until_stored(lambda s: "r9" in s.rooms)
+    data = await sio.get_session(sid)
+    data["k"] = 1  # in place, no save_session
+    await sio.manager.close_room("r9", "/")
+    await until_stored(lambda s: "r9" not in s.rooms)
+    assert stored_session(redis_server, names).data == {"k": 1}
+    await client.disconnect()
