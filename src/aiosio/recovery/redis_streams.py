@@ -442,7 +442,9 @@ class RedisStreamsStore:
         if not await link.call("EXISTS", stream):
             return True  # never written: nothing trimmed
         info = await link.call("XINFO", "STREAM", stream)
-        if _info_int(info, "entries-added") <= _info_int(info, "length"):
+        added = _info_int(info, "entries-added")
+        # Redis < 7 does not count the entries added: unknown, so the oldest entry decides.
+        if added is not None and added <= (_info_int(info, "length") or 0):
             return True
         first = _first_entry_id(info)
         return first is not None and stream_id_key(first) <= stream_id_key(after)
@@ -470,10 +472,13 @@ def _first_entry_id(info: Any) -> str | None:
     return entry_id if is_stream_id(entry_id) else None
 
 
-def _info_int(info: Any, name: str) -> int:
-    """A number out of an ``XINFO STREAM`` reply (0 when absent)."""
-    value: Any = info.get(name, info.get(name.encode(), 0)) if isinstance(info, dict) else 0
+def _info_int(info: Any, name: str) -> int | None:
+    """A number out of an ``XINFO STREAM`` reply (None when absent: Redis < 7 has no
+    ``entries-added``)."""
+    value: Any = info.get(name, info.get(name.encode())) if isinstance(info, dict) else None
+    if value is None:
+        return None
     try:
         return int(value)
     except (TypeError, ValueError):
-        return 0
+        return None

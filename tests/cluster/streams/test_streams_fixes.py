@@ -269,3 +269,35 @@ async def test_room_changes_through_the_manager_are_written_through(
     await until_stored(lambda s: "r9" not in s.rooms)
     assert stored_session(redis_server, names).data == {"k": 1}
     await client.disconnect()
+
+
+@pytest.mark.parametrize("redis_6", [False, True])
+async def test_a_trimmed_session_start_is_refused_without_entries_added(
+    serve: Any, redis_server: Any, names: Names, monkeypatch: pytest.MonkeyPatch, redis_6: bool
+) -> None:
+    """A session start trimmed out of the stream is refused on Redis 7 and on Redis 5/6, whose
+    XINFO STREAM has no entries-added (its reply shape made here by dropping the Redis 7 fields);
+    a start still in the stream passes."""
+    _sio, driver, store = await node(serve, redis_server.url, names)
+    client = redis_server.client()
+    fields = {"uid": "x", "nsp": "/x", "type": "3", "data": "{}"}
+    start = client.xadd(names.stream, fields).decode()
+    if redis_6:
+        call = driver.link.call
+
+        async def redis_6_call(*args: Any) -> Any:
+            reply = await call(*args)
+            if args[:2] == ("XINFO", "STREAM"):
+                absent = (b"entries-added", b"max-deleted-entry-id", b"recorded-first-entry-id")
+                reply = {k: v for k, v in reply.items() if k not in absent}
+            return reply
+
+        monkeypatch.setattr(driver.link, "call", redis_6_call)
+    kept = client.xadd(names.stream, fields).decode()
+    assert await store._kept_since(names.stream, start)
+    for _ in range(300):
+        client.xadd(names.stream, fields, maxlen=10, approximate=False)
+    assert not await store._kept_since(names.stream, start)
+    assert not await store._kept_since(names.stream, kept)
+    newest = client.xrevrange(names.stream, count=1)[0][0].decode()
+    assert await store._kept_since(names.stream, newest)
