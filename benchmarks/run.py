@@ -127,14 +127,19 @@ def run_one(
     log: TextIO,
     run: int = 1,
     curve_targets: tuple[str, ...] = (),
+    fd_limit: int | None = None,
 ) -> dict[str, Any]:
     """Run one scenario against fresh server(s) of `target`; return the generator's result.
 
-    A curve point runs only for the `curve_targets` (if given)."""
+    A curve point runs only for the `curve_targets` (if given); a scenario with more clients than
+    the open-file `fd_limit` allows fails at once, with the reason."""
     if scenario.name in target.skips:
         return {"ok": False, "skipped": True}
     if curve_targets and scenario.group == "curve" and target.name not in curve_targets:
         return {"ok": False, "skipped": True}
+    short = None if fd_limit is None else procs.fd_shortfall(int(scenario.params.get("clients", 0)), fd_limit)
+    if short is not None:
+        return {"ok": False, "error": short}
     try:
         result = run_scenario(target, scenario, quick, cores, log, run)
     except RuntimeError as exc:
@@ -194,7 +199,7 @@ def benchmark(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str,
         scenarios = [dataclasses.replace(s, params={**s.params, "clients": args.clients}) for s in scenarios]
     runs = args.runs or (1 if args.quick else 3)
     most_clients = max(int(s.params.get("clients", 0)) for s in scenarios)
-    procs.raise_fd_limit(most_clients + 1000)
+    fd_limit = procs.raise_fd_limit(most_clients + procs.FD_MARGIN)
     cores = procs.pick_cores()
 
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -227,7 +232,9 @@ def benchmark(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str,
                 for target in targets:
                     started = time.monotonic()
                     with (logs / f"{target.name}-{scenario.name}-{run}.log").open("w") as log:
-                        result = run_one(target, scenario, args.quick, cores, log, run, curve_targets)
+                        result = run_one(
+                            target, scenario, args.quick, cores, log, run, curve_targets, fd_limit
+                        )
                     # The generator's own `scenario` is its function name ("fanout"); ours wins.
                     rec = {
                         **result,

@@ -25,7 +25,8 @@ def raise_fd_limit(needed: int) -> int:
 
     A hard limit below `needed` (20,000 clients need ~21,000 descriptors in the server and as many
     in the generator, each process counting its own) is raised too when the process may
-    (root, or CAP_SYS_RESOURCE): up to ``/proc/sys/fs/nr_open``."""
+    (CAP_SYS_RESOURCE, which root usually has but a container may not): up to
+    ``/proc/sys/fs/nr_open``. Returns the soft limit now in force."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < needed:
         try:
@@ -42,8 +43,28 @@ def raise_fd_limit(needed: int) -> int:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         soft = hard
     if soft < needed:
-        print(f"warning: open-file limit {soft} < {needed}; the connections scenario may fail")
+        print(
+            f"warning: open-file limit {soft} < {needed} and the hard limit cannot be raised here "
+            "(no CAP_SYS_RESOURCE): raise it before the run (`ulimit -Hn`, LimitNOFILE=, "
+            "docker --ulimit nofile=); scenarios with more clients than the limit allows are "
+            "recorded as failed"
+        )
     return soft
+
+
+#: Descriptors a server or the generator needs beyond one per client (listening socket, stdio,
+#: the event loop's own, log files).
+FD_MARGIN = 200
+
+
+def fd_shortfall(clients: int, limit: int) -> str | None:
+    """Why `clients` connections cannot be opened under the open-file `limit`, or None if they can."""
+    if clients + FD_MARGIN <= limit:
+        return None
+    return (
+        f"open-file limit {limit} < {clients + FD_MARGIN} needed for {clients} clients "
+        "(the server and the generator each hold one descriptor per client): raise the hard limit"
+    )
 
 
 def pick_cores() -> tuple[str | None, str | None]:
@@ -110,8 +131,12 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 #: ``AIOSIO_BENCH_PROFILE=<dir>``: profile the Python servers (see servers/common.py); with
-#: ``AIOSIO_BENCH_PROFILER=py-spy`` the harness attaches py-spy to each instead of cProfile.
+#: ``AIOSIO_BENCH_PROFILER=py-spy`` the harness attaches py-spy to each instead of cProfile, with
+#: the options in ``AIOSIO_BENCH_PYSPY_ARGS`` (default ``--native``: C frames included; py-spy
+#: then pauses the server for each sample, which ``--nonblocking`` would not, but the two exclude
+#: each other).
 PROFILE_ENV, PROFILER_ENV = "AIOSIO_BENCH_PROFILE", "AIOSIO_BENCH_PROFILER"
+PYSPY_ARGS_ENV = "AIOSIO_BENCH_PYSPY_ARGS"
 PY_SPY = Path(sys.executable).with_name("py-spy")
 
 
@@ -134,13 +159,14 @@ def is_python(argv: Sequence[str]) -> bool:
 @contextlib.contextmanager
 def py_spy(pid: int, argv: Sequence[str], port: int, out: Path, log: TextIO) -> Iterator[None]:
     """py-spy recording the server `pid` (its worker processes too) until it exits: a flame graph
-    ``<out>/<script>-<port>.svg``, native frames included (time in aiohttp's C parser, orjson or
-    uvloop shows as such instead of being charged to the Python caller)."""
+    ``<out>/<script>-<port>.svg``, by default with native frames (time in aiohttp's C parser,
+    orjson or uvloop shows as such instead of being charged to the Python caller)."""
     script = next((Path(w).stem for w in argv if w.endswith(".py")), Path(argv[-1]).name)
     out.mkdir(parents=True, exist_ok=True)
     exe = str(PY_SPY) if PY_SPY.exists() else "py-spy"
-    cmd = [exe, "record", "--pid", str(pid), "--native", "--subprocesses", "--nonblocking"]
-    cmd += ["--output", str(out / f"{script}-{port}.svg")]
+    svg = out / f"{script}-{port}.svg"
+    cmd = [exe, "record", "--pid", str(pid), "--subprocesses", "--output", str(svg)]
+    cmd += os.environ.get(PYSPY_ARGS_ENV, "--native").split()
     spy = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     try:
         yield
@@ -155,6 +181,8 @@ def py_spy(pid: int, argv: Sequence[str], port: int, out: Path, log: TextIO) -> 
             except subprocess.TimeoutExpired:
                 spy.kill()
                 spy.wait()
+        if not svg.exists():
+            print(f"warning: py-spy wrote no {svg} (exit code {spy.returncode}; see the run's log)")
 
 
 @contextlib.contextmanager

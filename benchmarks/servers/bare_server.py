@@ -164,12 +164,14 @@ class Hub:
         session.busy_get = True
         try:
             if not session.queue:
-                session.waiter = asyncio.get_running_loop().create_future()
+                loop = asyncio.get_running_loop()
+                waiter = session.waiter = loop.create_future()
+                # Nothing to say for a ping interval: a ping.
+                timer = loop.call_later(OPEN_OPTIONS["pingInterval"] / 1000, session.send, "2")
                 try:
-                    await asyncio.wait_for(session.waiter, OPEN_OPTIONS["pingInterval"] / 1000)
-                except TimeoutError:
-                    session.queue.append("2")  # nothing to say for a ping interval: a ping
+                    await waiter
                 finally:
+                    timer.cancel()
                     session.waiter = None
             packets, session.queue = session.queue, []
         finally:
@@ -263,7 +265,7 @@ class Hub:
 
 def text_response(text: str) -> web.Response:
     """A long-polling response body (Engine.IO's text/plain, UTF-8)."""
-    return web.Response(body=text.encode(), content_type="text/plain", charset="UTF-8")
+    return web.Response(body=text.encode(), headers={"Content-Type": "text/plain; charset=UTF-8"})
 
 
 def split_event(text: str) -> tuple[str, list[Any]]:
