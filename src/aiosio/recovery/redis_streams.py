@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..protocol.cluster import (
@@ -119,11 +119,19 @@ class RedisStreamsStore:
         #: pid -> the value this node last wrote for a live session (for the compare-and-set or
         #: -delete when the socket goes).
         self._mine: dict[str, bytes] = {}
+        self._chained: Callable[[], None] | None = None
 
     # -- lifecycle (the driver's) -------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start refreshing the live sessions (the driver calls it when it starts)."""
+        """Start refreshing the live sessions (the driver calls it when it starts); after an
+        outage of Redis every live session is written again (a restarted or flushed Redis lost
+        them, writes dropped meanwhile are redone)."""
+        link = self._driver.link
+        if link.on_reconnect is not self._rewrite_live:
+            before = link.on_reconnect
+            self._chained = before
+            link.on_reconnect = self._rewrite_live
         if self._refresh is None:
             self._refresh = asyncio.get_running_loop().create_task(
                 self._refresh_loop(), name="aiosio-recovery-refresh"
@@ -141,6 +149,13 @@ class RedisStreamsStore:
         dirty, self._dirty = self._dirty, {}
         for state, lost in dirty.values():
             self._write(state, lost)
+
+    def _rewrite_live(self) -> None:
+        """The link is back after an outage: every live session is written again (coalesced)."""
+        if self._chained is not None:
+            self._chained()
+        for state in list(self._live.values()):
+            self._mark(state)
 
     async def _refresh_loop(self) -> None:
         interval = max(0.05, self.options.max_disconnection_duration / 2)

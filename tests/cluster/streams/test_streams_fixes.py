@@ -301,3 +301,22 @@ async def test_a_trimmed_session_start_is_refused_without_entries_added(
     assert not await store._kept_since(names.stream, kept)
     newest = client.xrevrange(names.stream, count=1)[0][0].decode()
     assert await store._kept_since(names.stream, newest)
+
+
+async def test_live_sessions_are_written_again_after_a_redis_restart(
+    serve: Any, redis_server: Any, names: Names
+) -> None:
+    """Redis restarts empty: the live sessions are written again as soon as the link is back, not
+    at the next refresh (every half max_disconnection_duration: a minute here)."""
+    sio, _driver, _store = await node(serve, redis_server.url, names)
+    client = aiosio.AsyncClient(reconnection=False)
+    await client.connect(URLS[id(sio)], transports=["websocket"])
+    async with asyncio.timeout(5):
+        while stored_session(redis_server, names) is None:
+            await asyncio.sleep(0.02)
+    await redis_server.restart_async()
+    assert not redis_server.client().keys(names.sessions + "*")
+    async with asyncio.timeout(15):
+        while stored_session(redis_server, names) is None:
+            await asyncio.sleep(0.05)
+    await client.disconnect()
