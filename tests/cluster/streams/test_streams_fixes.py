@@ -320,3 +320,33 @@ async def test_live_sessions_are_written_again_after_a_redis_restart(
         while stored_session(redis_server, names) is None:
             await asyncio.sleep(0.05)
     await client.disconnect()
+
+
+async def test_a_dynamic_namespace_gets_entries_read_while_it_subscribes(
+    serve: Any, redis_server: Any, names: Names, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A socket of a namespace this node had none of is there before the namespace's SUBSCRIBE
+    round trip ends (slowed down here): an entry read meanwhile reaches it."""
+    from aiosio.protocol.cluster import ClusterBroadcast, WireOpts, WirePacket, encode_entry
+
+    sio = aiosio.AsyncServer(client_manager=names.manager(redis_server.url), namespaces="*")
+    handle = await serve(sio)
+    driver = sio.manager.adapter.driver  # type: ignore[attr-defined]
+    subscribe = driver.link.subscribe
+
+    async def slow_subscribe(*channels: str) -> None:
+        await asyncio.sleep(0.5)
+        await subscribe(*channels)
+
+    monkeypatch.setattr(driver.link, "subscribe", slow_subscribe)
+    client = aiosio.AsyncClient(reconnection=False)
+    got: list[Any] = []
+    client.on("n", lambda *args: got.append(args[0]), namespace="/dyn")
+    await client.connect(handle.url, namespaces=["/dyn"], transports=["websocket"])
+    assert "/dyn" not in driver._opened  # still subscribing
+    message = ClusterBroadcast("0123456789abcdef", "/dyn", WirePacket("/dyn", ["n", 1]), WireOpts((), (), {}))
+    redis_server.client().xadd(names.stream, dict(encode_entry(message)))
+    async with asyncio.timeout(5):
+        while got != [1]:
+            await asyncio.sleep(0.02)
+    await client.disconnect()

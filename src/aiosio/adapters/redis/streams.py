@@ -147,6 +147,8 @@ class StreamsDriver(MessageDriver):
         self.link = link
         self.adapter: ClusterAdapter | None = None
         self._opened: set[str] = set()
+        #: namespaces whose stream entries are handed over (from the start of their opening).
+        self._delivering: set[str] = set()
         #: subscribed channel -> (namespace, what it is for).
         self._routes: dict[str, tuple[str, str]] = {}
         #: streams read, and per stream the newest entry delivered here, in the stream's order
@@ -227,6 +229,9 @@ class StreamsDriver(MessageDriver):
         main, own = self.main_channel(namespace), self._own_channel(namespace)
         self._routes[main] = (namespace, _MAIN)
         self._routes[own] = (namespace, _OWN)
+        # Its stream entries are handed over from now on (its sockets may be here already), not
+        # only once the SUBSCRIBE round trip is over.
+        self._delivering.add(namespace)
         self.read(self.stream_of(namespace))
         await self.link.subscribe(main, own)
         self._opened.add(namespace)
@@ -468,7 +473,7 @@ class StreamsDriver(MessageDriver):
                     stream,
                 )
             return
-        if message.nsp not in self._opened:
+        if message.nsp not in self._delivering:
             return
         try:
             if isinstance(message, ClusterBroadcast) and message.request_id is None:
