@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 _log = logging.getLogger("aiosio.recovery")
 
 #: Entries read per XRANGE while restoring.
-PAGE = 1000
+PAGE = 100
 #: Sessions refreshed per batch.
 REFRESH_CHUNK = 500
 #: How long a restore waits for this node's reader to reach the client's offset (another node

@@ -11,6 +11,7 @@ from typing import Any
 import msgpack
 import pytest
 
+from aiosio.protocol.cluster import WireSession, encode_session
 from cluster.conftest import NodeFactory
 from cluster.monitor import RedisMonitor
 from cluster.redis_fixtures import RedisServer
@@ -52,6 +53,9 @@ async def test_the_same_broadcast_is_the_same_xadd(
     session = msgpack.unpackb(base64.b64decode(value), raw=False)
     assert list(session) == ["sid", "pid", "rooms", "data"]
     assert session["rooms"] == [on_node["sid"], "r1"] and session["data"] == {"n": 1}
+    # Without a start (aiosio's fifth key), aiosio's encoding of it is Node's, byte for byte.
+    wire = WireSession(session["sid"], session["pid"], tuple(session["rooms"]), session["data"])
+    assert encode_session(wire) == value
     # aiosio writes the same shape (its sessions are written when the socket connects).
     client = await node.client(a.url, transports=["websocket"])
     async with asyncio.timeout(5):
@@ -59,6 +63,7 @@ async def test_the_same_broadcast_is_the_same_xadd(
             await asyncio.sleep(0.02)
     ours_key = next(k for k in keys if k != key)
     mine = msgpack.unpackb(base64.b64decode(redis_server.client().get(ours_key)), raw=False)
-    assert list(mine)[:4] == ["sid", "pid", "rooms", "data"]
+    assert list(mine) == ["sid", "pid", "rooms", "data", "start"]
+    assert 0 < redis_server.client().pttl(ours_key) <= 120_000  # PX max_disconnection_duration
     assert mine["sid"] == client["sid"] and mine["rooms"] == [client["sid"], "r1"]
     assert mine["data"] == {"user": "ann"}

@@ -211,7 +211,8 @@ class WireSession:
 
 def encode_session(session: WireSession) -> bytes:
     """The value of the session key: base64 (ASCII bytes) of msgpack ``{sid, pid, rooms, data}``,
-    in that order (so Node restores it, and its bytes equal Node's)."""
+    in that order, so Node restores it; with ``start`` a fifth key follows (Node ignores it), so
+    the bytes equal Node's only for a session without one."""
     obj = {"sid": session.sid, "pid": session.pid, "rooms": list(session.rooms), "data": session.data}
     if session.start is not None:
         obj["start"] = session.start
