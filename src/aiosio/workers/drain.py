@@ -132,9 +132,12 @@ class Leaving:
                 return _closing(web.Response(body=b"ok", headers=headers, content_type="text/html"))
         if self.mode == "retiring" and not self._own(request):
             target = self.successor()
-            if target is not None and await self.hand_off.links.send(request, target) == "moved":
+            outcome = None if target is None else await self.hand_off.links.send(request, target)
+            if outcome == "moved":
                 self.moved += 1
                 return Moved()
+            if outcome == "spoilt":  # its body is gone: refuse it, the client may send it again
+                return _closing(web.Response(status=503, text="the worker is restarting, try again"))
         return _closing(await handler(request))
 
     async def move_idle(self, runner: web.AppRunner) -> int:

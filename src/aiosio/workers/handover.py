@@ -45,6 +45,8 @@ def replay_bytes(request: web.Request) -> bytes | None:
     lines = [f"{request.method} {request.raw_path} HTTP/{version.major}.{version.minor}".encode("latin-1")]
     lines.extend(name + b": " + value for name, value in request.raw_headers)
     head = b"\r\n".join(lines) + b"\r\n\r\n"
+    if len(head) > MAX_REPLAY:
+        return None  # more than one hand-over message holds: the receiver would drop it
     body = b""
     if request.body_exists:
         length = request.content_length
@@ -55,9 +57,11 @@ def replay_bytes(request: web.Request) -> bytes | None:
     return head + body
 
 
-#: What :func:`send_connection` did: the connection moved; the owner could not be reached (the
-#: request is spoilt: its buffered body was taken); or it cannot move (nothing was touched).
-Outcome = Literal["moved", "unreachable", "cannot"]
+#: What :meth:`HandOverLinks.send` did: the connection moved; the owner could not be reached
+#: (the request untouched); the owner could not be reached after the request's buffered body was
+#: taken out of aiohttp (the request is spoilt: it can only be refused); or it cannot move
+#: (nothing was touched).
+Outcome = Literal["moved", "unreachable", "spoilt", "cannot"]
 
 
 class HandOverLinks:
@@ -106,7 +110,8 @@ class HandOverLinks:
         here without a word (the owner holds it; if the owner dies before taking it, the connection
         closes with it, as its sessions end). ``"unreachable"``: nobody takes hand-overs at ``path``
         (the owner is gone or going). ``"cannot"``: the request cannot be replayed exactly (see
-        :func:`replay_bytes`). In both cases the request is untouched.
+        :func:`replay_bytes`). In both cases the request is untouched. ``"spoilt"``: the owner
+        could not be reached after the request's buffered body was taken: it cannot be served.
         """
         transport = request.transport
         if transport is None or transport.is_closing() or transport.get_extra_info("sslcontext") is not None:
@@ -126,9 +131,9 @@ class HandOverLinks:
             return "cannot"
         if not await self._send(link, where, payload, raw.fileno()):
             # Nothing was queued: the owner is gone or stuck. The request's buffered body (if any)
-            # was taken out of aiohttp, so it cannot be answered here either: an unknown session.
+            # was taken out of aiohttp, so it cannot be served here either.
             transport.resume_reading()
-            return "unreachable"
+            return "spoilt" if request.body_exists and request.content_length else "unreachable"
         # Our copy only (the owner keeps the connection open); close, not abort: uvloop does not
         # count an aborted transport as closing, and aiohttp would then write its placeholder.
         transport.close()

@@ -153,7 +153,7 @@ class HandOff:
         if outcome == "moved":
             self.moved += 1
             return Moved()
-        if outcome == "unreachable" or request.headers.get("Upgrade", "").lower() == "websocket":
+        if outcome in ("unreachable", "spoilt") or request.headers.get("Upgrade", "").lower() == "websocket":
             return None  # the owner is gone (or going): its sessions are unknown now
         self.relayed += 1
         try:
