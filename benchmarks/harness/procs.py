@@ -159,14 +159,17 @@ def is_python(argv: Sequence[str]) -> bool:
 @contextlib.contextmanager
 def py_spy(pid: int, argv: Sequence[str], port: int, out: Path, log: TextIO) -> Iterator[None]:
     """py-spy recording the server `pid` (its worker processes too) until it exits: a flame graph
-    ``<out>/<script>-<port>.svg``, by default with native frames (time in aiohttp's C parser,
-    orjson or uvloop shows as such instead of being charged to the Python caller)."""
+    ``<out>/<script>-<port>.svg`` (``.json`` for ``--format speedscope``), by default with native
+    frames (time in aiohttp's C parser, orjson or uvloop shows as such instead of being charged to
+    the Python caller)."""
     script = next((Path(w).stem for w in argv if w.endswith(".py")), Path(argv[-1]).name)
     out.mkdir(parents=True, exist_ok=True)
     exe = str(PY_SPY) if PY_SPY.exists() else "py-spy"
-    svg = out / f"{script}-{port}.svg"
-    cmd = [exe, "record", "--pid", str(pid), "--subprocesses", "--output", str(svg)]
-    cmd += os.environ.get(PYSPY_ARGS_ENV, "--native").split()
+    options = os.environ.get(PYSPY_ARGS_ENV, "--native").split()
+    fmt = next((options[i + 1] for i, o in enumerate(options[:-1]) if o in ("--format", "-f")), "")
+    suffix = {"speedscope": ".json", "raw": ".txt", "chrometrace": ".json"}.get(fmt, ".svg")
+    svg = out / f"{script}-{port}{suffix}"
+    cmd = [exe, "record", "--pid", str(pid), "--subprocesses", "--output", str(svg), *options]
     spy = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     try:
         yield

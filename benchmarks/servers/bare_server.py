@@ -30,9 +30,10 @@ from common import LOOPS, run
 
 # Same timings and limits as the Socket.IO servers (see sio_server.py), announced in the open
 # packet; this server never pings, which is allowed as long as the interval is not reached.
+PING_INTERVAL_MS = 300_000
 OPEN_OPTIONS = {
     "upgrades": [],
-    "pingInterval": 300_000,
+    "pingInterval": PING_INTERVAL_MS,
     "pingTimeout": 300_000,
     "maxPayload": 100_000_000,
 }
@@ -167,7 +168,7 @@ class Hub:
                 loop = asyncio.get_running_loop()
                 waiter = session.waiter = loop.create_future()
                 # Nothing to say for a ping interval: a ping.
-                timer = loop.call_later(OPEN_OPTIONS["pingInterval"] / 1000, session.send, "2")
+                timer = loop.call_later(PING_INTERVAL_MS / 1000, session.send, "2")
                 try:
                     await waiter
                 finally:
