@@ -488,23 +488,43 @@ class StreamsDriver(MessageDriver):
 
     async def _with_emitter(self, stream: str, entries: _Entries, index: int, claim: _Claim) -> None:
         """Everything before this own entry was handed over: its emitter delivers it now (or, when
-        it cannot, this reader does), then the rest of the batch."""
-        self._wake_readers(stream)
-        if not claim.reached.done():
-            claim.reached.set_result(None)
-        await asyncio.wait({claim.handed}, timeout=self.log_timeout)
-        if not claim.handed.done():
-            claim.handed.set_result(False)
-        if not claim.handed.result():
-            raw_id, fields = entries[index]
-            entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+        it cannot, this reader does), then the rest of the batch. A run of claimed own entries is
+        handed over at once: their emitters resume in the order they are woken, each delivering in
+        its step, so in the stream's order (one that fails to, only when its task is cancelled at
+        that instant, is delivered here after the run)."""
+        run = [(index, claim)]
+        claims = self._claims.get(stream, {})
+        own = self._uid_bytes
+        for j in range(index + 1, len(entries)):
+            raw_id, fields = entries[j]
+            if fields.get(b"uid") != own:
+                break
             try:
-                message = decode_entry(fields, self.max_message_bytes)
-            except ClusterMessageError as exc:
-                self.dropped(stream, exc)
-                message = None
-            self._deliver(stream, claim.key, entry_id, message, self.adapter)
-        await self._go_on(stream, entries, index + 1)
+                key = stream_id_key(raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id))
+            except ValueError:
+                break
+            following = claims.get(key)
+            if following is None:
+                break
+            run.append((j, following))
+        self._wake_readers(stream)
+        for _i, each in run:
+            if not each.reached.done():
+                each.reached.set_result(None)
+        await asyncio.wait({each.handed for _i, each in run}, timeout=self.log_timeout)
+        for i, each in run:
+            if not each.handed.done():
+                each.handed.set_result(False)
+            if not each.handed.result():
+                raw_id, fields = entries[i]
+                entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+                try:
+                    message = decode_entry(fields, self.max_message_bytes)
+                except ClusterMessageError as exc:
+                    self.dropped(stream, exc)
+                    message = None
+                self._deliver(stream, each.key, entry_id, message, self.adapter)
+        await self._go_on(stream, entries, run[-1][0] + 1)
 
     async def _await_claim(
         self, stream: str, entries: _Entries, index: int, entry_id: str, message: ClusterMessage
