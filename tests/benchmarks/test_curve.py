@@ -119,7 +119,22 @@ def test_a_point_over_its_time_bound_is_recorded_as_timed_out(tmp_path: Path) ->
     ]
     report = render(records, {}, {}, [target("aiosio"), target("node")], [slow])
     assert "| aiosio (asyncio) | timed out |" in report
+    (point,) = curve_cells(records)["aiosio"]
+    assert point[0] == 50 and point[1].timed_out and point[1].ok_runs == 0  # drawn as a cross
     assert plot_curve(records, tmp_path / "t.png", all_targets()) is not None
+
+
+def test_a_default_run_runs_the_curve_for_its_own_targets_only(tmp_path: Path) -> None:
+    """In a run of every default target, a target outside the curve's (psio-uvloop) records the
+    curve's points as skipped, without starting anything."""
+    import run as run_py
+
+    assert run_py.CURVE_TARGETS == ("aiosio", "node", "psio", "bare")
+    with (tmp_path / "log").open("w") as log:
+        rec = run_py.run_one(
+            target("psio-uvloop"), curve_point(1000), False, pick_cores(), log, 1, run_py.CURVE_TARGETS
+        )
+    assert rec == {"ok": False, "skipped": True}
 
 
 def test_run_py_writes_the_curve_records_report_and_plot(tmp_path: Path) -> None:
@@ -210,7 +225,6 @@ def test_fd_limit_is_raised_for_20k_clients_or_the_run_says_why() -> None:
 
 def test_a_point_beyond_the_fd_limit_fails_at_once_with_the_reason(tmp_path: Path) -> None:
     """No server nor generator is started for a point the open-file limit cannot hold."""
-    sys.path.insert(0, str(BENCH))
     import run as run_py
 
     started = time.monotonic()
