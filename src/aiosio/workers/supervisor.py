@@ -84,6 +84,8 @@ class Supervisor:
         self._stop = asyncio.Event()
         self._stopping = False
         self._rolling = False
+        #: A SIGHUP came during a rolling restart: one more follows it.
+        self._roll_again = False
         self._sock: socket.socket | None = None
         self._runtime = ""
         self._hub: Hub | None = None
@@ -115,15 +117,31 @@ class Supervisor:
             logger.info("shutting down")
         finally:
             self._stopping = True
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-                loop.remove_signal_handler(sig)
-            for task in list(self._tasks):
-                task.cancel()
-            await self._stop_all()
-            await self._hub.close()
-            sock.close()
-            shutil.rmtree(self._runtime, ignore_errors=True)
+            # The handlers stay until the end: a SIGHUP (a reload) while stopping is ignored, a
+            # second SIGINT/SIGTERM kills the workers at once; the cleanup below runs either way.
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, self._kill_all)
+                loop.add_signal_handler(signal.SIGHUP, logger.info, "SIGHUP while stopping: ignored")
+            try:
+                for task in list(self._tasks):
+                    task.cancel()
+                await self._stop_all()
+                await self._hub.close()
+                sock.close()
+                shutil.rmtree(self._runtime, ignore_errors=True)
+            finally:
+                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                    loop.remove_signal_handler(sig)
         return 0
+
+    def _kill_all(self) -> None:
+        """A second SIGINT/SIGTERM while stopping: kill every worker now."""
+        logger.warning("stopping: signal received again, killing the workers")
+        for worker in list(self._live | set(self._slots.values())):
+            if worker.proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    worker.proc.kill()
 
     def _bind(self) -> socket.socket:
         host, port = self.args.host, self.args.port
@@ -198,10 +216,22 @@ class Supervisor:
         finally:
             transport.close()
 
-    async def _start(self, slot: int) -> _Worker:
+    async def _start(self, slot: int, replaces: _Worker | None = None) -> _Worker:
+        """Start the worker of ``slot`` in place of ``replaces`` (None: the slot's first). If the
+        slot was filled meanwhile (a rolling restart and a crash restart raced), the new worker
+        retires at once: one worker per slot, every one tracked."""
         worker = await self._spawn(slot)
+        current = self._slots.get(slot)
+        if current is not replaces and current is not None:
+            logger.info("worker %d not needed (worker %d took its place): retiring it", worker.id, current.id)
+            self._retire(worker)
+            return current
         self._slots[slot] = worker
         return worker
+
+    def _retire(self, worker: _Worker) -> None:
+        worker.retiring = True
+        self._spawn_task(lambda: self._terminate(worker, sig=RETIRE_SIGNAL))
 
     async def _monitor(self, worker: _Worker) -> None:
         code = await worker.proc.wait()
@@ -222,17 +252,18 @@ class Supervisor:
             code,
             delay,
         )
-        self._spawn_task(lambda: self._restart(worker.slot, delay))
+        self._spawn_task(lambda: self._restart(worker.slot, delay, worker))
 
-    async def _restart(self, slot: int, delay: float) -> None:
+    async def _restart(self, slot: int, delay: float, dead: _Worker) -> None:
+        """Start a worker in place of ``dead``, retrying with a backoff until one serves."""
         while not self._stopping:
             await asyncio.sleep(delay)
-            if self._stopping:
-                return
+            if self._stopping or self._slots.get(slot) is not dead:
+                return  # stopping, or a rolling restart replaced it meanwhile
             try:
-                await self._start(slot)
+                await self._start(slot, dead)
                 return
-            except ServeError as exc:
+            except Exception as exc:  # ServeError, or OSError (no fds, no processes left)
                 failures = self._failures.get(slot, 0) + 1
                 self._failures[slot] = failures
                 delay = min(MAX_BACKOFF, 0.1 * 2**failures)
@@ -263,28 +294,44 @@ class Supervisor:
     async def _roll(self) -> None:
         """Replace every worker, one at a time."""
         if self._rolling:
-            logger.info("SIGHUP: a rolling restart is already running")
+            logger.info("SIGHUP: another rolling restart follows the one running")
+            self._roll_again = True
             return
         self._rolling = True
         try:
-            logger.info("SIGHUP: replacing the workers one at a time")
-            for slot in range(self.count):
-                if self._stopping:
-                    return
-                old = self._slots.get(slot)
-                try:
-                    new = await self._spawn(slot)
-                except ServeError as exc:
-                    logger.error("rolling restart stopped, the old workers keep serving: %s", exc)
-                    return
-                if old is not None:
-                    old.retiring = True
-                self._slots[slot] = new
-                if old is not None:
-                    await self._terminate(old, sig=RETIRE_SIGNAL)
-                    logger.info("worker %d replaced by worker %d", old.id, new.id)
+            again = True
+            while again and not self._stopping:
+                self._roll_again = False
+                await self._roll_once()
+                again = self._roll_again
         finally:
             self._rolling = False
+
+    async def _roll_once(self) -> None:
+        logger.info("SIGHUP: replacing the workers one at a time")
+        for slot in range(self.count):
+            if self._stopping:
+                return
+            old = self._slots.get(slot)
+            try:
+                new = await self._spawn(slot)
+            except Exception as exc:  # ServeError, or OSError (no fds, no processes left)
+                logger.error("rolling restart stopped, the old workers keep serving: %s", exc)
+                return
+            if self._slots.get(slot) is not old:
+                # The old one died and was restarted meanwhile (with the new code too).
+                current = self._slots[slot]
+                logger.info(
+                    "worker %d not needed (worker %d took its place): retiring it", new.id, current.id
+                )
+                self._retire(new)
+                continue
+            if old is not None:
+                old.retiring = True
+            self._slots[slot] = new
+            if old is not None:
+                await self._terminate(old, sig=RETIRE_SIGNAL)
+                logger.info("worker %d replaced by worker %d", old.id, new.id)
 
 
 def run_supervisor(args: argparse.Namespace, command: str, announce: Callable[[str], None], prog: str) -> int:
