@@ -8,10 +8,15 @@
   restore Node's). Unlike Node, which writes a session only when its connection is lost, this store
   writes it through: when the socket connects, on every change of its rooms or session data, and
   on a recoverable loss; it refreshes the expiry of its live sessions every half
-  ``max_disconnection_duration`` (one pipelined round trip), and deletes a session that ends for
-  good. So a node that is killed (SIGKILL) leaves its sessions behind, and its clients recover on
-  another node. Writes are queued in order with the adapter's other writes; none blocks.
-- **Restore** (Node's order): ``MULTI GET DEL EXEC`` of the session, the client's offset must still
+  ``max_disconnection_duration`` (``PEXPIRE``; a missing one is written again), writes them all
+  again when Redis is back after an outage, and deletes a session that ends for good, only if
+  Redis still holds what this node wrote (compare-and-delete: another node may have restored it).
+  So a node that is killed (SIGKILL) leaves its sessions behind, and its clients recover on
+  another node. Writes are coalesced (one per changed session), queued in order with the
+  adapter's other writes while the queue is at most half full; none blocks.
+- **Restore** (Node's order, at most ``MAX_RESTORES`` at once): a ``PING`` through the write queue
+  (this node's queued session writes first), ``MULTI GET DEL EXEC`` of the session (written back
+  when the server does not take it up, or the restore fails for a passing reason), the client's offset must still
   be in the stream (``XRANGE off off``: an offset trimmed away, or of another stream, cannot be
   exact), then the entries after it are read in pages (``XRANGE … COUNT``) and those that
   :func:`~aiosio.protocol.cluster.replayable` accepts are replayed with their entry id appended:
@@ -25,7 +30,7 @@
   ``scan_limit`` entries, is refused rather than read without bound.
 
 What :meth:`RedisStreamsStore.stats` counts: restores made and refused here, live sessions of this
-node (``sessions``), and sessions that could not be written (``evicted_sessions``). What the stream
+node (``sessions``), and session writes that failed (``evicted_sessions``). What the stream
 holds (packets, bytes, evictions by ``MAXLEN``) is Redis's, shared, and not counted here.
 """
 
