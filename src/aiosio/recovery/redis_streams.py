@@ -16,9 +16,9 @@
   adapter's other writes while the queue is at most half full; none blocks.
 - **Restore** (Node's order, at most ``MAX_RESTORES`` at once): a ``PING`` through the write queue
   (this node's queued session writes first), ``MULTI GET DEL EXEC`` of the session (written back
-  when the server does not take it up, or the restore fails for a passing reason), the client's offset must still
-  be in the stream (``XRANGE off off``: an offset trimmed away, or of another stream, cannot be
-  exact), then the entries after it are read in pages (``XRANGE … COUNT``) and those that
+  when the server does not take it up, or the restore fails for a passing reason), the client's
+  offset must still be in the stream (``XRANGE off off``: an offset trimmed away, or of another
+  stream, cannot be exact), then the entries after it are read in pages (``XRANGE … COUNT``) and those that
   :func:`~aiosio.protocol.cluster.replayable` accepts are replayed with their entry id appended:
   broadcasts of the namespace to the session's rooms, never one that asked for acks nor a volatile
   one (Node 0.3.1 replays both). A client that never received an offset recovers from where its
