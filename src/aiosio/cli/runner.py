@@ -105,6 +105,7 @@ async def serve_app(
     started: Callable[[web.AppRunner], Awaitable[None]] | None = None,
     access_log_class: type[AbstractAccessLogger] | None = None,
     drain: Callable[[web.AppRunner, web.BaseSite], Awaitable[None]] | None = None,
+    runner_class: type[web.AppRunner] = web.AppRunner,
 ) -> None:
     """Serve ``app`` on ``host``:``port`` until SIGINT or SIGTERM, then shut down gracefully.
 
@@ -113,7 +114,8 @@ async def serve_app(
     well (for the hand-off between workers), ``stop``, an event that also ends the serving, and
     ``started``, awaited with the runner once the sites listen, before ``announce``, its
     ``access_log_class``, and ``drain``, awaited with the runner and the listening site once
-    ``stop`` is set, before aiohttp's shutdown (it may close its sessions first, and stop the site).
+    ``stop`` is set, before aiohttp's shutdown (it may close its sessions first, and stop the site),
+    and its ``runner_class`` (an :class:`aiohttp.web.AppRunner`).
 
     ``announce`` is called with the server's URL once it is listening (``port=0`` picks a free
     port; the URL has the real one). Each of ``servers`` (Socket.IO servers attached to the app)
@@ -137,7 +139,7 @@ async def serve_app(
     kwargs: dict[str, Any] = {} if access_log else {"access_log": None}
     if access_log and access_log_class is not None:
         kwargs["access_log_class"] = access_log_class
-    runner = web.AppRunner(app, shutdown_timeout=shutdown_timeout, **kwargs)
+    runner = runner_class(app, shutdown_timeout=shutdown_timeout, **kwargs)
     # Signal handlers go in before anything is announced: a supervisor (or a test) may send
     # SIGTERM as soon as it sees the URL.
     stop = stop or asyncio.Event()

@@ -44,6 +44,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from ..transport.server import AiohttpEngineTransport
+from .idle import is_idle
 from .routing import HandOff, Moved, parse_tag
 
 __all__ = ["Leaving", "drain"]
@@ -152,7 +153,7 @@ class Leaving:
         for proto in list(server.connections):
             transport = proto.transport
             # No await between the check and send_idle's pause_reading: nothing is read meanwhile.
-            if transport is None or not _idle(proto):
+            if transport is None or not is_idle(runner, proto):
                 continue
             if await self.hand_off.links.send_idle(transport, target):
                 proto.force_close()
@@ -167,18 +168,6 @@ def _closing(response: web.StreamResponse) -> web.StreamResponse:
     if not response.prepared:
         response.force_close()
     return response
-
-
-def _idle(proto: Any) -> bool:
-    """An aiohttp connection handler waiting for its next request, with nothing read of it yet."""
-    waiter = getattr(proto, "_waiter", None)
-    return (
-        waiter is not None
-        and not waiter.done()
-        and not getattr(proto, "_messages", True)
-        and getattr(proto, "_payload_parser", None) is None
-        and not getattr(proto, "_upgraded", False)
-    )
 
 
 def _farewells(servers: Iterable[Any]) -> int:

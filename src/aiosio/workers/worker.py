@@ -105,6 +105,7 @@ async def serve_worker(spec: WorkerSpec) -> None:
     from ..transport import server as transport
     from .drain import Leaving, drain
     from .handover import HandOverServer
+    from .idle import WatchedRunner
     from .install import find_servers, install_cluster
     from .routing import HandOff, MovedFilter, worker_tag
 
@@ -169,6 +170,7 @@ async def serve_worker(spec: WorkerSpec) -> None:
             started=started,
             access_log_class=MovedFilter,
             drain=drained,
+            runner_class=WatchedRunner,
         )
     finally:
         loop.remove_signal_handler(RETIRE_SIGNAL)
