@@ -13,6 +13,7 @@ import logging
 import signal
 import socket
 import sys
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
@@ -114,7 +115,8 @@ async def serve_app(
     well (for the hand-off between workers), ``stop``, an event that also ends the serving, and
     ``started``, awaited with the runner once the sites listen, before ``announce``, its
     ``access_log_class``, and ``drain``, awaited with the runner and the listening site once
-    ``stop`` is set, before aiohttp's shutdown (it may close its sessions first, and stop the site),
+    ``stop`` is set, before aiohttp's shutdown (it may close its sessions first, and stop the site;
+    the handlers still running then get what is left of ``shutdown_timeout``),
     and its ``runner_class`` (an :class:`aiohttp.web.AppRunner`).
 
     ``announce`` is called with the server's URL once it is listening (``port=0`` picks a free
@@ -163,7 +165,12 @@ async def serve_app(
             await stop.wait()
             logger.info("shutting down")
             if drain is not None:
+                stopped = time.monotonic()
                 await drain(runner, site)
+                # The drain and aiohttp's shutdown share ``shutdown_timeout`` (a supervisor kills
+                # a worker that overstays it): the handlers still running get what is left.
+                left = max(0.0, shutdown_timeout - (time.monotonic() - stopped))
+                runner._shutdown_timeout = left
         finally:
             await runner.cleanup()
     finally:

@@ -9,7 +9,7 @@ one Socket.IO cluster (:mod:`~aiosio.workers.hub`).
 * A worker that dies is restarted (after 0.1 s, doubling up to 10 s while restarts keep failing
   quickly), with a log line; the other workers and their clients are not touched.
 * SIGINT/SIGTERM: every worker gets SIGTERM and shuts down gracefully (its clients get a clean
-  close); one that overstays ``--shutdown-timeout`` + 5 s is killed.
+  close); one that overstays ``--shutdown-timeout`` + 5 s (at least 10 s) is killed.
 * SIGHUP: a rolling restart, one worker at a time: the replacement starts on the same socket and
   once it is ready the old one retires (``SIGUSR1``: it stops accepting, and its clients are told
   and moved on, :mod:`~aiosio.workers.drain`). The app is imported afresh, so this deploys
@@ -275,7 +275,9 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGKILL if kill else sig)
         try:
-            async with asyncio.timeout(self.shutdown_timeout + 5.0):
+            # The worker's drain and its aiohttp shutdown share --shutdown-timeout; closing the
+            # sessions (up to 5 s) and the app's on_shutdown (the cluster links) may add a little.
+            async with asyncio.timeout(max(self.shutdown_timeout, 5.0) + 5.0):
                 await proc.wait()
         except TimeoutError:
             logger.warning("worker %d did not stop in time: killing it", worker.id)
