@@ -7,7 +7,13 @@ from typing import Any
 
 import aiosio
 
-sio = aiosio.AsyncServer(ping_interval=2, ping_timeout=2)
+#: PINGs every 2 s, so heartbeats cross the hand-overs during a test, but 10 s for each PONG (a
+#: client waits interval + timeout = 12 s for the next PING). With a 2 s timeout, 200 polling
+#: clients of one Node process on a loaded 2-core machine saw the next PING up to 4 s apart
+#: (interval + the PONG's and the next PING's trip, each behind the client's other requests),
+#: and a client or the server gave up on a live session now and then (about 1 run in 20, as
+#: often before the hand-over server's rewrite as after it).
+sio = aiosio.AsyncServer(ping_interval=2, ping_timeout=10)
 
 
 @sio.on("echo")

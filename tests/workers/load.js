@@ -38,7 +38,17 @@ function connect(index) {
     ok: 0,
     failed: 0,
     errors: [],
+    lastPing: null,
+    maxPingGap: 0, // ms between two PINGs (or the open and the first): interval + their trips
   };
+  socket.io.on("open", () => {
+    state.lastPing = Date.now();
+  });
+  socket.io.on("ping", () => {
+    const now = Date.now();
+    if (state.lastPing !== null) state.maxPingGap = Math.max(state.maxPingGap, now - state.lastPing);
+    state.lastPing = now;
+  });
   socket.on("connect", () => {
     state.connects += 1;
     state.sids.push(socket.io.engine.id);
@@ -155,6 +165,7 @@ async function main() {
     ok: s.ok,
     failed: s.failed,
     errors: s.errors.slice(0, 5),
+    maxPingGap: s.maxPingGap,
   }));
   console.log(JSON.stringify({ result: true, clients, ...extra }));
   for (const s of states) s.socket.close();

@@ -130,9 +130,16 @@ async def test_polling_clients_on_three_workers(start: Start, load: Any) -> None
     result = await run.line("result", 50)
     clients = result["clients"]
     assert len(clients) == 200
-    assert [c["errors"] for c in clients if c["errors"]] == []
+    # Why a client went (its sessions' owners are the sids' w<id> prefixes), with its longest wait
+    # between two PINGs: a "ping timeout" there is the heartbeat's margin (app.py), not a lost ack.
+    gone = [
+        (c["sids"], c["disconnects"], c["errors"], c["maxPingGap"])
+        for c in clients
+        if c["errors"] or c["disconnects"] or c["failed"]
+    ]
+    assert gone == []
     assert sum(c["ok"] for c in clients) == 200 * 20
-    assert all(c["failed"] == 0 and c["disconnects"] == [] for c in clients)
+    assert any(c["maxPingGap"] > 0 for c in clients)  # the heartbeat ran across the hand-overs
     spread = by_worker(clients)
     assert len(spread) >= 2, spread  # the kernel spread them: the hand-off and the cluster are used
     assert all(c["news"].get("t-all") == 1 for c in clients)
