@@ -22,6 +22,9 @@ from .socket import CONNECT_QUEUED, CONNECT_RUNNING, Connection, ServerSocket
 
 #: After a restore disconnected the same sid on another node, when its session is written again.
 REWRITE_AFTER = 1.0
+#: How long a restore waits for the old socket of its sid (on this server) to finish its
+#: disconnect handler.
+OLD_HANDLER_WAIT = 5.0
 
 
 class Lifecycle(Dispatch):
@@ -187,6 +190,7 @@ class Lifecycle(Dispatch):
     def _restore(self, conn: Connection, ns: str, pid: str, offset: str | None, auth: Any) -> None:
         """A client asks to recover session ``pid``: ask the store, then connect (recovered or not)."""
         old = self._live_pids.get(pid)
+        previous: ServerSocket | None = None
         if old is not None and old.namespace == ns and old.conn is not conn and not old.gone:
             # The client is back before this server noticed its old connection is dead (a cut
             # polling client is seen only at its ping timeout): that connection counts as lost now.
@@ -194,6 +198,7 @@ class Lifecycle(Dispatch):
             self._drop_socket(old, CloseReason.TRANSPORT_CLOSE)
             if not old.conn.sockets:
                 old.session.close(CloseReason.TRANSPORT_CLOSE)
+            previous = old
         if conn.restoring is None:
             conn.restoring = set()
         conn.restoring.add(ns)
@@ -208,13 +213,27 @@ class Lifecycle(Dispatch):
             if not conn.session.closed and ns not in conn.sockets:
                 self._connect(conn, ns, auth, None)
 
-        start_task(self._core.loop, self._restore_and_connect(conn, ns, pid, offset, auth), done)
+        start_task(self._core.loop, self._restore_and_connect(conn, ns, pid, offset, auth, previous), done)
 
     async def _restore_and_connect(
-        self, conn: Connection, ns: str, pid: str, offset: str | None, auth: Any
+        self,
+        conn: Connection,
+        ns: str,
+        pid: str,
+        offset: str | None,
+        auth: Any,
+        previous: ServerSocket | None = None,
     ) -> None:
         store = self._recovery
         assert store is not None and conn.restoring is not None
+        if previous is not None:
+            # The old socket of this sid is in its disconnect handler: the restored one (same
+            # sid) comes after it is forgotten, so what the handler does by sid (leave_room...)
+            # is done to the old socket, not to the restored one. Bounded.
+            loop = self._core.loop
+            deadline = loop.time() + OLD_HANDLER_WAIT
+            while self._sockets.get(previous.sid) is previous and loop.time() < deadline:
+                await asyncio.sleep(0.01)
         restored = await store.restore(ns, pid, offset)
         conn.restoring.discard(ns)
         if conn.session.closed or ns in conn.sockets:

@@ -350,3 +350,39 @@ async def test_a_dynamic_namespace_gets_entries_read_while_it_subscribes(
         while got != [1]:
             await asyncio.sleep(0.02)
     await client.disconnect()
+
+
+async def test_the_old_sockets_disconnect_handler_does_not_touch_the_restored_one(
+    serve: Any, redis_server: Any, names: Names
+) -> None:
+    """The client comes back on the same node before the node noticed its old connection died:
+    the old socket's disconnect handler, leaving a room by sid, acts on the old socket, not on the
+    restored socket of the same sid."""
+    from .conftest import HalfCutter
+    from .test_csr_nodes import fast_client, start_nodes, until
+
+    (a,) = await start_nodes(serve, redis_server.url, names, count=1)
+    handled: list[str] = []
+
+    async def disconnect(sid: str, *args: Any) -> None:
+        await asyncio.sleep(0.2)
+        await a.sio.leave_room(sid, "r1")
+        handled.append(sid)
+
+    a.sio.on("disconnect", disconnect)
+    relay = HalfCutter(a.port)
+    await relay.start()
+    try:
+        client = fast_client()
+        await client.connect(relay.url, transports=["websocket"])
+        sid = client.get_sid()
+        assert sid is not None
+        await until(lambda: a.sio.rooms(sid) == [sid, "r1"])
+        relay.cut_client_side()
+        await until(lambda: client.connected and len(a.connects) == 2 and handled == [sid])
+        await asyncio.sleep(0.3)
+        assert a.connects[1] == (sid, True)
+        assert a.sio.rooms(sid) == [sid, "r1"]
+        await client.disconnect()
+    finally:
+        await relay.close()
