@@ -285,3 +285,30 @@ def test_entries_without_nsp_are_skipped_and_oversized_refused() -> None:
 def test_hostile_sessions_are_refused(value: object) -> None:
     with pytest.raises(ClusterMessageError):
         decode_session(value)  # type: ignore[arg-type]
+
+
+def test_a_date_in_a_binary_entry_reaches_clients_as_nodes_text() -> None:
+    """Node's msgpack timestamp (a Date in a binary broadcast) is decoded to the text Node's own
+    clients get (``JSON.stringify`` of a Date: UTC, milliseconds, ``Z``), not Python's isoformat."""
+    import base64
+    import datetime
+
+    import msgpack
+
+    from aiosio.protocol.cluster import ClusterBroadcast, decode_entry
+
+    when = datetime.datetime(2026, 1, 1, 0, 0, 0, 123456, tzinfo=datetime.UTC)
+    data = {
+        "packet": {"type": 2, "data": ["n", b"\x01", when, {"at": [when]}]},
+        "opts": {"rooms": [], "except": [], "flags": {}},
+    }
+    fields = {
+        b"uid": b"0123456789abcdef",
+        b"nsp": b"/",
+        b"type": b"3",
+        b"data": base64.b64encode(msgpack.packb(data, datetime=True)),
+    }
+    message = decode_entry(fields)
+    assert isinstance(message, ClusterBroadcast)
+    text = "2026-01-01T00:00:00.123Z"
+    assert message.packet.data == ["n", b"\x01", text, {"at": [text]}]

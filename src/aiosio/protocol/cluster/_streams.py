@@ -27,6 +27,7 @@ Nothing here does I/O. Decoders raise only :class:`~._codec.ClusterMessageError`
 from __future__ import annotations
 
 import base64
+import datetime as _dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -155,8 +156,34 @@ def decode_entry(
                 packed = base64.b64decode(raw, validate=True)
             except ValueError:  # binascii.Error
                 raise fail("stream entry: data is neither JSON nor base64") from None
-            data = unpack(packed, max_bytes)
+            # A Date (msgpack timestamp) reaches clients as Node's JSON.stringify writes it.
+            data = _js_dates(unpack(packed, max_bytes))
     return _cluster_message(kind, uid, nsp, data)
+
+
+def js_date_text(value: _dt.datetime) -> str:
+    """JavaScript's ``Date.prototype.toISOString``: UTC, milliseconds, ``Z``."""
+    utc = value.astimezone(_dt.UTC) if value.tzinfo is not None else value
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+        f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
+    )
+
+
+def _js_dates(value: Any) -> Any:
+    """``value`` with every ``datetime`` replaced by :func:`js_date_text` (in place in lists and
+    dicts; the decoder bounds the nesting)."""
+    if isinstance(value, _dt.datetime):
+        return js_date_text(value)
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, _dt.datetime | list | dict):
+                value[i] = _js_dates(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, _dt.datetime | list | dict):
+                value[key] = _js_dates(item)
+    return value
 
 
 def encode_ephemeral(message: ClusterMessage) -> bytes:
