@@ -386,3 +386,29 @@ async def test_the_old_sockets_disconnect_handler_does_not_touch_the_restored_on
         await client.disconnect()
     finally:
         await relay.close()
+
+
+async def test_a_lost_connection_does_not_write_over_a_session_restored_elsewhere(
+    serve: Any, redis_server: Any, names: Names
+) -> None:
+    """The old node notices its connection is lost after another node restored the session and
+    wrote its own value: the old node's write is a compare-and-set, it leaves the other's value;
+    a key that is gone is written (the session is kept for the client)."""
+    _sio, _driver, store = await node(serve, redis_server.url, names)
+    mine = SessionState(SID, PID, "/", (SID, "old"), {"v": 1}, store.position())
+    store.save_session(mine)
+    async with asyncio.timeout(5):
+        while stored(redis_server, names) is None:
+            await asyncio.sleep(0.01)
+    client = redis_server.client()
+    client.set(names.sessions + PID, b"restored-elsewhere", px=60_000)
+    store.persist(mine)
+    await asyncio.sleep(0.3)
+    assert stored(redis_server, names) == b"restored-elsewhere"
+    store.save_session(mine)
+    await asyncio.sleep(0.3)
+    client.delete(names.sessions + PID)
+    store.persist(mine)
+    async with asyncio.timeout(5):
+        while stored(redis_server, names) is None:
+            await asyncio.sleep(0.01)
