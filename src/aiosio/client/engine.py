@@ -51,7 +51,7 @@ _UPGRADING = State.UPGRADING
 _WS_CLOSED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
 _NETWORK_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError)
 #: Seconds the CLOSE sent after a failed polling request may take (it is a courtesy, see
-#: :meth:`EngineConnection._say_goodbye`), and that releasing the connection waits for it.
+#: :meth:`EngineConnection._say_goodbye`); nobody waits for it, its HTTP session closes after it.
 GOODBYE_TIMEOUT = 2.0
 
 
@@ -386,7 +386,8 @@ class EngineConnection:
             self._lost("parse error")
         except (*_NETWORK_ERRORS, _HTTPStatusError) as exc:
             self._log.info("Polling GET failed: %s", _describe(exc))
-            self._say_goodbye()
+            if not _unknown_session(exc):
+                self._say_goodbye()
             self._lost("transport error")
         except Exception:
             # A bug past this point must not leave a session that silently stopped reading.
@@ -464,7 +465,7 @@ class EngineConnection:
                         self._post_idle.set()
         except (*_NETWORK_ERRORS, _HTTPStatusError) as exc:
             self._log.info("Sending failed: %s", _describe(exc))
-            if machine.transport == "polling":
+            if machine.transport == "polling" and not _unknown_session(exc):
                 self._say_goodbye()
             self._lost("transport error")
 
@@ -566,13 +567,36 @@ class EngineConnection:
         if ws is not None:
             await _close_ws(ws)
         goodbye, self._goodbye = self._goodbye, None
-        if goodbye is not None and goodbye is not current:
-            # It needs the HTTP session: let it finish (bounded by its own timeout) first.
-            await asyncio.wait({goodbye}, timeout=GOODBYE_TIMEOUT + 0.5)
-            goodbye.cancel()
         session, self._session = self._session, None
-        if session is not None and self._own_session:
+        owned = session if self._own_session else None
+        if goodbye is not None and goodbye is not current and not goodbye.done():
+            # It needs the HTTP session: it keeps it (and closes it when done, bounded by its own
+            # timeout); the caller (the disconnect handlers, a reconnection) does not wait for it.
+            finish = self._loop.create_task(_after_goodbye(goodbye, owned))
+            _PARTING.add(finish)
+            finish.add_done_callback(_PARTING.discard)
+            return
+        if owned is not None:
+            await owned.close()
+
+
+#: The goodbyes still on their way after their connection was released (a strong reference each).
+_PARTING: set[asyncio.Task[None]] = set()
+
+
+async def _after_goodbye(goodbye: asyncio.Task[None], session: aiohttp.ClientSession | None) -> None:
+    """Let a goodbye finish (bounded), then close the HTTP session it used (if owned)."""
+    try:
+        await asyncio.wait({goodbye}, timeout=GOODBYE_TIMEOUT + 0.5)
+    finally:
+        goodbye.cancel()
+        if session is not None:
             await session.close()
+
+
+def _unknown_session(exc: BaseException) -> bool:
+    """The server answered 400: it does not know the session (a CLOSE for it would be refused too)."""
+    return isinstance(exc, _HTTPStatusError) and exc.status == 400
 
 
 async def _close_ws(ws: aiohttp.ClientWebSocketResponse) -> None:
