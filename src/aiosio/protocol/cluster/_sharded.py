@@ -261,7 +261,12 @@ def decode_cluster(
     payload: bytes | bytearray | memoryview, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
 ) -> ClusterMessage:
     """Validate a message (JSON if it starts with ``{``, else msgpack)."""
-    obj = need_map(load_either(payload, max_bytes), "cluster message")
+    return _message_from_map(load_either(payload, max_bytes))
+
+
+def _message_from_map(value: Any) -> ClusterMessage:
+    """Validate a decoded whole message (a map with ``uid``, ``nsp``, ``type`` and ``data``)."""
+    obj = need_map(value, "cluster message")
     kind = obj.get("type")
     if type(kind) is not int or not 1 <= kind <= 13:
         raise fail("cluster message: type must be an integer from 1 to 13")

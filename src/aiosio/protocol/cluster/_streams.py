@@ -41,6 +41,7 @@ from ._sharded import (
     ClusterType,
     _cluster_data,
     _cluster_message,
+    _message_from_map,
 )
 
 #: The types that go through the stream; every other one (and a BROADCAST with ``requestId``) is
@@ -199,16 +200,7 @@ def encode_ephemeral(message: ClusterMessage) -> bytes:
 
 def decode_ephemeral(payload: bytes, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> ClusterMessage:
     """Validate a pub/sub payload (msgpack of a whole message)."""
-    obj = need_map(unpack(payload, max_bytes), "cluster message")
-    kind = obj.get("type")
-    if type(kind) is not int or not 1 <= kind <= 13:
-        raise fail("cluster message: type must be an integer from 1 to 13")
-    return _cluster_message(
-        ClusterType(kind),
-        need_str(obj, "uid", "cluster message"),
-        need_str(obj, "nsp", "cluster message"),
-        obj.get("data"),
-    )
+    return _message_from_map(unpack(payload, max_bytes))
 
 
 def _text(value: bytes | None, name: str) -> str:
