@@ -173,7 +173,11 @@ async def serve_worker(spec: WorkerSpec) -> None:
             runner_class=WatchedRunner,
         )
     finally:
-        loop.remove_signal_handler(RETIRE_SIGNAL)
+        # Until the process exits, a late SIGUSR1 or SIGTERM/SIGINT (its default would kill it)
+        # must not cut the hand-overs still queued short: the worker is stopping anyway.
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            for sig in (RETIRE_SIGNAL, signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, _ignored, sig)
         leaving.end()
         watcher.cancel()
         if handover is not None:
@@ -183,8 +187,16 @@ async def serve_worker(spec: WorkerSpec) -> None:
             os.unlink(spec.unix_path)
 
 
+def _ignored(sig: int) -> None:
+    logger.debug("signal %d while stopping: ignored", sig)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: ``python -m aiosio.workers.worker SPEC_JSON``."""
+    """Entry point: ``python -m aiosio.workers.worker SPEC_JSON``.
+
+    A worker ignores SIGHUP: it shares its supervisor's process group, and a hang-up of the
+    terminal (or ``kill -HUP -PGID``) is the supervisor's to handle (a rolling restart)."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     from ..cli.runner import ServeError, run_with_loop
 
     argv = sys.argv[1:] if argv is None else argv
