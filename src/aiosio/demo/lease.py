@@ -89,6 +89,10 @@ class Lease:
         #: Polls made once this server's cluster adapter was up (a server that has not polled
         #: its cluster yet cannot know whether an older one leads: it does not lead).
         self.polls = 0
+        #: Polls in a row some server did not answer in time (see :meth:`poll`).
+        self.incomplete = 0
+        #: Set by :meth:`leave`: this server answers no more calls (it would be taken for alive).
+        self.left = False
         self._state: Callable[[], Peer] | None = None
         self._wake: Callable[[], None] | None = None
         self._clock = time.monotonic
@@ -100,6 +104,8 @@ class Lease:
         self.sio.on_server_event(LEAVE_EVENT, self._on_leave)
 
     async def _on_call(self, data: Any) -> Any:
+        if self.left:
+            return None
         peer = Peer.from_wire(data)
         if peer is not None and peer.id != self.id:
             self.peers[peer.id] = (peer, self._clock())
@@ -125,15 +131,20 @@ class Lease:
 
     async def poll(self, mine: Peer) -> None:
         """Tell the others this server's state and learn theirs (one call, bounded by half a
-        period; a failure only means the peers are not refreshed this time)."""
+        period; a failure only means the peers are not refreshed this time).
+
+        A poll counts (for :attr:`leader`) once every server answered: one that timed out may be
+        an older leader on a slow link. After :data:`FORGET_AFTER` incomplete polls in a row it
+        counts anyway (a server of the cluster that is not a demo never answers)."""
         answers: list[Any] = []
         # The adapter starts with the server's first client: before, a call reaches nobody.
         ready = bool(getattr(self.sio, "_adapter_ready", True))
         try:
-            answers = list(
-                await self.sio.server_side_call(CALL_EVENT, mine.to_wire(), timeout=self.interval / 2)
-            )
-            if ready:
+            result = await self.sio.server_side_call(CALL_EVENT, mine.to_wire(), timeout=self.interval / 2)
+            answers = list(result)
+            missing = int(getattr(result, "missing", 0) or 0)
+            self.incomplete = self.incomplete + 1 if missing else 0
+            if ready and (not missing or self.incomplete >= FORGET_AFTER):
                 self.polls += 1
         except Exception as exc:  # the adapter is down or closing: keep the last view
             logger.debug("the ticker's cluster poll failed: %s", exc)
@@ -162,6 +173,8 @@ class Lease:
         return mine.clients + sum(p.clients for p in peers), mine.watchers + sum(p.watchers for p in peers)
 
     async def leave(self) -> None:
-        """Tell the others this server stops (its successor need not wait for its silence)."""
+        """Tell the others this server stops (its successor need not wait for its silence); from
+        now on it answers no call (an answer would make it alive again to its successor)."""
+        self.left = True
         with contextlib.suppress(Exception):
             await self.sio.server_side_emit(LEAVE_EVENT, self.id)

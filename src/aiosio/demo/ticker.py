@@ -109,7 +109,9 @@ class PriceTicker:
         return self.lease.leader
 
     def _peer(self) -> Peer:
-        return Peer(self.lease.id, len(self.clients), len(self.watchers), self._seq, dict(self.model.prices))
+        # Only the leader's prices matter to the others: a follower sends none.
+        prices = dict(self.model.prices) if self.lease.leader else {}
+        return Peer(self.lease.id, len(self.clients), len(self.watchers), self._seq, prices)
 
     def _follow(self) -> None:
         """Take the leader's prices and tick number (what a client joining here is sent)."""
