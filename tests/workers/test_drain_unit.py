@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import tempfile
 from pathlib import Path
@@ -177,3 +178,35 @@ async def test_move_idle_keeps_a_connection_with_part_of_a_request(runtime_dir: 
         await handover.close()
         await a.cleanup()
         await b.cleanup()
+
+
+async def test_move_idle_stops_at_its_deadline_and_at_a_stuck_successor(runtime_dir: Path) -> None:
+    """A successor that takes nothing (its queue full) costs the drain at most its deadline, not
+    5 s per idle connection; the connections stay here and are still answered."""
+    import time
+
+    a, port = await _watched("A")
+    path = runtime_dir / "w1.fd"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(str(path))
+    listener.listen(8)  # never accepts, never reads
+    leaving = Leaving(runtime_dir, 0, "w0.", HandOff(runtime_dir, 0))
+    link = leaving.hand_off.links._link(str(path))
+    assert link is not None
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            link.send(b"x" * 1024)
+    conns = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
+    try:
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        assert await leaving.move_idle(a, time.monotonic() + 0.5) == 0
+        assert time.monotonic() - started < 1.5
+        for reader, writer in conns:
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert b"hi from A" in await asyncio.wait_for(reader.readuntil(b"hi from A"), 3)
+            writer.close()
+    finally:
+        listener.close()
+        await leaving.hand_off.close()
+        await a.cleanup()

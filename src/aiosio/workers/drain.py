@@ -141,23 +141,32 @@ class Leaving:
                 return _closing(web.Response(status=503, text="the worker is restarting, try again"))
         return _closing(await handler(request))
 
-    async def move_idle(self, runner: web.AppRunner) -> int:
+    async def move_idle(self, runner: web.AppRunner, deadline: float | None = None) -> int:
         """Move the keep-alive connections that wait for their next request to a worker that is
         not leaving; how many moved. A connection that has begun another request, or that cannot
-        move, stays (aiohttp's shutdown closes it after its answer)."""
+        move, stays (aiohttp's shutdown closes it after its answer). It stops at ``deadline``
+        (monotonic clock) and at the first connection the successor does not take (it is stuck
+        or gone: the next would wait as long)."""
         server = runner.server
         target = self.successor()
         if server is None or target is None:
             return 0
         moved = 0
         for proto in list(server.connections):
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                break
             transport = proto.transport
             # No await between the check and send_idle's pause_reading: nothing is read meanwhile.
             if transport is None or not is_idle(runner, proto):
                 continue
-            if await self.hand_off.links.send_idle(transport, target):
-                proto.force_close()
-                moved += 1
+            sent = await self.hand_off.links.send_idle(transport, target, timeout=left)
+            if sent is None:
+                continue
+            if not sent:
+                break
+            proto.force_close()
+            moved += 1
         self.moved += moved
         return moved
 
@@ -216,5 +225,6 @@ async def drain(
         await site.stop()
         for _ in range(3):
             await asyncio.sleep(0)  # let the connections accepted just now be set up
-    await leaving.move_idle(runner)
+    # What is left of the budget (at least a second: moving a connection takes microseconds).
+    await leaving.move_idle(runner, max(started + timeout, time.monotonic() + 1.0))
     logger.debug("%s: %d requests and idle connections moved to other workers", leaving.mode, leaving.moved)

@@ -33,6 +33,8 @@ logger = logging.getLogger("aiosio.workers")
 #: The most bytes of a request sent along with its connection (request line, headers, a buffered
 #: body): one message on the hand-over link. A larger request is relayed instead.
 MAX_REPLAY = 64 * 1024
+#: The most seconds a hand-over waits while the receiver's queue is full.
+SEND_TIMEOUT = 5.0
 
 
 def replay_bytes(request: web.Request) -> bytes | None:
@@ -139,10 +141,13 @@ class HandOverLinks:
         transport.close()
         return "moved"
 
-    async def _send(self, link: socket.socket, where: str, payload: bytes, fd: int) -> bool:
-        """Queue one hand-over message on ``link``; False (and the link dropped) if it cannot be."""
+    async def _send(
+        self, link: socket.socket, where: str, payload: bytes, fd: int, timeout: float | None = None
+    ) -> bool:
+        """Queue one hand-over message on ``link`` (waiting up to ``timeout`` seconds, 5 by
+        default, while the receiver's queue is full); False (and the link dropped) if it cannot be."""
         try:
-            async with asyncio.timeout(5):
+            async with asyncio.timeout(SEND_TIMEOUT if timeout is None else min(timeout, SEND_TIMEOUT)):
                 while True:
                     try:
                         socket.send_fds(link, [payload], [fd])
@@ -154,10 +159,14 @@ class HandOverLinks:
             self.forget(where)
             return False
 
-    async def send_idle(self, transport: asyncio.BaseTransport, path: str | Path) -> bool:
+    async def send_idle(
+        self, transport: asyncio.BaseTransport, path: str | Path, timeout: float | None = None
+    ) -> bool | None:
         """Hand a keep-alive connection that waits for its next request (nothing of it read) to
-        the worker listening on ``path``; True once it is queued there (then the caller drops its
-        own copy, without a word). The connection stops being read here first."""
+        the worker listening on ``path`` (waiting at most ``timeout`` seconds); True once it is
+        queued there (then the caller drops its own copy, without a word), False if the worker
+        there did not take it, None if this connection cannot move (a TLS one, say). The
+        connection stops being read here first."""
         raw = transport.get_extra_info("socket")
         if (
             raw is None
@@ -166,13 +175,13 @@ class HandOverLinks:
             or transport.get_extra_info("sslcontext") is not None
             or not isinstance(transport, asyncio.ReadTransport)
         ):
-            return False
+            return None
         where = str(path)
         link = self._link(where)
         if link is None:
             return False
         transport.pause_reading()
-        if await self._send(link, where, b"", raw.fileno()):
+        if await self._send(link, where, b"", raw.fileno(), timeout):
             return True
         transport.resume_reading()
         return False
