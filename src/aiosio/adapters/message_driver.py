@@ -2,7 +2,8 @@
 adapter's wire, and the workers' hub): each :class:`~aiosio.adapters.cluster.ClusterDriver`
 operation as one :mod:`aiosio.protocol.cluster` message, and each message received as the
 adapter's ``receive_*`` call. A subclass says only how a message travels: :meth:`_publish` to
-every other node, :meth:`_respond` to one.
+every other node, :meth:`_respond` to one (and, if not as :func:`encode_cluster` /
+:func:`decode_cluster`, how it is written: :meth:`_encode`, :meth:`_decode`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ..protocol.cluster import (
+    CLUSTER_RESPONSE_TYPES,
     ClusterBroadcast,
     ClusterBroadcastAck,
     ClusterBroadcastClientCount,
@@ -18,16 +20,18 @@ from ..protocol.cluster import (
     ClusterFetchSockets,
     ClusterFetchSocketsResponse,
     ClusterMessage,
+    ClusterMessageError,
     ClusterServerSideEmit,
     ClusterServerSideEmitResponse,
     ClusterSocketsJoin,
     ClusterSocketsLeave,
     WirePacket,
     WireSocket,
+    decode_cluster,
     encode_cluster,
 )
 from .base import Selector, SocketInfo
-from .wire import from_wire_socket, to_opts, to_selector, to_wire_socket
+from .wire import DropLog, from_wire_socket, to_opts, to_selector, to_wire_socket
 
 if TYPE_CHECKING:
     from .cluster import ClusterAdapter
@@ -38,6 +42,7 @@ class MessageDriver:
 
     uid: str
     logger: logging.Logger
+    dropped: DropLog
 
     def _publish(self, message: ClusterMessage, payload: bytes) -> None:
         """Send ``message`` (encoded: ``payload``) to every other node."""
@@ -47,11 +52,19 @@ class MessageDriver:
         """Send an encoded answer to the node ``origin``."""
         raise NotImplementedError
 
+    def _encode(self, message: ClusterMessage) -> bytes:
+        """A message as it travels (raises TypeError or ValueError for data the wire cannot carry)."""
+        return encode_cluster(message)
+
+    def _decode(self, payload: bytes) -> ClusterMessage:
+        """A received message, validated (raises ClusterMessageError)."""
+        return decode_cluster(payload)
+
     def _send(self, message: ClusterMessage) -> None:
-        self._publish(message, encode_cluster(message))
+        self._publish(message, self._encode(message))
 
     def _answer(self, origin: str, message: ClusterMessage) -> None:
-        self._respond(origin, message.nsp, encode_cluster(message))
+        self._respond(origin, message.nsp, self._encode(message))
 
     # -- to every other node -------------------------------------------------------------------
 
@@ -98,11 +111,11 @@ class MessageDriver:
         described without it, and that is logged)."""
         wire = tuple(to_wire_socket(info) for info in sockets)
         try:
-            payload = encode_cluster(ClusterFetchSocketsResponse(self.uid, namespace, request_id, wire))
+            payload = self._encode(ClusterFetchSocketsResponse(self.uid, namespace, request_id, wire))
         except (TypeError, ValueError) as exc:
             self.logger.warning("fetch_sockets: socket data not serializable, sent without it: %s", exc)
             wire = tuple(WireSocket(s.id, s.handshake, s.rooms, None) for s in wire)
-            payload = encode_cluster(ClusterFetchSocketsResponse(self.uid, namespace, request_id, wire))
+            payload = self._encode(ClusterFetchSocketsResponse(self.uid, namespace, request_id, wire))
         self._respond(origin, namespace, payload)
 
     def server_side_response(self, namespace: str, origin: str, request_id: str, data: Any) -> None:
@@ -118,6 +131,24 @@ class MessageDriver:
         self._answer(origin, ClusterBroadcastAck(self.uid, namespace, request_id, data))
 
     # -- what arrives ------------------------------------------------------------------------------
+
+    def _receive_on(
+        self, adapter: ClusterAdapter, channel: str, namespace: str, direct: bool, payload: bytes
+    ) -> None:
+        """Decode and dispatch a payload that came on ``namespace``'s channel ``channel``: one for
+        another namespace is ignored, and so is this node's own request unless ``direct`` (the
+        channel addressed to this node) or an answer; an invalid one is dropped and logged."""
+        try:
+            message = self._decode(payload)
+            if message.nsp != namespace:
+                return
+            if direct or message.type in CLUSTER_RESPONSE_TYPES or message.uid != self.uid:
+                self.dispatch(adapter, message)
+        except ClusterMessageError as exc:
+            self.dropped(channel, exc)
+        except Exception as exc:
+            self.dropped(channel, f"{type(exc).__name__}: {exc}")
+            self.logger.debug("cluster message handling failed", exc_info=True)
 
     def dispatch(self, adapter: ClusterAdapter, message: ClusterMessage) -> None:
         """Hand a received message to the adapter (the caller dropped this node's own requests and

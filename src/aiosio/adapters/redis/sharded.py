@@ -22,10 +22,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ...protocol.cluster import (
-    CLUSTER_RESPONSE_TYPES,
     DEFAULT_MAX_MESSAGE_BYTES,
     ClusterMessage,
-    ClusterMessageError,
     ShardedChannels,
     SubscriptionMode,
     decode_cluster,
@@ -258,14 +256,7 @@ class ShardedDriver(MessageDriver):
         if adapter is None or route is None:
             return
         namespace, kind = route
-        try:
-            message = decode_cluster(payload, self.max_message_bytes)
-            if message.nsp != namespace:
-                return
-            if kind == _OWN or message.type in CLUSTER_RESPONSE_TYPES or message.uid != self.uid:
-                self.dispatch(adapter, message)
-        except ClusterMessageError as exc:
-            self.dropped(channel, exc)
-        except Exception as exc:
-            self.dropped(channel, f"{type(exc).__name__}: {exc}")
-            self.logger.debug("cluster message handling failed", exc_info=True)
+        self._receive_on(adapter, channel, namespace, kind == _OWN, payload)
+
+    def _decode(self, payload: bytes) -> ClusterMessage:
+        return decode_cluster(payload, self.max_message_bytes)

@@ -28,15 +28,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...protocol.cluster import (
-    CLUSTER_RESPONSE_TYPES,
     DEFAULT_MAX_MESSAGE_BYTES,
     HEARTBEAT_TYPES,
     ClusterBroadcast,
-    ClusterFetchSocketsResponse,
     ClusterMessage,
     ClusterMessageError,
     WirePacket,
-    WireSocket,
     decode_entry,
     decode_ephemeral,
     delivered_later,
@@ -48,9 +45,9 @@ from ...protocol.cluster import (
     stream_name,
     stream_names,
 )
-from ..base import Selector, SocketInfo
+from ..base import Selector
 from ..message_driver import MessageDriver
-from ..wire import DropLog, to_opts, to_selector, to_wire_socket
+from ..wire import DropLog, to_opts, to_selector
 from ._link import RedisLink
 
 if TYPE_CHECKING:
@@ -265,8 +262,11 @@ class StreamsDriver(MessageDriver):
         else:
             self._xadd(message, reply=False)
 
-    def _answer(self, origin: str, message: ClusterMessage) -> None:
-        self.link.publish(f"{self.prefix}#{message.nsp}#{origin}#", encode_ephemeral(message))
+    def _encode(self, message: ClusterMessage) -> bytes:
+        return encode_ephemeral(message)
+
+    def _respond(self, origin: str, namespace: str, payload: bytes) -> None:
+        self.link.publish(f"{self.prefix}#{namespace}#{origin}#", payload)
 
     def _xadd(self, message: ClusterMessage, *, reply: bool) -> asyncio.Future[Any] | None:
         fields = encode_entry(message, self.only_plaintext)
@@ -274,18 +274,6 @@ class StreamsDriver(MessageDriver):
         for name, value in fields:
             args.extend((name, value))
         return self.link.command(*args, reply=reply)
-
-    def fetch_response(self, namespace: str, origin: str, request_id: str, sockets: list[SocketInfo]) -> None:
-        """FETCH_SOCKETS_RESPONSE, msgpack (a socket whose data msgpack cannot carry is described
-        without it, and that is logged)."""
-        wire = tuple(to_wire_socket(info) for info in sockets)
-        try:
-            payload = encode_ephemeral(ClusterFetchSocketsResponse(self.uid, namespace, request_id, wire))
-        except (TypeError, ValueError) as exc:
-            self.logger.warning("fetch_sockets: socket data not serializable, sent without it: %s", exc)
-            wire = tuple(WireSocket(s.id, s.handshake, s.rooms, None) for s in wire)
-            payload = encode_ephemeral(ClusterFetchSocketsResponse(self.uid, namespace, request_id, wire))
-        self.link.publish(f"{self.prefix}#{namespace}#{origin}#", payload)
 
     async def broadcast_logged(
         self, namespace: str, event: str, args: tuple[Any, ...], selector: Selector
@@ -576,14 +564,7 @@ class StreamsDriver(MessageDriver):
         if adapter is None or route is None:
             return
         namespace, kind = route
-        try:
-            message = decode_ephemeral(payload, self.max_message_bytes)
-            if message.nsp != namespace:
-                return
-            if kind == _OWN or message.type in CLUSTER_RESPONSE_TYPES or message.uid != self.uid:
-                self.dispatch(adapter, message)
-        except ClusterMessageError as exc:
-            self.dropped(channel, exc)
-        except Exception as exc:
-            self.dropped(channel, f"{type(exc).__name__}: {exc}")
-            self.logger.debug("cluster message handling failed", exc_info=True)
+        self._receive_on(adapter, channel, namespace, kind == _OWN, payload)
+
+    def _decode(self, payload: bytes) -> ClusterMessage:
+        return decode_ephemeral(payload, self.max_message_bytes)
