@@ -210,3 +210,53 @@ async def test_move_idle_stops_at_its_deadline_and_at_a_stuck_successor(runtime_
         listener.close()
         await leaving.hand_off.close()
         await a.cleanup()
+
+
+async def test_a_hand_over_racing_close_is_taken_or_refused(runtime_dir: Path) -> None:
+    """A peer that sends on its cached link after the last message was taken (the worker is
+    closing) gets an error (and serves the request itself): the connection is not lost."""
+    owner_app = web.Application()
+    owner = web.AppRunner(owner_app)
+    await owner.setup()
+    assert owner.server is not None
+    outcome: dict[str, bool] = {}
+    peer = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    client, other = socket.socketpair()
+
+    class Racy(HandOverServer):
+        closing = False
+
+        async def close(self) -> None:
+            self.closing = True
+            await super().close()
+
+        async def _take_one(self, link: socket.socket) -> bool:
+            try:
+                got = await super()._take_one(link)
+            except OSError:
+                got = None
+            if not got and self.closing and "sent" not in outcome:
+                # The last queued message was taken: the peer sends now.
+                try:
+                    socket.send_fds(peer, [b""], [client.fileno()])
+                    outcome["sent"] = True
+                except OSError:
+                    outcome["sent"] = False
+            if got is None:
+                raise ConnectionAbortedError("the link is shut")
+            return got
+
+    handover = Racy(runtime_dir / "w1.fd", owner.server)
+    await handover.start()
+    peer.connect(str(runtime_dir / "w1.fd"))
+    peer.setblocking(False)
+    await asyncio.sleep(0.05)  # the link is accepted
+    try:
+        await handover.close()
+        assert "sent" in outcome
+        assert not outcome["sent"] or handover.taken == 1
+    finally:
+        peer.close()
+        client.close()
+        other.close()
+        await owner.cleanup()

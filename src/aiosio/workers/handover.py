@@ -274,8 +274,9 @@ class HandOverServer:
         """Stop taking connections; those already sent here are taken first (none is dropped).
 
         The socket's name goes first (nobody new can connect); then every link still queued is
-        accepted and every message already queued on a link is served, without waiting for more.
-        Connections taken stay with the aiohttp server.
+        accepted, and shut for reading (a peer sending on it from now on gets an error and serves
+        its request itself, instead of a message lost with the link), and every message already
+        queued on a link is served. Connections taken stay with the aiohttp server.
         """
         sock, self._sock = self._sock, None
         if sock is not None:
@@ -295,6 +296,9 @@ class HandOverServer:
                 link.setblocking(False)
                 self._links.add(link)
             sock.close()
+        for link in list(self._links):
+            with contextlib.suppress(OSError):
+                link.shutdown(socket.SHUT_RD)
         for link in list(self._links):
             with contextlib.suppress(OSError):
                 while await self._take_one(link):
