@@ -66,13 +66,12 @@ def create_app(
 ) -> web.Application:
     """Build the demo application.
 
-        ``db_path`` is the SQLite file for the todos (default: :func:`~.store.default_db_path`;
-        ``":memory:"`` keeps nothing). ``sio`` is the Socket.IO server to use (default: a new
-        ``aiosio.AsyncServer(connection_state_recovery=True)``, which accepts same-origin pages only:
-    a page whose connection drops comes back with its session and the events it missed). The price
-    ticker starts
-        with the application; when the application shuts down it stops the ticker, disconnects
-        every client and shuts the server down.
+    ``db_path`` is the SQLite file for the todos (default: :func:`~.store.default_db_path`;
+    ``":memory:"`` keeps nothing). ``sio`` is the Socket.IO server to use (default: a new
+    ``aiosio.AsyncServer(connection_state_recovery=True)``, which accepts same-origin pages only:
+    a page whose connection drops comes back with its session and the events it missed). The
+    price ticker starts with the application; when the application shuts down it stops the
+    ticker, disconnects every client and shuts the server down.
     """
     store = TodoStore(default_db_path() if db_path is None else db_path)
     if sio is None:
