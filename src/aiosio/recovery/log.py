@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Generic, TypeVar
 
 from .offsets import format_offset, parse_offset
@@ -85,6 +86,11 @@ class PacketLog(Generic[T]):
         self.last: Key | None = None
         self.let_go: Key | None = None
         self.let_go_at = 0.0
+
+    def snapshot(self, sessions: int) -> RecoveryStats:
+        """A copy of ``stats`` with what is kept now: this log's packets and bytes, and
+        ``sessions`` (the caller counts its sessions)."""
+        return replace(self.stats, packets=len(self.entries), bytes=self.bytes, sessions=sessions)
 
     def position(self) -> str | None:
         """The newest offset given out, or None."""

@@ -117,16 +117,4 @@ class MemoryStore:
 
     def stats(self) -> RecoveryStats:
         """The counters now (a copy)."""
-        stats = self._stats
-        return RecoveryStats(
-            packets=len(self._log.entries),
-            bytes=self._log.bytes,
-            sessions=len(self._sessions),
-            evicted_packets=stats.evicted_packets,
-            evicted_bytes=stats.evicted_bytes,
-            expired_packets=stats.expired_packets,
-            expired_sessions=stats.expired_sessions,
-            evicted_sessions=stats.evicted_sessions,
-            recovered=stats.recovered,
-            refused=stats.refused,
-        )
+        return self._log.snapshot(sessions=len(self._sessions))

@@ -287,16 +287,4 @@ class ChannelLog:
         """The counters now (a copy): packets and bytes kept, sessions kept (live and lost)."""
         self._lost.expire(now)
         self._log.trim(now)
-        stats = self.stats
-        return RecoveryStats(
-            packets=len(self._log.entries),
-            bytes=self._log.bytes,
-            sessions=len(self._live) + len(self._lost),
-            evicted_packets=stats.evicted_packets,
-            evicted_bytes=stats.evicted_bytes,
-            expired_packets=stats.expired_packets,
-            expired_sessions=stats.expired_sessions,
-            evicted_sessions=stats.evicted_sessions,
-            recovered=stats.recovered,
-            refused=stats.refused,
-        )
+        return self._log.snapshot(sessions=len(self._live) + len(self._lost))
