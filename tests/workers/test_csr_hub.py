@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from csr_support import until
 
 import aiosio
 from aiosio.workers.hub import Hub
@@ -23,22 +24,8 @@ from recovery.cutter import Cutter
 pytestmark = pytest.mark.timeout(60)
 
 
-async def until(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.01)
-
-
 def fast_client() -> aiosio.AsyncClient:
     return aiosio.AsyncClient(reconnection_delay=0.05, reconnection_delay_max=0.1, randomization_factor=0)
-
-
-@pytest.fixture
-async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
-    hub = Hub(str(tmp_path / "hub.sock"))
-    await hub.start()
-    yield hub
-    await hub.close()
 
 
 @pytest.fixture

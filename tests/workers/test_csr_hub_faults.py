@@ -8,11 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from csr_support import until
 
 import aiosio
 from aiosio.recovery import RecoveryOptions
@@ -28,20 +28,6 @@ from aiosio.workers.install import install_cluster
 pytestmark = pytest.mark.timeout(60)
 
 NOW = 1_800_000_000.0
-
-
-async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.01)
-
-
-@pytest.fixture
-async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
-    hub = Hub(str(tmp_path / "hub.sock"))
-    await hub.start()
-    yield hub
-    await hub.close()
 
 
 def worker(hub_path: str, lost: list[int] | None = None) -> aiosio.AsyncServer:

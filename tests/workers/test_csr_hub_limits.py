@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
 import pytest
+from csr_support import until
 
 import aiosio
 from aiosio.recovery import RecoveryOptions
@@ -41,20 +41,6 @@ pytestmark = pytest.mark.timeout(60)
 
 LONG = "x" * 300
 NOW = 1_800_000_000.0
-
-
-async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.01)
-
-
-@pytest.fixture
-async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
-    hub = Hub(str(tmp_path / "hub.sock"))
-    await hub.start()
-    yield hub
-    await hub.close()
 
 
 def worker(hub: Hub, lost: list[int], **options: Any) -> aiosio.AsyncServer:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -282,14 +281,6 @@ async def join(hub: Hub, uid: str) -> Peer:
     peer = Peer(reader, writer)
     peer.first = await peer.frame(skip_counts=False)  # POSITION (when the log exists) or COUNT
     return peer
-
-
-@pytest.fixture
-async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
-    hub = Hub(str(tmp_path / "hub.sock"))
-    await hub.start()
-    yield hub
-    await hub.close()
 
 
 async def test_the_hub_logs_relays_keeps_sessions_and_restores(hub: Hub) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -40,14 +38,6 @@ async def join(path: str, uid: str, channel: str = "c") -> Peer:
     reader, writer = await asyncio.open_unix_connection(path)
     writer.write(hubwire.hello(uid, channel))
     return Peer(reader, writer)
-
-
-@pytest.fixture
-async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
-    hub = Hub(str(tmp_path / "hub.sock"))
-    await hub.start()
-    yield hub
-    await hub.close()
 
 
 async def test_relay_and_counts(hub: Hub) -> None:
