@@ -94,3 +94,48 @@ async def test_a_new_server_whose_poll_goes_unanswered_does_not_lead() -> None:
     await _poll(new)  # the older one answers again: it leads, not the new one
     await _poll(old)
     assert not new.leader and old.leader
+
+
+class SlowServer(FakeServer):
+    """A cluster whose calls take 0.4 s (a slow hub or Redis); it counts the ticks emitted."""
+
+    def __init__(self, bus: Bus) -> None:
+        super().__init__(bus)
+        self.ticks: list[float] = []
+
+    async def server_side_call(self, event: str, data: Any, timeout: float | None = None) -> Answers[Any]:
+        await asyncio.sleep(0.4)
+        return Answers([], 0)
+
+    async def emit(self, event: str, data: Any, **kwargs: Any) -> None:
+        if event == "tick":
+            self.ticks.append(asyncio.get_running_loop().time())
+
+
+async def test_a_slow_poll_does_not_hold_the_leaders_ticks() -> None:
+    from aiosio.demo.ticker import PriceTicker
+
+    server = SlowServer(Bus())
+    ticker = PriceTicker(server, tick_interval=0.1, stats_interval=1.0)  # type: ignore[arg-type]
+    ticker.clients.add("a")
+    ticker.watchers.add("a")
+    ticker.start()
+    try:
+        while not ticker.leading:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)
+        before = len(server.ticks)
+        await asyncio.sleep(2.0)
+        ticked = len(server.ticks) - before
+    finally:
+        await ticker.stop()
+    assert ticked >= 17  # 20 at 10 a second (a poll held inline costs 0.4 s of each second: 12)
+
+
+def test_only_the_leader_sends_its_prices() -> None:
+    from aiosio.demo.ticker import PriceTicker
+
+    ticker = PriceTicker(FakeServer(Bus()))  # type: ignore[arg-type]
+    assert not ticker.leading and ticker._peer().prices == {}
+    ticker.lease.polls = 1  # it polled its cluster: alone, it leads
+    assert ticker.leading and ticker._peer().prices == ticker.model.prices != {}

@@ -77,6 +77,7 @@ class PriceTicker:
         self._seq = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._poller: asyncio.Task[None] | None = None
         #: Which server of the cluster leads (this one, without a cluster).
         self.lease = Lease(sio, stats_interval)
         self.lease.register(self._peer, self._wake.set)
@@ -101,6 +102,11 @@ class PriceTicker:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
         await self.lease.leave()
 
     @property
@@ -155,6 +161,17 @@ class PriceTicker:
             async with asyncio.timeout_at(deadline):
                 await self._wake.wait()
 
+    async def _poll(self) -> None:
+        """Poll the cluster: a follower waits for the answers (it may find it leads now); the
+        leader polls in the background (a server slow to answer must not hold its ticks), its
+        view of the others is then a period old."""
+        if not self.lease.leader:
+            await self.lease.poll(self._peer())
+            return
+        if self._poller is None or self._poller.done():
+            self._poller = asyncio.create_task(self.lease.poll(self._peer()), name="aiosio-demo-poll")
+            self._poller.add_done_callback(lambda _: self._wake.set())  # it may lead no more
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         ticks, messages = RateMeter(loop.time()), RateMeter(loop.time())
@@ -171,7 +188,7 @@ class PriceTicker:
             now = loop.time()
             try:
                 if now >= next_stats:
-                    await self.lease.poll(self._peer())
+                    await self._poll()
                     self._follow()
                     clients, watching = self.lease.totals(self._peer())
                     if self.lease.leader:
