@@ -16,6 +16,8 @@ import pytest
 import aiosio
 from aiosio.server.observe import Observer, traffic
 
+from .support import until
+
 pytestmark = pytest.mark.timeout(30)
 
 
@@ -125,15 +127,6 @@ def make_server() -> aiosio.AsyncServer:
         return await sio.call("question", "?", to=sid, timeout=5)
 
     return sio
-
-
-async def until(predicate: Any, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 @pytest.mark.allow_server_errors(r"event handler failed")
