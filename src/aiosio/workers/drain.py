@@ -24,10 +24,13 @@ shutdown:
    expires, and by ``--shutdown-timeout``).
 4. It stops listening (when stopping: until now it accepted connections meant for the others'
    clients). The keep-alive connections still idle, and those just accepted that have not sent
-   their request yet, move to a worker that is not leaving (when stopping: one still draining),
+   a byte yet, move to a worker that is not leaving (when stopping: one still draining),
    so none is closed while a client may be sending on it (clients share their connection pools:
-   one client's idle connection may be another's next request). What the worker itself answers
-   while it drains closes its connection (``Connection: close``). Then aiohttp's shutdown runs.
+   one client's idle connection may be another's next request). One holding part of a request
+   stays (:mod:`~aiosio.workers.idle`); moving stops at the first the other worker does not take,
+   and when the budget is spent. What the worker itself answers while it drains closes its
+   connection (``Connection: close``). Then aiohttp's shutdown runs, with what is left of the
+   budget for the requests still running.
 """
 
 from __future__ import annotations
