@@ -6,20 +6,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from .cutter import Cutter
+from .cutter import Cutter, cutters
 
 
 @pytest.fixture
 async def cutter() -> AsyncIterator[Callable[[int], Awaitable[Cutter]]]:
     """``relay = await cutter(port)``: a :class:`Cutter` in front of ``port``, closed at the end."""
-    made: list[Cutter] = []
-
-    async def make(port: int) -> Cutter:
-        relay = Cutter(port)
-        await relay.start()
-        made.append(relay)
-        return relay
-
-    yield make
-    for relay in made:
-        await relay.close()
+    async with cutters() as make:
+        yield make

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 
 class Cutter:
@@ -34,7 +35,7 @@ class Cutter:
         except OSError:
             writer.transport.abort()
             return
-        self._open.update((writer, up_writer))
+        self._opened(writer, up_writer)
         pumps = [
             asyncio.ensure_future(self._pump(reader, up_writer)),
             asyncio.ensure_future(self._pump(up_reader, writer)),
@@ -43,6 +44,14 @@ class Cutter:
         for task in pumps:
             task.add_done_callback(self._tasks.discard)
         await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        self._ended(writer, up_writer)
+
+    def _opened(self, writer: asyncio.StreamWriter, up_writer: asyncio.StreamWriter) -> None:
+        """A relayed connection starts: ``writer`` to the client, ``up_writer`` to the server."""
+        self._open.update((writer, up_writer))
+
+    def _ended(self, writer: asyncio.StreamWriter, up_writer: asyncio.StreamWriter) -> None:
+        """One side of a relayed connection ended: abort both."""
         for w in (writer, up_writer):
             self._open.discard(w)
             w.transport.abort()
@@ -70,3 +79,22 @@ class Cutter:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def cutters() -> AsyncIterator[Callable[[int], Awaitable[Cutter]]]:
+    """``async with cutters() as make:`` ``relay = await make(port)`` starts a :class:`Cutter` in
+    front of ``port``; every one made is closed on exit."""
+    made: list[Cutter] = []
+
+    async def make(port: int) -> Cutter:
+        relay = Cutter(port)
+        await relay.start()
+        made.append(relay)
+        return relay
+
+    try:
+        yield make
+    finally:
+        for relay in made:
+            await relay.close()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import aiosio
-from recovery.cutter import Cutter
+from recovery.cutter import Cutter, cutters
 from recovery.node_csr import NodeCsr
 
 
@@ -54,17 +54,8 @@ def names() -> Names:
 async def cutter() -> AsyncIterator[Callable[[int], Awaitable[Cutter]]]:
     """``relay = await cutter(port)``: a :class:`Cutter` in front of ``port`` (set
     ``relay.upstream_port`` to send the next connections elsewhere), closed at the end."""
-    made: list[Cutter] = []
-
-    async def make(port: int) -> Cutter:
-        relay = Cutter(port)
-        await relay.start()
-        made.append(relay)
-        return relay
-
-    yield make
-    for relay in made:
-        await relay.close()
+    async with cutters() as make:
+        yield make
 
 
 @pytest.fixture
@@ -93,21 +84,10 @@ class HalfCutter(Cutter):
         self._silent: list[Any] = []
         self._frozen = False
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-        except OSError:
-            writer.transport.abort()
-            return
+    def _opened(self, writer: asyncio.StreamWriter, up_writer: asyncio.StreamWriter) -> None:
         self._pairs.append((writer, up_writer))
-        pumps = [
-            asyncio.ensure_future(self._pump(reader, up_writer)),
-            asyncio.ensure_future(self._pump(up_reader, writer)),
-        ]
-        self._tasks.update(pumps)
-        for task in pumps:
-            task.add_done_callback(self._tasks.discard)
-        await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+
+    def _ended(self, writer: asyncio.StreamWriter, up_writer: asyncio.StreamWriter) -> None:
         writer.transport.abort()
         if up_writer not in self._silent:
             up_writer.transport.abort()
