@@ -12,27 +12,11 @@ import pytest
 import aiosio
 
 from .cutter import Cutter
+from .support import fast_client, until
 
 pytestmark = pytest.mark.timeout(30)
 
 CutterFactory = Callable[[int], Awaitable[Cutter]]
-
-
-async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait until ``check()`` is true (fails the test after ``timeout`` seconds)."""
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.01)
-
-
-def fast_client(**options: Any) -> aiosio.AsyncClient:
-    """A client that reconnects at once."""
-    settings: dict[str, Any] = {
-        "reconnection_delay": 0.05,
-        "reconnection_delay_max": 0.1,
-        "randomization_factor": 0,
-    }
-    return aiosio.AsyncClient(**{**settings, **options})
 
 
 def recovering_server(**recovery: Any) -> tuple[aiosio.AsyncServer, list[tuple[str, bool]]]:

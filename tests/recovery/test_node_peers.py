@@ -11,7 +11,8 @@ import pytest
 
 from .cutter import Cutter
 from .node_csr import NodeCsr
-from .test_aiosio_pair import fast_client, recovering_server, until
+from .support import fast_client, until
+from .test_aiosio_pair import recovering_server
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(40)]
 

@@ -12,7 +12,7 @@ import pytest
 import aiosio
 
 from .cutter import Cutter
-from .test_aiosio_pair import fast_client, until
+from .support import fast_client, until
 
 pytestmark = pytest.mark.timeout(30)
 

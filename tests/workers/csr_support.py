@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import aiosio
 from recovery.cutter import Cutter
 from recovery.node_csr import NodeCsr
+from recovery.support import fast_client
 
 
 async def until(check: Callable[[], Any], timeout: float = 20.0, what: str = "a condition") -> None:
@@ -59,9 +59,7 @@ class AiosioSubject:
 
     def __init__(self, transport: str) -> None:
         self.transport = transport
-        self.client = aiosio.AsyncClient(
-            reconnection_delay=0.05, reconnection_delay_max=0.1, randomization_factor=0
-        )
+        self.client = fast_client()
         self.got: list[Any] = []
         self.connects: list[tuple[str | None, bool]] = []
         self.client.on("n", self.got.append)

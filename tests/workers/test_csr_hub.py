@@ -20,12 +20,9 @@ from aiosio.workers.hub import Hub
 from aiosio.workers.hub_store import HubStore
 from aiosio.workers.install import install_cluster
 from recovery.cutter import Cutter
+from recovery.support import fast_client
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def fast_client() -> aiosio.AsyncClient:
-    return aiosio.AsyncClient(reconnection_delay=0.05, reconnection_delay_max=0.1, randomization_factor=0)
 
 
 @pytest.fixture

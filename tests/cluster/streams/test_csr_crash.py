@@ -18,9 +18,10 @@ import pytest
 from cluster.redis_fixtures import RedisServer
 from processes import ServerProcess
 from recovery.cutter import Cutter
+from recovery.support import fast_client, until
 
 from .conftest import Names
-from .test_csr_nodes import broadcast, fast_client, start_nodes, until
+from .test_csr_nodes import broadcast, start_nodes
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -22,9 +22,10 @@ from cluster.conftest import NodeFactory
 from cluster.redis_fixtures import RedisServer
 from recovery.cutter import Cutter
 from recovery.node_csr import NodeCsr
+from recovery.support import fast_client, until
 
 from .conftest import Names
-from .test_csr_nodes import broadcast, fast_client, start_nodes, until
+from .test_csr_nodes import broadcast, start_nodes
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
 

@@ -15,19 +15,13 @@ import pytest
 import aiosio
 from recovery.cutter import Cutter
 from recovery.node_csr import NodeCsr
+from recovery.support import fast_client, until
 
 from .conftest import Names
 
 pytestmark = pytest.mark.timeout(60)
 
 CutterFactory = Callable[[int], Awaitable[Cutter]]
-
-
-async def until(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    """Wait until ``check()`` is true (fails the test after ``timeout`` seconds)."""
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.01)
 
 
 class Node:
@@ -73,16 +67,6 @@ def _connect_handler(node: Node) -> Callable[[str, dict[str, Any]], Awaitable[No
                 session["user"] = "ann"
 
     return connect
-
-
-def fast_client(**options: Any) -> aiosio.AsyncClient:
-    """An aiosio client that reconnects at once."""
-    settings: dict[str, Any] = {
-        "reconnection_delay": 0.05,
-        "reconnection_delay_max": 0.1,
-        "randomization_factor": 0,
-    }
-    return aiosio.AsyncClient(**{**settings, **options})
 
 
 async def broadcast(node: Node, count: int = 1000) -> None:

@@ -358,8 +358,10 @@ async def test_the_old_sockets_disconnect_handler_does_not_touch_the_restored_on
     """The client comes back on the same node before the node noticed its old connection died:
     the old socket's disconnect handler, leaving a room by sid, acts on the old socket, not on the
     restored socket of the same sid."""
+    from recovery.support import fast_client, until
+
     from .conftest import HalfCutter
-    from .test_csr_nodes import fast_client, start_nodes, until
+    from .test_csr_nodes import start_nodes
 
     (a,) = await start_nodes(serve, redis_server.url, names, count=1)
     handled: list[str] = []

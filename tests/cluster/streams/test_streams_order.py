@@ -14,9 +14,10 @@ import pytest
 import aiosio
 from aiosio.adapters.redis.streams import StreamsDriver
 from recovery.cutter import Cutter
+from recovery.support import fast_client, until
 
 from .conftest import Names
-from .test_csr_nodes import Node, fast_client, start_nodes, until
+from .test_csr_nodes import Node, start_nodes
 from .test_streams_store import xadd
 
 pytestmark = pytest.mark.timeout(60)
