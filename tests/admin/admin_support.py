@@ -14,6 +14,8 @@ import aiosio
 
 #: The credentials the tests' servers accept.
 CREDENTIALS = {"username": "admin", "password": "s3cret"}
+#: What :func:`admin_client` records: ``(event, args)`` in order.
+Log = list[tuple[str, tuple[Any, ...]]]
 
 Instrumented = Callable[..., Awaitable[tuple[aiosio.AsyncServer, Any, str]]]
 
@@ -61,3 +63,15 @@ async def admin_event_where(
         args = await admin_event(node, name, client, timeout=max(left, 0.01))
         if match(args):
             return args
+
+
+async def admin_client(url: str, log: Log, auth: Any = None) -> aiosio.AsyncClient:
+    """An aiosio client on ``/admin`` (over WebSocket) recording in ``log`` every admin event it gets."""
+    client = aiosio.AsyncClient()
+
+    @client.on("*", namespace="/admin")
+    async def anything(event: str, *args: Any) -> None:
+        log.append((event, args))
+
+    await client.connect(url, namespaces=["/admin"], auth=auth, transports=["websocket"])
+    return client

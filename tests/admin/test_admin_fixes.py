@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from admin_support import Log, admin_client
 
 import aiosio
 from aiosio.admin import events as events_module
@@ -21,20 +22,6 @@ from aiosio.admin.events import MAX_ENTRIES, EventBuffer
 from aiosio.admin.operations import Operations
 
 pytestmark = pytest.mark.timeout(60)
-
-Log = list[tuple[str, tuple[Any, ...]]]
-
-
-async def admin_client(url: str, log: Log, auth: Any = None) -> aiosio.AsyncClient:
-    """An aiosio client on ``/admin`` recording every admin event it gets."""
-    client = aiosio.AsyncClient()
-
-    @client.on("*", namespace="/admin")
-    async def anything(event: str, *args: Any) -> None:
-        log.append((event, args))
-
-    await client.connect(url, namespaces=["/admin"], auth=auth, transports=["websocket"])
-    return client
 
 
 async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:

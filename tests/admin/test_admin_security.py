@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from admin_support import CREDENTIALS
+from admin_support import CREDENTIALS, admin_client
 
 import aiosio
 from aiosio.admin import InstrumentedAsyncServer
@@ -38,18 +38,6 @@ async def read_for(ws: aiohttp.ClientWebSocketResponse, seconds: float) -> list[
     except TimeoutError:
         pass
     return got
-
-
-async def admin_client(url: str, auth: Any, log: list[tuple[str, tuple[Any, ...]]]) -> aiosio.AsyncClient:
-    """An aiosio client on ``/admin`` recording every admin event it gets."""
-    client = aiosio.AsyncClient()
-
-    @client.on("*", namespace="/admin")
-    async def anything(event: str, *args: Any) -> None:
-        log.append((event, args))
-
-    await client.connect(url, namespaces=["/admin"], auth=auth, transports=["websocket"])
-    return client
 
 
 @pytest.mark.parametrize("slow_auth", [False, True], ids=["wrong-password", "slow-refusing-callable"])
@@ -117,11 +105,11 @@ async def test_admitted_sids_follow_the_admins(serve: Any) -> None:
     try:
         handle = await serve(sio)
         log: list[tuple[str, tuple[Any, ...]]] = []
-        client = await admin_client(handle.url, CREDENTIALS, log)
+        client = await admin_client(handle.url, log, CREDENTIALS)
         sid = client.get_sid("/admin")
         assert admin.admitted == {sid}
         with pytest.raises(aiosio.exceptions.ConnectionError):
-            await admin_client(handle.url, {"username": "admin", "password": "no"}, [])
+            await admin_client(handle.url, [], {"username": "admin", "password": "no"})
         assert admin.admitted == {sid}
         await client.disconnect()
         async with asyncio.timeout(5):
@@ -146,7 +134,7 @@ async def test_a_callable_is_asked_at_every_connect(serve: Any) -> None:
     try:
         handle = await serve(sio)
         log: list[tuple[str, tuple[Any, ...]]] = []
-        first = await admin_client(handle.url, {"password": "pw"}, log)
+        first = await admin_client(handle.url, log, {"password": "pw"})
         async with asyncio.timeout(5):
             while not any(event == "config" for event, _ in log):
                 await asyncio.sleep(0.02)
@@ -160,7 +148,7 @@ async def test_a_callable_is_asked_at_every_connect(serve: Any) -> None:
 
         allowed["ok"] = False
         with pytest.raises(aiosio.exceptions.ConnectionError):
-            await admin_client(handle.url, {"password": "pw"}, [])
+            await admin_client(handle.url, [], {"password": "pw"})
         assert seen == [{"password": "pw"}, {"password": "pw"}]
     finally:
         await admin.shutdown()
@@ -241,7 +229,7 @@ async def test_all_sockets_hides_a_clients_authorization_header(serve: Any) -> N
             headers={"Authorization": "Bearer very-secret", "Cookie": "session=also-secret"},
         )
         log: list[tuple[str, tuple[Any, ...]]] = []
-        client = await admin_client(handle.url, None, log)
+        client = await admin_client(handle.url, log, None)
         async with asyncio.timeout(5):
             while not any(event == "all_sockets" for event, _ in log):
                 await asyncio.sleep(0.02)
