@@ -104,6 +104,20 @@ async def raw_websocket(port: int) -> tuple[asyncio.StreamReader, asyncio.Stream
     return reader, writer
 
 
+async def flood_the_only_socket(sio: aiosio.AsyncServer) -> str:
+    """Wait for the server's one socket, emit 7.5 MiB to it (a client that does not read keeps
+    most of it queued), let the writes settle; its sid."""
+    async with asyncio.timeout(WAIT):
+        while not sio._sockets:
+            await asyncio.sleep(0.02)
+    (sid,) = sio._sockets
+    for _ in range(120):
+        await sio.emit("flood", "z" * 64 * 1024, to=sid)
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.3)
+    return sid
+
+
 async def test_shutdown_is_bounded_with_a_client_that_stops_reading() -> None:
     """A client that stops reading holds uvicorn's ``send``: the session's close (here from
     ``sio.shutdown()``) waits for the sink's queue at most its close timeout (``ping_timeout``
@@ -113,15 +127,8 @@ async def test_shutdown_is_bounded_with_a_client_that_stops_reading() -> None:
     uv, task, port = await start_uvicorn(aiosio.ASGIApp(sio), timeout_graceful_shutdown=2)
     _reader, writer = await raw_websocket(port)
     try:
-        async with asyncio.timeout(WAIT):
-            while not sio._sockets:
-                await asyncio.sleep(0.02)
-        (sid,) = sio._sockets
+        sid = await flood_the_only_socket(sio)
         session = sio._sockets[sid].session
-        for _ in range(120):
-            await sio.emit("flood", "z" * 64 * 1024, to=sid)
-            await asyncio.sleep(0)
-        await asyncio.sleep(0.3)
         assert session._sink is not None and session._sink.buffered() > 0, "the client took it all"
         began = time.monotonic()
         await sio.shutdown()
@@ -146,14 +153,7 @@ async def test_plain_uvicorn_stop_with_a_client_that_stops_reading() -> None:
     uv, task, port = await start_uvicorn(aiosio.ASGIApp(sio), timeout_graceful_shutdown=1)
     _reader, writer = await raw_websocket(port)
     try:
-        async with asyncio.timeout(WAIT):
-            while not sio._sockets:
-                await asyncio.sleep(0.02)
-        (sid,) = sio._sockets
-        for _ in range(120):
-            await sio.emit("flood", "z" * 64 * 1024, to=sid)
-            await asyncio.sleep(0)
-        await asyncio.sleep(0.3)
+        await flood_the_only_socket(sio)
         began = time.monotonic()
         await stop_uvicorn(uv, task)
         assert time.monotonic() - began < 3.0
