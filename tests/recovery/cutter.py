@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 
 class Cutter:
@@ -81,14 +82,17 @@ class Cutter:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-@contextlib.asynccontextmanager
-async def cutters() -> AsyncIterator[Callable[[int], Awaitable[Cutter]]]:
-    """``async with cutters() as make:`` ``relay = await make(port)`` starts a :class:`Cutter` in
-    front of ``port``; every one made is closed on exit."""
-    made: list[Cutter] = []
+C = TypeVar("C", bound=Cutter)
 
-    async def make(port: int) -> Cutter:
-        relay = Cutter(port)
+
+@contextlib.asynccontextmanager
+async def cutters(kind: type[C] = Cutter) -> AsyncIterator[Callable[[int], Awaitable[C]]]:  # type: ignore[assignment]
+    """``async with cutters() as make:`` ``relay = await make(port)`` starts a :class:`Cutter` (or a
+    ``kind`` of one) in front of ``port``; every one made is closed on exit."""
+    made: list[C] = []
+
+    async def make(port: int) -> C:
+        relay = kind(port)
         await relay.start()
         made.append(relay)
         return relay

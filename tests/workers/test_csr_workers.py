@@ -23,6 +23,7 @@ from csr_support import AiosioSubject, HoldingCutter, Subject, subject, until
 
 import aiosio
 from processes import AIOSIO, ServerProcess
+from recovery.cutter import cutters
 
 HERE = Path(__file__).resolve().parent
 
@@ -72,19 +73,14 @@ def workers(start: Start, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Serv
 
 @pytest.fixture
 async def relay() -> AsyncIterator[Callable[[str], Awaitable[HoldingCutter]]]:
-    made: list[HoldingCutter] = []
+    async with cutters(HoldingCutter) as make:
 
-    async def make(url: str) -> HoldingCutter:
-        port = urlparse(url).port
-        assert port is not None
-        cutter = HoldingCutter(port)
-        await cutter.start()
-        made.append(cutter)
-        return cutter
+        async def in_front_of(url: str) -> HoldingCutter:
+            port = urlparse(url).port
+            assert port is not None
+            return await make(port)
 
-    yield make
-    for cutter in made:
-        await cutter.close()
+        yield in_front_of
 
 
 @pytest.fixture
