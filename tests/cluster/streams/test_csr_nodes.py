@@ -168,22 +168,29 @@ async def test_too_long_away_gives_a_fresh_session(
     await client.disconnect()
 
 
-async def test_too_many_missed_packets_give_a_fresh_session(
-    serve: Any, redis_server: Any, names: Names, cutter: CutterFactory
-) -> None:
-    """A restore that would replay more than ``max_packets`` is refused, not read without bound."""
-    a, b = await start_nodes(serve, redis_server.url, names, max_packets=50)
-    relay = await cutter(a.port)
+async def cut_on_its_way(a: Node, b: Node, relay: Cutter) -> tuple[aiosio.AsyncClient, list[Any], str]:
+    """A client (reconnecting after 1 s) on ``a`` through ``relay`` that got one ``n`` (-1), then
+    cut with its reconnection sent to ``b``; returns once ``a`` saw it go: (client, got, sid)."""
     client = fast_client(reconnection_delay=1.0, reconnection_delay_max=1.0)
     got: list[Any] = []
     client.on("n", got.append)
     await client.connect(relay.url, transports=["websocket"])
     sid = client.get_sid()
+    assert sid is not None
     await a.sio.emit("n", -1, to="r1")
     await until(lambda: got == [-1])
     relay.upstream_port = b.port
     relay.cut()
     await until(lambda: not a.sio.manager.is_connected(sid, "/"))
+    return client, got, sid
+
+
+async def test_too_many_missed_packets_give_a_fresh_session(
+    serve: Any, redis_server: Any, names: Names, cutter: CutterFactory
+) -> None:
+    """A restore that would replay more than ``max_packets`` is refused, not read without bound."""
+    a, b = await start_nodes(serve, redis_server.url, names, max_packets=50)
+    client, got, sid = await cut_on_its_way(a, b, await cutter(a.port))
     for i in range(60):
         await a.sio.emit("n", i, to="r1")
     await until(lambda: client.connected and len(b.connects) == 1)
@@ -197,17 +204,7 @@ async def test_an_offset_trimmed_from_the_stream_gives_a_fresh_session(
     serve: Any, redis_server: Any, names: Names, cutter: CutterFactory
 ) -> None:
     a, b = await start_nodes(serve, redis_server.url, names, manager={"max_len": 10})
-    relay = await cutter(a.port)
-    client = fast_client(reconnection_delay=1.0, reconnection_delay_max=1.0)
-    got: list[Any] = []
-    client.on("n", got.append)
-    await client.connect(relay.url, transports=["websocket"])
-    sid = client.get_sid()
-    await a.sio.emit("n", -1, to="r1")
-    await until(lambda: got == [-1])
-    relay.upstream_port = b.port
-    relay.cut()
-    await until(lambda: not a.sio.manager.is_connected(sid, "/"))
+    client, got, sid = await cut_on_its_way(a, b, await cutter(a.port))
     for i in range(400):  # MAXLEN ~ 10 trims whole radix nodes of 100 entries: the offset goes
         await a.sio.emit("other", i)
     assert redis_server.client().xlen(names.stream) < 400
