@@ -66,6 +66,20 @@ def stream_values(redis_server: Any, names: Names) -> list[Any]:
     return values
 
 
+async def joined_client(node: Node, url: str, **options: Any) -> tuple[aiosio.AsyncClient, list[Any], str]:
+    """A fast-reconnecting client connected over WebSocket to ``url`` (``node``, or a relay in
+    front of it), recording each ``n``'s first argument; returns once ``node`` put it in r1:
+    (client, got, sid)."""
+    client = fast_client(**options)
+    got: list[Any] = []
+    client.on("n", lambda *args: got.append(args[0]))
+    await client.connect(url, transports=["websocket"])
+    sid = client.get_sid()
+    assert sid is not None
+    await until(lambda: node.sio.rooms(sid) == [sid, "r1"])
+    return client, got, sid
+
+
 async def test_a_foreign_entry_read_late_still_reaches_the_client_before_a_later_own_one(
     serve: Any, redis_server: Any, names: Names, cutter: CutterFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -76,12 +90,7 @@ async def test_a_foreign_entry_read_late_still_reaches_the_client_before_a_later
     (a,) = await start_nodes(serve, redis_server.url, names, count=1)
     gate.slow(a)
     relay = await cutter(a.port)
-    client = fast_client()
-    got: list[Any] = []
-    client.on("n", lambda *args: got.append(args[0]))
-    await client.connect(relay.url, transports=["websocket"])
-    sid = client.get_sid()
-    await until(lambda: a.sio.rooms(sid) == [sid, "r1"])
+    client, got, sid = await joined_client(a, relay.url)
     xadd(redis_server, names, "n", "E0", rooms=("r1",))
     await until(lambda: got == ["E0"])
     gate.open.clear()
@@ -111,12 +120,7 @@ async def test_a_restore_while_the_reader_lags_behind_own_appends_gives_each_pac
     (a,) = await start_nodes(serve, redis_server.url, names, count=1)
     gate.slow(a)
     relay = await cutter(a.port)
-    client = fast_client(reconnection_delay=0.5, reconnection_delay_max=0.5)
-    got: list[Any] = []
-    client.on("n", lambda *args: got.append(args[0]))
-    await client.connect(relay.url, transports=["websocket"])
-    sid = client.get_sid()
-    await until(lambda: a.sio.rooms(sid) == [sid, "r1"])
+    client, got, sid = await joined_client(a, relay.url, reconnection_delay=0.5, reconnection_delay_max=0.5)
     xadd(redis_server, names, "n", "E0", rooms=("r1",))
     await until(lambda: got == ["E0"])
     relay.cut()
@@ -145,12 +149,7 @@ async def test_two_nodes_emitting_at_once_each_packet_once_in_stream_order(
     gate.slow(a)
     gate.delay = 0.002
     relay = await cutter(a.port)
-    client = fast_client()
-    got: list[Any] = []
-    client.on("n", lambda *args: got.append(args[0]))
-    await client.connect(relay.url, transports=["websocket"])
-    sid = client.get_sid()
-    await until(lambda: a.sio.rooms(sid) == [sid, "r1"])
+    client, got, sid = await joined_client(a, relay.url)
     rounds = 300
 
     async def emit(node: aiosio.AsyncServer, tag: str) -> None:
@@ -177,12 +176,7 @@ async def test_an_append_redis_answers_after_the_log_timeout_still_reaches_local
     place, with its offset: no silent local gap."""
     (a,) = await start_nodes(serve, redis_server.url, names, count=1)
     a.sio.manager.adapter.driver.log_timeout = 0.5  # type: ignore[attr-defined]
-    client = fast_client()
-    got: list[Any] = []
-    client.on("n", lambda *args: got.append(args[0]))
-    await client.connect(a.url, transports=["websocket"])
-    sid = client.get_sid()
-    await until(lambda: a.sio.rooms(sid) == [sid, "r1"])
+    client, got, _sid = await joined_client(a, a.url)
     redis_server.client().execute_command("CLIENT", "PAUSE", 1500, "WRITE")
     loop = asyncio.get_running_loop()
     started = loop.time()
