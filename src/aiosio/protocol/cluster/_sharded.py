@@ -246,15 +246,21 @@ ClusterMessage = (
 
 def encode_cluster(message: ClusterMessage) -> bytes:
     """``{type, [data], uid, nsp}`` as JSON, or msgpack if the type may carry binary and does."""
+    out = _message_map(message)
+    if message.type in _MAY_CARRY_BINARY and has_binary(out.get("data")):
+        return pack(out)
+    return dumps(out)
+
+
+def _message_map(message: ClusterMessage) -> dict[str, Any]:
+    """A whole message as Node writes it: ``{type, [data], uid, nsp}``, in that key order."""
     data = _cluster_data(message)
     out: dict[str, Any] = {"type": int(message.type)}
     if data is not None:
         out["data"] = data
     out["uid"] = message.uid
     out["nsp"] = message.nsp
-    if message.type in _MAY_CARRY_BINARY and has_binary(data):
-        return pack(out)
-    return dumps(out)
+    return out
 
 
 def decode_cluster(

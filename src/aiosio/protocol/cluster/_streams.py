@@ -42,6 +42,7 @@ from ._sharded import (
     _cluster_data,
     _cluster_message,
     _message_from_map,
+    _message_map,
 )
 
 #: The types that go through the stream; every other one (and a BROADCAST with ``requestId``) is
@@ -189,13 +190,7 @@ def _js_dates(value: Any) -> Any:
 
 def encode_ephemeral(message: ClusterMessage) -> bytes:
     """msgpack of ``{type, [data], uid, nsp}``: an ephemeral message or a response on pub/sub."""
-    data = _cluster_data(message)
-    out: dict[str, Any] = {"type": int(message.type)}
-    if data is not None:
-        out["data"] = data
-    out["uid"] = message.uid
-    out["nsp"] = message.nsp
-    return pack(out)
+    return pack(_message_map(message))
 
 
 def decode_ephemeral(payload: bytes, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> ClusterMessage:
