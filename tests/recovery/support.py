@@ -25,3 +25,17 @@ def fast_client(**options: Any) -> aiosio.AsyncClient:
         "randomization_factor": 0,
     }
     return aiosio.AsyncClient(**{**settings, **options})
+
+
+async def counting_client(
+    url: str, transport: str = "websocket", **options: Any
+) -> tuple[aiosio.AsyncClient, list[Any], str]:
+    """A :func:`fast_client` (``options``) connected to ``url`` over ``transport``, recording each
+    ``n`` event's argument in ``got``; checks it got a new session: (client, got, sid)."""
+    client = fast_client(**options)
+    got: list[Any] = []
+    client.on("n", got.append)
+    await client.connect(url, transports=[transport])
+    sid = client.get_sid()
+    assert sid is not None and not client.recovered
+    return client, got, sid

@@ -12,7 +12,7 @@ import pytest
 import aiosio
 
 from .cutter import Cutter
-from .support import fast_client, until
+from .support import counting_client, fast_client, until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -44,12 +44,7 @@ async def test_a_cut_during_1000_broadcasts_loses_nothing(
     sio, connects = recovering_server()
     handle = await serve(sio)
     relay = await cutter(handle.port)
-    client = fast_client()
-    got: list[int] = []
-    client.on("n", got.append)
-    await client.connect(relay.url, transports=[transport])
-    sid = client.get_sid()
-    assert sid is not None and not client.recovered
+    client, got, sid = await counting_client(relay.url, transport)
 
     async def broadcast() -> None:
         for i in range(1000):
@@ -77,11 +72,7 @@ async def test_recovers_when_no_event_was_sent_before_the_cut(serve: Any, cutter
     sio, connects = recovering_server()
     handle = await serve(sio)
     relay = await cutter(handle.port)
-    client = fast_client()
-    got: list[Any] = []
-    client.on("n", got.append)
-    await client.connect(relay.url, transports=["websocket"])
-    sid = client.get_sid()
+    client, got, sid = await counting_client(relay.url)
     relay.cut()
     await until(lambda: not sio.manager.is_connected(sid, "/"))
     await sio.emit("n", 1, to="r1")  # missed: the client never had an offset
@@ -143,11 +134,7 @@ async def test_too_long_away_gives_a_fresh_session(serve: Any, cutter: CutterFac
     sio, connects = recovering_server(max_disconnection_duration=0.3)
     handle = await serve(sio)
     relay = await cutter(handle.port)
-    client = fast_client(reconnection_delay=0.8, reconnection_delay_max=0.8)
-    got: list[Any] = []
-    client.on("n", got.append)
-    await client.connect(relay.url, transports=["websocket"])
-    sid = client.get_sid()
+    client, got, sid = await counting_client(relay.url, reconnection_delay=0.8, reconnection_delay_max=0.8)
     relay.cut()
     await until(lambda: not sio.manager.is_connected(sid, "/"))
     await sio.emit("n", 1, to="r1")
@@ -165,11 +152,7 @@ async def test_too_many_packets_gives_a_fresh_session_and_memory_stays_bounded(
     sio, connects = recovering_server(max_packets=50)
     handle = await serve(sio)
     relay = await cutter(handle.port)
-    client = fast_client(reconnection_delay=0.5, reconnection_delay_max=0.5)
-    got: list[Any] = []
-    client.on("n", got.append)
-    await client.connect(relay.url, transports=["websocket"])
-    sid = client.get_sid()
+    client, got, sid = await counting_client(relay.url, reconnection_delay=0.5, reconnection_delay_max=0.5)
     relay.cut()
     await until(lambda: not sio.manager.is_connected(sid, "/"))
     for i in range(200):

@@ -20,7 +20,7 @@ from aiosio.workers.hub import Hub
 from aiosio.workers.hub_store import HubStore
 from aiosio.workers.install import install_cluster
 from recovery.cutter import Cutter
-from recovery.support import fast_client
+from recovery.support import counting_client, fast_client
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -64,12 +64,7 @@ async def test_a_cut_during_1000_broadcasts_from_both_workers_recovers_on_the_ot
     b, connects_b = worker(hub)
     handle_a, handle_b = await serve(a), await serve(b)
     relay.upstream_port = handle_a.port
-    client = fast_client()
-    got: list[int] = []
-    client.on("n", got.append)
-    await client.connect(relay.url, transports=[transport])
-    sid = client.get_sid()
-    assert sid is not None and not client.recovered
+    client, got, sid = await counting_client(relay.url, transport)
     await until(lambda: a.rooms(sid) == [sid, "r1"])
 
     async def broadcast() -> None:
@@ -135,12 +130,7 @@ async def test_back_before_the_old_worker_noticed_the_old_socket_is_dropped_ther
     gone_a: list[str] = []
     a.on("disconnect", lambda sid, reason: gone_a.append(reason))
     relay.upstream_port = handle_a.port
-    client = fast_client()
-    got: list[int] = []
-    client.on("n", got.append)
-    await client.connect(relay.url, transports=["polling"])
-    sid = client.get_sid()
-    assert sid is not None
+    client, got, sid = await counting_client(relay.url, "polling")
     relay.upstream_port = handle_b.port
     relay.cut()
     await until(lambda: client.connected and len(connects_b) == 1, timeout=5)
@@ -171,12 +161,7 @@ async def test_a_worker_that_joins_late_starts_sessions_where_the_log_is(
         await a.emit("n", f"old {i}", to="r1")
     b, connects_b = worker(hub)
     relay.upstream_port = (await serve(b)).port
-    client = fast_client()
-    got: list[Any] = []
-    client.on("n", got.append)
-    await client.connect(relay.url, transports=["websocket"])
-    sid = client.get_sid()
-    assert sid is not None
+    client, got, sid = await counting_client(relay.url)
     relay.cut()
     await until(lambda: not b.manager.is_connected(sid, "/"))
     await a.emit("n", "new", to="r1")

@@ -18,7 +18,7 @@ import pytest
 from cluster.redis_fixtures import RedisServer
 from processes import ServerProcess
 from recovery.cutter import Cutter
-from recovery.support import fast_client, until
+from recovery.support import counting_client, until
 
 from .conftest import Names
 from .test_csr_nodes import broadcast, start_nodes
@@ -39,12 +39,7 @@ async def test_a_killed_node_s_client_recovers_on_another_node(
     port = int(proc.url.rsplit(":", 1)[1])
     [b] = await start_nodes(serve, redis_server.url, names, count=1, servers=2)
     relay = await cutter(port)
-    client = fast_client()
-    got: list[int] = []
-    client.on("n", got.append)
-    await client.connect(relay.url, transports=["websocket"])
-    sid = client.get_sid()
-    assert sid is not None
+    client, got, sid = await counting_client(relay.url)
     task = asyncio.ensure_future(broadcast(b))
     await until(lambda: len(got) >= 100)
     relay.upstream_port = b.port

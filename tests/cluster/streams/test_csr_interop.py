@@ -22,7 +22,7 @@ from cluster.conftest import NodeFactory
 from cluster.redis_fixtures import RedisServer
 from recovery.cutter import Cutter
 from recovery.node_csr import NodeCsr
-from recovery.support import fast_client, until
+from recovery.support import counting_client, until
 
 from .conftest import Names
 from .test_csr_nodes import broadcast, start_nodes
@@ -177,11 +177,7 @@ async def test_aiosio_s_client_recovers_on_a_node_node(
     node = await node_cluster_node("streams", redis_server.url, csr=True, **names.node_options())
     [a] = await start_nodes(serve, redis_server.url, names, count=1, servers=2)
     relay = await cutter(a.port)
-    client = fast_client()
-    got: list[int] = []
-    client.on("n", got.append)
-    await client.connect(relay.url, transports=["websocket"])
-    sid = client.get_sid()
+    client, got, sid = await counting_client(relay.url)
     await until(lambda: a.sio.rooms(sid) == [sid, "r1"])
     task = asyncio.ensure_future(broadcast(a, 300))
     await until(lambda: len(got) >= 30)

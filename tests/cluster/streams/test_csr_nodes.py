@@ -15,7 +15,7 @@ import pytest
 import aiosio
 from recovery.cutter import Cutter
 from recovery.node_csr import NodeCsr
-from recovery.support import fast_client, until
+from recovery.support import counting_client, fast_client, until
 
 from .conftest import Names
 
@@ -84,12 +84,7 @@ async def test_aiosio_client_gets_all_1000_on_the_other_node(
 ) -> None:
     a, b = await start_nodes(serve, redis_server.url, names)
     relay = await cutter(a.port)
-    client = fast_client()
-    got: list[int] = []
-    client.on("n", got.append)
-    await client.connect(relay.url, transports=[transport])
-    sid = client.get_sid()
-    assert sid is not None and not client.recovered
+    client, got, sid = await counting_client(relay.url, transport)
     await until(lambda: a.connects == [(sid, False)] and a.sio.rooms(sid) == [sid, "r1"])
     task = asyncio.ensure_future(broadcast(a if emitter == "same" else b))
     await until(lambda: len(got) >= 100)
@@ -149,11 +144,7 @@ async def test_too_long_away_gives_a_fresh_session(
 ) -> None:
     a, b = await start_nodes(serve, redis_server.url, names, max_disconnection_duration=0.5)
     relay = await cutter(a.port)
-    client = fast_client(reconnection_delay=1.5, reconnection_delay_max=1.5)
-    got: list[Any] = []
-    client.on("n", got.append)
-    await client.connect(relay.url, transports=["websocket"])
-    sid = client.get_sid()
+    client, got, sid = await counting_client(relay.url, reconnection_delay=1.5, reconnection_delay_max=1.5)
     await a.sio.emit("n", 0, to="r1")
     await until(lambda: got == [0])
     relay.upstream_port = b.port
@@ -171,12 +162,7 @@ async def test_too_long_away_gives_a_fresh_session(
 async def cut_on_its_way(a: Node, b: Node, relay: Cutter) -> tuple[aiosio.AsyncClient, list[Any], str]:
     """A client (reconnecting after 1 s) on ``a`` through ``relay`` that got one ``n`` (-1), then
     cut with its reconnection sent to ``b``; returns once ``a`` saw it go: (client, got, sid)."""
-    client = fast_client(reconnection_delay=1.0, reconnection_delay_max=1.0)
-    got: list[Any] = []
-    client.on("n", got.append)
-    await client.connect(relay.url, transports=["websocket"])
-    sid = client.get_sid()
-    assert sid is not None
+    client, got, sid = await counting_client(relay.url, reconnection_delay=1.0, reconnection_delay_max=1.0)
     await a.sio.emit("n", -1, to="r1")
     await until(lambda: got == [-1])
     relay.upstream_port = b.port
