@@ -70,6 +70,26 @@ class NodeCsr:
         async with asyncio.timeout(timeout):
             return await future
 
+    async def wait_got(self, cid: str, count: int) -> None:
+        """Wait until client ``cid`` got ``count`` events (the test's timeout bounds the wait)."""
+        while (await self.command("state", cid=cid))["got"] < count:
+            await asyncio.sleep(0.01)
+
+    async def all_received(
+        self, cid: str, count: int, timeout: float = 20.0, settle: float = 0.2
+    ) -> list[list[Any]]:
+        """Wait until client ``cid`` got ``count`` events and is connected, then ``settle``
+        seconds more (nothing more may come): the arguments of every event it received."""
+        async with asyncio.timeout(timeout):
+            while True:
+                state = await self.command("state", cid=cid)
+                if state["got"] >= count and state["connected"]:
+                    break
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(settle)
+        got: list[list[Any]] = await self.command("received", cid=cid)
+        return got
+
     async def stop(self) -> None:
         """Stop the process (by its pid)."""
         self._reader.cancel()

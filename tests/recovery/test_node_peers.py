@@ -53,8 +53,7 @@ async def test_the_npm_client_loses_nothing_of_1000_broadcasts(
                 await asyncio.sleep(0.002)
 
     task = asyncio.ensure_future(broadcast())
-    while (await peer.command("state", cid=client["cid"]))["got"] < 100:
-        await asyncio.sleep(0.01)
+    await peer.wait_got(client["cid"], 100)
     # A cut between two polling requests breaks nothing: cut until the client had to reconnect.
     for _ in range(40):
         relay.cut()
@@ -62,13 +61,7 @@ async def test_the_npm_client_loses_nothing_of_1000_broadcasts(
         if len(connects) > 1:
             break
     await task
-    async with asyncio.timeout(15):
-        while (state := await peer.command("state", cid=client["cid"]))["got"] < 1000 or not state[
-            "connected"
-        ]:
-            await asyncio.sleep(0.05)
-    await asyncio.sleep(0.1)
-    got = await peer.command("received", cid=client["cid"])
+    got = await peer.all_received(client["cid"], 1000, timeout=15, settle=0.1)
     assert [args[0] for args in got] == list(range(1000))
     # The npm client sees the offset as a last argument (Node's behaviour), each a distinct one.
     assert all(len(args) == 2 and isinstance(args[1], str) for args in got)

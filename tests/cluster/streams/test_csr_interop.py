@@ -39,18 +39,6 @@ def dead_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def all_received(peer: NodeCsr, cid: str, count: int) -> list[list[Any]]:
-    async with asyncio.timeout(20):
-        while True:
-            state = await peer.command("state", cid=cid)
-            if state["got"] >= count and state["connected"]:
-                break
-            await asyncio.sleep(0.05)
-    await asyncio.sleep(0.2)  # nothing more may come
-    got: list[list[Any]] = await peer.command("received", cid=cid)
-    return got
-
-
 async def test_a_client_of_an_aiosio_node_recovers_on_a_node_node(
     serve: Any,
     redis_server: RedisServer,
@@ -67,13 +55,12 @@ async def test_a_client_of_an_aiosio_node_recovers_on_a_node_node(
     sid = client["sid"]
     await until(lambda: a.connects == [(sid, False)] and a.sio.rooms(sid) == [sid, "r1"])
     task = asyncio.ensure_future(broadcast(a))
-    while (await peer.command("state", cid=client["cid"]))["got"] < 100:
-        await asyncio.sleep(0.01)
+    await peer.wait_got(client["cid"], 100)
     relay.upstream_port = dead_port()
     relay.cut()
     await task
     relay.upstream_port = node.port
-    got = await all_received(peer, client["cid"], 1000)
+    got = await peer.all_received(client["cid"], 1000)
     assert [args[0] for args in got] == list(range(1000))
     assert len({args[1] for args in got}) == 1000
     state = await peer.command("state", cid=client["cid"])
@@ -106,8 +93,7 @@ async def test_a_client_of_a_node_node_recovers_on_an_aiosio_node(
             await node.command("emit", event="n", args=[i], rooms="r1")
 
     task = asyncio.ensure_future(from_node())
-    while (await peer.command("state", cid=client["cid"]))["got"] < 100:
-        await asyncio.sleep(0.01)
+    await peer.wait_got(client["cid"], 100)
     relay.upstream_port = dead_port()
     relay.cut()
     key = f"{names.sessions}".encode()
@@ -117,7 +103,7 @@ async def test_a_client_of_a_node_node_recovers_on_an_aiosio_node(
             await asyncio.sleep(0.01)
     relay.upstream_port = a.port  # back while the Node node still broadcasts: aiosio's restore is exact
     await task
-    got = await all_received(peer, client["cid"], 1000)
+    got = await peer.all_received(client["cid"], 1000)
     assert [args[0] for args in got] == list(range(1000))
     assert len({args[1] for args in got}) == 1000
     state = await peer.command("state", cid=client["cid"])
@@ -147,8 +133,7 @@ async def test_node_s_acked_socket_emits_are_not_replayed_by_aiosio(
     await node.command("emit", event="n", args=[0], rooms="r1")
     await node.command("socketEmit", sid=sid, event="n", args=["acked"], timeoutMs=300)
     await node.command("emit", event="n", args=[1], rooms="r1", volatile=True)
-    while (await peer.command("state", cid=client["cid"]))["got"] < 3:
-        await asyncio.sleep(0.01)
+    await peer.wait_got(client["cid"], 3)
     relay.upstream_port = dead_port()
     relay.cut()
     redis = redis_server.client()
@@ -160,7 +145,7 @@ async def test_node_s_acked_socket_emits_are_not_replayed_by_aiosio(
     await node.command("emit", event="n", args=[2], rooms="r1")
     await node.command("emit", event="n", args=[3], rooms="r1", volatile=True)
     relay.upstream_port = a.port
-    got = await all_received(peer, client["cid"], 4)
+    got = await peer.all_received(client["cid"], 4)
     assert [args[0] for args in got] == [0, "acked", 1, 2]  # neither the acked emit again nor 3
     assert (await peer.command("state", cid=client["cid"]))["recovered"] is True
 

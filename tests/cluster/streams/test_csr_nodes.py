@@ -117,19 +117,11 @@ async def test_npm_client_gets_all_1000_on_the_other_node(
     sid = client["sid"]
     await until(lambda: a.connects == [(sid, False)] and a.sio.rooms(sid) == [sid, "r1"])
     task = asyncio.ensure_future(broadcast(a))
-    while (await peer.command("state", cid=client["cid"]))["got"] < 100:
-        await asyncio.sleep(0.01)
+    await peer.wait_got(client["cid"], 100)
     relay.upstream_port = b.port
     relay.cut()
     await task
-    async with asyncio.timeout(20):
-        while True:
-            state = await peer.command("state", cid=client["cid"])
-            if state["got"] >= 1000 and state["connected"]:
-                break
-            await asyncio.sleep(0.05)
-    await asyncio.sleep(0.2)
-    got = await peer.command("received", cid=client["cid"])
+    got = await peer.all_received(client["cid"], 1000)
     assert [args[0] for args in got] == list(range(1000))
     # The npm client sees the stream entry id as a last argument, a distinct one each.
     assert all(len(args) == 2 and isinstance(args[1], str) for args in got)
