@@ -221,23 +221,43 @@ async def test_sigkill_the_clients_worker_it_recovers_elsewhere(
     assert re.search(rf"worker \d+ \(pid {victim}\) exited with status -9; restarting", server.output())
 
 
-async def test_too_many_packets_while_away_gives_a_fresh_session(
-    workers: Any, relay: Any, clients: Any
-) -> None:
-    """More packets than ``max_packets`` sent while the client is away: it gets a fresh session
-    (new sid, ``recovered`` false) and the hub keeps only ``max_packets`` (the rest counted)."""
-    server = workers(2, max_packets=50)
+async def burst_while_away(
+    workers: Any, relay: Any, clients: Any, burst: tuple[str, int], **recovery: Any
+) -> tuple[AiosioSubject, str, aiosio.AsyncClient, HoldingCutter]:
+    """Two workers (``recovery`` options), an aiosio WebSocket client through a relay held away
+    until no worker holds its socket, then ``burst`` (tag, count) emitted to r1 and finished:
+    (subject, its first sid, the controller, the relay)."""
+    server = workers(2, **recovery)
     cutter = await relay(server.url)
     subj = clients("aiosio-websocket")
     sid = await subj.connect(cutter.url)
     controller, _ = await clients.controller(server.url)
     cutter.hold()
     await until_gone(controller, sid)
-    await controller.call("burst", ("m", 200, True), timeout=10)
-    assert await controller.call("done", "m", timeout=60)
+    tag, count = burst
+    await controller.call("burst", (tag, count, True), timeout=10)
+    assert await controller.call("done", tag, timeout=60)
+    return subj, sid, controller, cutter
+
+
+async def back_with_a_fresh_session(subj: AiosioSubject, sid: str, cutter: HoldingCutter) -> dict[str, Any]:
+    """Release the held client; once it reconnected, check it has a new session (another sid,
+    not recovered, nothing replayed): its snapshot."""
     cutter.release()
     snap = await settle(subj, lambda s: s["connected"] and len(s["connects"]) >= 2, 30, "the reconnection")
     assert snap["sid"] != sid and not snap["recovered"] and snap["got"] == []
+    return snap
+
+
+async def test_too_many_packets_while_away_gives_a_fresh_session(
+    workers: Any, relay: Any, clients: Any
+) -> None:
+    """More packets than ``max_packets`` sent while the client is away: it gets a fresh session
+    (new sid, ``recovered`` false) and the hub keeps only ``max_packets`` (the rest counted)."""
+    subj, sid, controller, cutter = await burst_while_away(
+        workers, relay, clients, ("m", 200), max_packets=50
+    )
+    snap = await back_with_a_fresh_session(subj, sid, cutter)
     assert [c["recovered"] for c in snap["connects"]] == [False, False]
     counters = await stats(controller)
     assert counters["packets"] == 50 and counters["evicted_packets"] == 150
@@ -246,19 +266,11 @@ async def test_too_many_packets_while_away_gives_a_fresh_session(
 
 async def test_too_long_away_gives_a_fresh_session(workers: Any, relay: Any, clients: Any) -> None:
     """Away longer than ``max_disconnection_duration``: a fresh session, the old one expired."""
-    server = workers(2, max_disconnection_duration=1)
-    cutter = await relay(server.url)
-    subj = clients("aiosio-websocket")
-    sid = await subj.connect(cutter.url)
-    controller, _ = await clients.controller(server.url)
-    cutter.hold()
-    await until_gone(controller, sid)
-    await controller.call("burst", ("t", 10, True), timeout=10)
-    assert await controller.call("done", "t", timeout=30)
+    subj, sid, controller, cutter = await burst_while_away(
+        workers, relay, clients, ("t", 10), max_disconnection_duration=1
+    )
     await asyncio.sleep(1.5)
-    cutter.release()
-    snap = await settle(subj, lambda s: s["connected"] and len(s["connects"]) >= 2, 30, "the reconnection")
-    assert snap["sid"] != sid and not snap["recovered"] and snap["got"] == []
+    await back_with_a_fresh_session(subj, sid, cutter)
     counters = await stats(controller)
     assert counters["refused"] == 1 and counters["recovered"] == 0 and counters["expired_sessions"] >= 1
 
