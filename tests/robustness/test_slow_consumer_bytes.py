@@ -30,7 +30,13 @@ def retained() -> int:
 
 
 async def fill_until_cut_off(h: Harness, sid: str, payload: object, size: int) -> tuple[int, int]:
-    """Broadcast ``payload`` until ``sid`` is a slow consumer; return (bytes held just before, sends)."""
+    """Broadcast ``payload`` until ``sid`` is a slow consumer; return (bytes held just before, sends).
+
+    ``gc.freeze()`` first: every ``retained()`` collects only what was made since, so a late test in a
+    big test process stays fast (a full collection per send under tracemalloc took long enough, late
+    in the whole suite, for the never-polling client to be dropped by its ping timeout first)."""
+    gc.collect()
+    gc.freeze()
     tracemalloc.start()
     try:
         base = retained()
@@ -45,6 +51,7 @@ async def fill_until_cut_off(h: Harness, sid: str, payload: object, size: int) -
         raise AssertionError("never cut off")
     finally:
         tracemalloc.stop()
+        gc.unfreeze()
 
 
 @pytest.mark.parametrize("kind", ["text", "binary"])
