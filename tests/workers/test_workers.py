@@ -174,7 +174,15 @@ async def test_sigkill_one_worker(start: Start, load: Any) -> None:
     untouched = [c for c in result["clients"] if c["pid"] != victim]
     moved = [c for c in result["clients"] if c["pid"] == victim]
     assert untouched and moved
-    assert [c for c in untouched if c["disconnects"] or c["connects"] != 1] == []
+    # A polling request of another worker's client can be on the killed worker at that moment (it
+    # accepted the TCP connection and was handing it over, docs/deployment.md "Known limits"): that
+    # client sees its request fail, reconnects and loses nothing. Any other disturbance fails.
+    hit = [c for c in untouched if c["disconnects"] or c["connects"] != 1]
+    for c in hit:
+        assert c["transport"] == "polling" and c["disconnects"] == ["transport error"], c
+        assert all("socket hang up" in e or "ECONNRESET" in e for e in c["errors"]), c
+        assert c["connected"] and c["connects"] == 2, c
+    assert len(hit) <= 2, hit
     assert all(c["failed"] == 0 for c in untouched)
     for c in moved:
         assert c["disconnects"] and c["connected"], c
