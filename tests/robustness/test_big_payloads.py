@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import pytest
 
-import aiosio.transport.server as transport_server
+import aiosio.transport.polling as transport_polling
 
 from .conftest import STEP, MakeServer
 
@@ -70,14 +70,14 @@ async def run_node(script: str, *args: str, timeout: float = 40.0) -> list[dict[
 def payload_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The packet count of every polling POST the server decodes (a spy on the real decoder)."""
     sizes: list[int] = []
-    real = transport_server.decode_payload
+    real = transport_polling.decode_payload
 
     def spy(body: bytes, max_packets: int | None = None) -> Any:
         packets = real(body, max_packets)
         sizes.append(len(packets))
         return packets
 
-    monkeypatch.setattr(transport_server, "decode_payload", spy)
+    monkeypatch.setattr(transport_polling, "decode_payload", spy)
     return sizes
 
 

@@ -26,7 +26,7 @@ from .asgi_request import AsgiRequest, Scope
 from .asgi_sink import CLOSE_TIMEOUT, CLOSE_TOO_BIG, AsgiSink
 from .cookie import sid_cookie
 from .cors import OriginPolicy
-from .server import (
+from .errors import (
     BAD_HANDSHAKE_METHOD,
     BAD_REQUEST,
     FORBIDDEN,
