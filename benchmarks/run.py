@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import shutil
 import sys
 import time
@@ -28,7 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from harness import machine, procs, readme, redis_server
+from harness import goals, machine, procs, readme, redis_server
+from harness import plan as harness_plan
 from harness.plot import curve_clients, curve_title, plot_curve
 from harness.report import render
 from harness.scenarios import ALL_SCENARIOS, REDIS_SCENARIOS, Scenario, curve_point, select
@@ -64,7 +66,37 @@ def parse_args() -> argparse.Namespace:
             f"(default: every --targets one, else {','.join(CURVE_TARGETS)})"
         ),
     )
-    p.add_argument("--out", type=Path, default=RESULTS, help="results directory")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help=(
+            "the published run (what scripts/bench with no arguments runs): every default scenario "
+            "and the curve (1 run per point unless --curve-runs)"
+        ),
+    )
+    p.add_argument(
+        "--curve-runs",
+        type=int,
+        help="runs of each curve point (default: 1 in a run with other scenarios, else --runs)",
+    )
+    p.add_argument(
+        "--plan", action="store_true", help="print what the run would do and its duration; run nothing"
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help=(
+            "a profile run: py-spy on every Python server, raw profiles and a Markdown summary per "
+            "target x scenario x run in results/profiles/<run id>/ (with the run's own report)"
+        ),
+    )
+    p.add_argument("--out", type=Path, help="results directory (default benchmarks/results)")
+    p.add_argument(
+        "--targets-check",
+        type=Path,
+        metavar="JSONL",
+        help="print issue 14's targets, met or missed, from a results .jsonl",
+    )
     p.add_argument("--report", type=Path, help="only re-render the report of a results .jsonl")
     p.add_argument(
         "--publish",
@@ -80,6 +112,10 @@ def parse_args() -> argparse.Namespace:
 #: The targets of the curve's points (the others record them as skipped) unless ``--curve-targets``
 #: names others; a run of the curve alone without ``--targets`` runs these.
 CURVE_TARGETS = ("aiosio", "node", "psio", "bare")
+
+#: py-spy's options in a ``--profile`` run (``AIOSIO_BENCH_PYSPY_ARGS`` replaces them; it must keep
+#: ``--format raw``, which the summaries read): native frames, 250 samples a second.
+PROFILE_PYSPY_ARGS = "--native --rate 250 --format raw"
 
 
 def select_targets(names: str | None, curve_only: bool = False) -> list[Target]:
@@ -131,19 +167,33 @@ def run_one(
 ) -> dict[str, Any]:
     """Run one scenario against fresh server(s) of `target`; return the generator's result.
 
-    A curve point runs only for the `curve_targets` (if given); a scenario with more clients than
-    the open-file `fd_limit` allows fails at once, with the reason."""
+    A curve point runs only for the `curve_targets` (if given). A scenario with more clients than
+    the open-file `fd_limit` allows fails at once, with the reason, except a curve point that the
+    limit holds at least 90% of: it runs with as many clients as the limit allows (the 20k point
+    under a 20,000 hard limit: 19,960), and its record says so (``clients`` is the true count,
+    ``clients_requested`` the point's own, ``fd_limit`` the limit)."""
+    if target.unavailable:
+        return {"ok": False, "skipped": True, "reason": target.unavailable}
     if scenario.name in target.skips:
         return {"ok": False, "skipped": True}
     if curve_targets and scenario.group == "curve" and target.name not in curve_targets:
         return {"ok": False, "skipped": True}
-    short = None if fd_limit is None else procs.fd_shortfall(int(scenario.params.get("clients", 0)), fd_limit)
-    if short is not None:
-        return {"ok": False, "error": short}
+    clients = int(scenario.params.get("clients", 0))
+    capped = None
+    if fd_limit is not None:
+        capped = procs.fd_capped(clients, fd_limit) if scenario.group == "curve" else None
+        short = procs.fd_shortfall(clients, fd_limit)
+        if short is not None and capped is None:
+            return {"ok": False, "error": short}
+    if capped is not None:
+        scenario = dataclasses.replace(scenario, params={**scenario.params, "clients": capped})
     try:
         result = run_scenario(target, scenario, quick, cores, log, run)
     except RuntimeError as exc:
         result = {"ok": False, "error": str(exc)}
+    if capped is not None:
+        result = {**result, "clients": result.get("clients", capped), "clients_requested": clients}
+        result["fd_limit"] = fd_limit
     return result
 
 
@@ -185,50 +235,147 @@ def write_plot(records: list[dict[str, Any]], meta: dict[str, Any], png: Path) -
         print(f"curve plot: {png}", file=sys.stderr)
 
 
-def benchmark(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Run every run x scenario x target, appending each record to the run's JSONL file."""
+def plan_run(args: argparse.Namespace) -> dict[str, Any]:
+    """What the command line asks for: targets, scenarios, runs, the curve's targets and runs."""
+    if args.all and args.scenarios:
+        raise SystemExit("--all runs every scenario: drop --scenarios (or --all)")
     scenarios = select(args.scenarios.split(",") if args.scenarios else None)
+    if args.all:
+        scenarios = [*scenarios, *select(["curve"])]
     scenarios = with_curve_points(scenarios, args.curve_points)
     targets = select_targets(args.targets, curve_only=all(s.group == "curve" for s in scenarios))
     # Named targets all run the curve; a default run leaves it to the curve's own.
     curve_targets: tuple[str, ...] = () if args.targets else CURVE_TARGETS
     if args.curve_targets:
         curve_targets = tuple(args.curve_targets.split(","))
-    scenarios = preflight(targets, scenarios, explicit=bool(args.scenarios))
     if args.clients:
         scenarios = [dataclasses.replace(s, params={**s.params, "clients": args.clients}) for s in scenarios]
     runs = args.runs or (1 if args.quick else 3)
+    mixed = any(s.group != "curve" for s in scenarios)
+    curve_runs = min(runs, args.curve_runs or (1 if mixed else runs))
+    return {
+        "targets": targets,
+        "scenarios": scenarios,
+        "runs": runs,
+        "curve_targets": curve_targets,
+        "curve_runs": curve_runs,
+    }
+
+
+def will_run(target: Target, scenario: Scenario, curve_targets: tuple[str, ...]) -> bool:
+    """Whether `target` runs `scenario` at all (not skipped), for the plan."""
+    if target.unavailable or scenario.name in target.skips:
+        return False
+    return not (curve_targets and scenario.group == "curve" and target.name not in curve_targets)
+
+
+def describe_plan(plan: dict[str, Any]) -> str:
+    """The run's plan and expected duration, for the console and the report header."""
+    curve_targets = plan["curve_targets"]
+    estimate = harness_plan.estimate(
+        plan["targets"],
+        plan["scenarios"],
+        plan["runs"],
+        plan["curve_runs"],
+        lambda t, s: will_run(t, s, curve_targets),
+    )
+    return estimate.describe()
+
+
+def curve_note(plan: dict[str, Any]) -> str | None:
+    """The report header's line on the curve's runs and bounds, if the run has the curve."""
+    points = [s for s in plan["scenarios"] if s.group == "curve"]
+    if not points:
+        return None
+    bounds = ", ".join(f"{s.name} {s.budget_seconds():.0f} s" for s in points)
+    runs = plan["curve_runs"]
+    which = ", ".join(plan["curve_targets"]) or "every target"
+    return (
+        f"{runs} run(s) per point (the table scenarios: {plan['runs']}), for {which}; each point "
+        f"bounded ({bounds}: connecting, warm-up and window), a slower one recorded as timed out"
+    )
+
+
+def move_profiles(staging: Path, dest: Path, stem: str) -> list[Path]:
+    """Move the raw py-spy profiles a run left in `staging` to `dest/<stem>[-N].raw.txt`, each
+    with its Markdown summary next to it; return the summaries."""
+    from harness import profile_summary
+
+    written = []
+    raws = sorted(staging.glob("*.txt"))
+    for i, raw in enumerate(raws, 1):
+        name = stem if len(raws) == 1 else f"{stem}-{i}"
+        target = dest / f"{name}.raw.txt"
+        shutil.move(raw, target)
+        summary = target.with_name(f"{name}.md")
+        summary.write_text(profile_summary.summarise(target, title=name))
+        written.append(summary)
+    for other in staging.iterdir():  # a flame graph or speedscope file, kept as it is
+        shutil.move(other, dest / f"{stem}-{other.name}")
+    return written
+
+
+def benchmark(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any], Path]:
+    """Run every run x scenario x target, appending each record to the run's JSONL file; return
+    the records, the metadata and the directory they went to."""
+    plan = plan_run(args)
+    targets, scenarios, runs = plan["targets"], plan["scenarios"], plan["runs"]
+    curve_targets, curve_runs = plan["curve_targets"], plan["curve_runs"]
+    scenarios = preflight(targets, scenarios, explicit=bool(args.scenarios))
+    plan["scenarios"] = scenarios
     most_clients = max(int(s.params.get("clients", 0)) for s in scenarios)
-    fd_limit = procs.raise_fd_limit(most_clients + procs.FD_MARGIN)
+    fd_limit = procs.raise_fd_limit(most_clients + procs.FD_HEADROOM)
     cores = procs.pick_cores()
 
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    args.out.mkdir(parents=True, exist_ok=True)
-    logs = args.out / "logs" / run_id
+    out_dir: Path = args.out or RESULTS
+    staging: Path | None = None
+    if args.profile:
+        out_dir = out_dir / "profiles" / run_id
+        staging = out_dir / "staging"
+        staging.mkdir(parents=True, exist_ok=True)
+        os.environ[procs.PROFILER_ENV] = "py-spy"
+        os.environ.setdefault(procs.PYSPY_ARGS_ENV, PROFILE_PYSPY_ARGS)
+        if "raw" not in os.environ[procs.PYSPY_ARGS_ENV]:
+            raise SystemExit(f"--profile summarises raw profiles: {procs.PYSPY_ARGS_ENV} needs --format raw")
+        os.environ[procs.PROFILE_ENV] = str(staging)
+        procs.py_spy_dir()  # fails early, with a hint, without py-spy
+    out_dir.mkdir(parents=True, exist_ok=True)
+    logs = out_dir / "logs" / run_id
     logs.mkdir(parents=True, exist_ok=True)
+    config = {
+        "Run": f"{run_id}, {runs} run(s){' (quick)' if args.quick else ''}"
+        + (f", every scenario with {args.clients} clients (smoke run)" if args.clients else "")
+        + (" (PROFILED: py-spy attached, numbers not comparable)" if args.profile else ""),
+        "Pinning": f"server on core {cores[0]}, load generator on core {cores[1]}"
+        + (
+            f" (cluster scenarios: both servers on core {cores[0]}, redis-server on core {cores[1]})"
+            if any(s.name in REDIS_SCENARIOS for s in scenarios)
+            else ""
+        ),
+        "Open-file limit": f"{fd_limit:,} (a curve point needs a descriptor per client + {procs.FD_HEADROOM} "
+        "in the server and in the generator)",
+    }
+    note = curve_note(plan)
+    if note:
+        config["Curve"] = note
     meta = {
         "machine": machine.describe(),
-        "config": {
-            "Run": f"{run_id}, {runs} run(s){' (quick)' if args.quick else ''}"
-            + (f", every scenario with {args.clients} clients (smoke run)" if args.clients else ""),
-            "Pinning": f"server on core {cores[0]}, load generator on core {cores[1]}"
-            + (
-                f" (cluster scenarios: both servers on core {cores[0]}, redis-server on core {cores[1]})"
-                if any(s.name in REDIS_SCENARIOS for s in scenarios)
-                else ""
-            ),
-        },
+        "config": config,
         "targets": [t.name for t in targets],
         "scenarios": [s.name for s in scenarios],
     }
-    (args.out / f"{run_id}.meta.json").write_text(json.dumps(meta, indent=2))
-    jsonl = args.out / f"{run_id}.jsonl"
+    (out_dir / f"{run_id}.meta.json").write_text(json.dumps(meta, indent=2))
+    jsonl = out_dir / f"{run_id}.jsonl"
     print(f"results: {jsonl}", file=sys.stderr)
+    print(f"plan: {describe_plan(plan)}", file=sys.stderr)
 
     records: list[dict[str, Any]] = []
     with jsonl.open("a") as out:
         for run in range(1, runs + 1):
             for scenario in scenarios:
+                if scenario.group == "curve" and run > curve_runs:
+                    continue
                 for target in targets:
                     started = time.monotonic()
                     with (logs / f"{target.name}-{scenario.name}-{run}.log").open("w") as log:
@@ -249,7 +396,14 @@ def benchmark(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str,
                     out.write(json.dumps(rec) + "\n")
                     out.flush()
                     print(progress(rec, scenario, runs), file=sys.stderr, flush=True)
-    return records, meta
+                    if staging is not None:
+                        for summary in move_profiles(
+                            staging, out_dir, f"{target.name}-{scenario.name}-{run}"
+                        ):
+                            print(f"profile: {summary}", file=sys.stderr)
+    if staging is not None:
+        shutil.rmtree(staging, ignore_errors=True)
+    return records, meta, out_dir
 
 
 def load(jsonl: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -260,9 +414,26 @@ def load(jsonl: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     return records, meta
 
 
+def report_text(records: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    """The run's Markdown report: the tables, then issue 14's targets."""
+    present_t = {r["target"] for r in records}
+    targets = [t for t in all_targets() if t.name in present_t]
+    scenarios = known_scenarios({r["scenario"] for r in records})
+    report = render(records, meta.get("machine", {}), meta.get("config", {}), targets, scenarios)
+    return report + "\n" + "\n".join(goals.render(records)) + "\n"
+
+
 def main() -> None:
     """Run the benchmark (or re-render a report), then print and save the report."""
     args = parse_args()
+    if args.targets_check:
+        records, _ = load(args.targets_check)
+        heading = f"Targets of issue 14 in {args.targets_check.name}"
+        print("\n".join(goals.render(records, heading=heading, commands=True)))
+        return
+    if args.plan:
+        print(describe_plan(plan_run(args)))
+        return
     if args.publish or args.readme:
         if args.publish:
             readme.publish(args.publish)
@@ -271,6 +442,7 @@ def main() -> None:
         # The curve is the plot's, not the table's.
         scenarios = [s for s in known_scenarios({r["scenario"] for r in records}) if s.group != "curve"]
         block = readme.render_block(records, meta, targets, scenarios)
+        block += "\n\n" + "\n".join(goals.render(records, heading="**Targets of issue 14 in this run**"))
         readme.update_readme(block)
         print(block)
         readme.update_curve(records, meta)
@@ -278,20 +450,24 @@ def main() -> None:
     if args.report:
         records, meta = load(args.report)
         write_plot(records, meta, args.report.with_suffix(".curve.png"))
-    else:
-        records, meta = benchmark(args)
-    present_t = {r["target"] for r in records}
-    present_s = {r["scenario"] for r in records}
-    targets = [t for t in all_targets() if t.name in present_t]
-    scenarios = known_scenarios(present_s)
-    report = render(records, meta.get("machine", {}), meta.get("config", {}), targets, scenarios)
+        print(report_text(records, meta))
+        return
+    records, meta, out_dir = benchmark(args)
+    report = report_text(records, meta)
     print(report)
-    if not args.report:
-        (args.out / "latest.md").write_text(report)
-        (args.out / f"{records[0]['run_id']}.md").write_text(report)
-        jsonl = args.out / f"{records[0]['run_id']}.jsonl"
-        write_plot(records, meta, jsonl.with_suffix(".curve.png"))
-        print(f"to make this run the README's table: benchmarks/run.py --publish {jsonl}", file=sys.stderr)
+    if not args.profile:
+        (out_dir / "latest.md").write_text(report)
+    (out_dir / f"{records[0]['run_id']}.md").write_text(report)
+    jsonl = out_dir / f"{records[0]['run_id']}.jsonl"
+    write_plot(records, meta, jsonl.with_suffix(".curve.png"))
+    if args.profile:
+        print(f"profiles and their summaries: {out_dir}", file=sys.stderr)
+    else:
+        print(
+            f"run id {records[0]['run_id']}; to publish it (README table, targets, curve):", file=sys.stderr
+        )
+        print(f"  benchmarks/run.py --publish {jsonl}", file=sys.stderr)
+        print(f"  benchmarks/run.py --targets-check {jsonl}", file=sys.stderr)
 
 
 if __name__ == "__main__":

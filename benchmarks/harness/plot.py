@@ -25,11 +25,23 @@ def curve_clients(scenario: str) -> int | None:
     return int(m.group(1)) * (1000 if m.group(2) else 1)
 
 
+def true_clients(records: list[dict[str, Any]], target: str, scenario: str) -> int | None:
+    """The clients a curve point really ran (fewer than its name says when the open-file limit
+    capped it: the records' ``clients``), else the count in its name."""
+    counts = [
+        int(r["clients"])
+        for r in records
+        if r.get("target") == target and r.get("scenario") == scenario and r.get("clients")
+    ]
+    return min(counts) if counts else curve_clients(scenario)
+
+
 def curve_cells(records: list[dict[str, Any]]) -> dict[str, list[tuple[int, Cell]]]:
-    """Per target, its curve points (clients, medians over runs) in order of clients."""
+    """Per target, its curve points (the clients they really ran, medians over runs) in order of
+    clients."""
     out: dict[str, list[tuple[int, Cell]]] = {}
     for (target, scenario), cell in reduce(records).items():
-        clients = curve_clients(scenario)
+        clients = true_clients(records, target, scenario) if curve_clients(scenario) else None
         if clients is not None and not cell.skipped:
             out.setdefault(target, []).append((clients, cell))
     for points in out.values():

@@ -23,8 +23,8 @@ NODE = shutil.which("node") or "node"
 def raise_fd_limit(needed: int) -> int:
     """Raise this process's open-file soft limit to the hard limit; children inherit it.
 
-    A hard limit below `needed` (20,000 clients need ~21,000 descriptors in the server and as many
-    in the generator, each process counting its own) is raised too when the process may
+    A hard limit below `needed` (20,000 clients need 20,000 + `FD_HEADROOM` descriptors in the server
+    and as many in the generator, each process counting its own) is raised too when the process may
     (CAP_SYS_RESOURCE, which root usually has but a container may not): up to
     ``/proc/sys/fs/nr_open``. Returns the soft limit now in force."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -46,25 +46,44 @@ def raise_fd_limit(needed: int) -> int:
         print(
             f"warning: open-file limit {soft} < {needed} and the hard limit cannot be raised here "
             "(no CAP_SYS_RESOURCE): raise it before the run (`ulimit -Hn`, LimitNOFILE=, "
-            "docker --ulimit nofile=); scenarios with more clients than the limit allows are "
-            "recorded as failed"
+            "docker --ulimit nofile=); a curve point over it runs with as many clients as it "
+            "allows (its record says how many), any other scenario over it is recorded as failed"
         )
     return soft
 
 
-#: Descriptors a server or the generator needs beyond one per client (listening socket, stdio,
-#: the event loop's own, log files).
-FD_MARGIN = 200
+#: Descriptors a server or the generator holds beyond one per client (listening socket, stdio, the
+#: event loop's epoll and self-pipe, Node's libuv handles, log files). Measured with /proc/<pid>/fd
+#: during a 300-client curve point: at most 7 for the Python servers on asyncio, 14 on uvloop, 20
+#: for Node's server and 18 for the generator; this is twice the largest.
+FD_HEADROOM = 40
+#: A curve point the open-file limit cannot hold is run with fewer clients (the most the limit
+#: allows) when that is at least this share of its own count; below it, it fails at once.
+FD_CAP_SHARE = 0.9
+
+
+def fd_capacity(limit: int) -> int:
+    """The most clients a server and the generator can each hold under the open-file `limit`."""
+    return max(0, limit - FD_HEADROOM)
 
 
 def fd_shortfall(clients: int, limit: int) -> str | None:
     """Why `clients` connections cannot be opened under the open-file `limit`, or None if they can."""
-    if clients + FD_MARGIN <= limit:
+    if clients + FD_HEADROOM <= limit:
         return None
     return (
-        f"open-file limit {limit} < {clients + FD_MARGIN} needed for {clients} clients "
+        f"open-file limit {limit} < {clients + FD_HEADROOM} needed for {clients} clients "
         "(the server and the generator each hold one descriptor per client): raise the hard limit"
     )
+
+
+def fd_capped(clients: int, limit: int) -> int | None:
+    """The client count to run instead of `clients` under `limit` (None: `clients` fits, or the
+    limit allows too few of them for the point to stand for its count)."""
+    if fd_shortfall(clients, limit) is None:
+        return None
+    capped = fd_capacity(limit)
+    return capped if capped >= FD_CAP_SHARE * clients else None
 
 
 def pick_cores() -> tuple[str | None, str | None]:

@@ -94,9 +94,29 @@ def curve_block(
     return (
         f"![fan-out deliveries/s and KiB per connection at each number of clients]({rel.as_posix()})\n\n"
         f"Drawn by `benchmarks/run.py --readme` from `benchmarks/results/published.jsonl` "
-        f"({config.get('Run', 'run id unknown')}): the `curve` scenarios, medians over runs; a point "
+        f"({config.get('Run', 'run id unknown')}): the `curve` scenarios, {curve_runs(records)}; a point "
         "marked with a cross timed out (its time bound) or failed."
+        + "".join(f" {note}." for note in capped_notes(records))
     )
+
+
+def curve_runs(records: list[dict[str, Any]]) -> str:
+    """ "1 run per point" or "medians of 3 runs per point", from the curve's records."""
+    from harness.plot import curve_clients
+
+    runs = {int(r.get("run", 1)) for r in records if curve_clients(str(r["scenario"])) is not None}
+    return "1 run per point" if len(runs) <= 1 else f"medians of {len(runs)} runs per point"
+
+
+def capped_notes(records: list[dict[str, Any]]) -> list[str]:
+    """The curve points the open-file limit made run fewer clients (see report.capped_note)."""
+    from harness.plot import curve_clients
+    from harness.report import capped_note
+
+    names = sorted(
+        {str(r["scenario"]) for r in records if curve_clients(str(r["scenario"]))}, key=curve_clients
+    )
+    return [n for n in (capped_note(records, name) for name in names) if n]
 
 
 def update_curve(records: list[dict[str, Any]], meta: dict[str, Any], readme: Path = README) -> None:

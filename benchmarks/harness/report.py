@@ -163,6 +163,21 @@ def failures(records: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def capped_note(records: list[dict[str, Any]], scenario: str) -> str | None:
+    """ "curve-20k: 19,960 clients, open-file limit 20,000" when the open-file limit made that
+    point run fewer clients than its name says (None otherwise)."""
+    capped = [r for r in records if r.get("scenario") == scenario and r.get("clients_requested")]
+    if not capped:
+        return None
+    clients = min(int(r.get("clients", 0)) for r in capped)
+    limit = min(int(r.get("fd_limit", 0)) for r in capped)
+    return (
+        f"{scenario}: {clients:,} clients, open-file limit {limit:,} "
+        f"(the point's {int(capped[0]['clients_requested']):,} need more descriptors than that in "
+        "the server and in the generator)"
+    )
+
+
 def render(
     records: list[dict[str, Any]],
     machine: dict[str, str],
@@ -186,8 +201,13 @@ def render(
         "",
         *summary_table(cells, targets, scenarios),
     ]
+    notes = [n for n in (capped_note(records, s.name) for s in scenarios) if n]
+    if notes:
+        lines += ["", *(f"- {n}" for n in notes)]
     for s in scenarios:
-        lines += ["", f"## {s.name}", "", s.title, "", *detail_table(cells, targets, s)]
+        note = capped_note(records, s.name)
+        title = s.title if note is None else f"{s.title}. **{note}**"
+        lines += ["", f"## {s.name}", "", title, "", *detail_table(cells, targets, s)]
     failed = failures(records)
     if failed:
         lines += ["", "## Failed runs", "", *failed]

@@ -30,6 +30,8 @@ class Target:
     pinned: bool = True
     # Worker processes of an ``aiosio run --workers N`` (0: the server is one process).
     workers: int = 0
+    # Why this target cannot run here (its records are skipped with this reason); "" if it can.
+    unavailable: str = ""
 
 
 def _python(script: str, *args: str) -> tuple[str, ...]:
@@ -38,14 +40,17 @@ def _python(script: str, *args: str) -> tuple[str, ...]:
 
 
 #: A source tree (its ``src`` folder) of another aiosio version, for a before/after comparison in one
-#: run: ``AIOSIO_BENCH_REF=/tmp/base/src benchmarks/run.py --targets aiosio,aiosio-ref``.
-REF_ENV = "AIOSIO_BENCH_REF"
+#: run: ``AIOSIO_BENCH_REF=/tmp/base/src benchmarks/run.py --targets aiosio,aiosio-ref``;
+#: ``AIOSIO_BENCH_REF_LABEL`` names it in the report (default: its path), e.g. "aiosio pure Python"
+#: for a worktree of the same commit without the compiled modules.
+REF_ENV, REF_LABEL_ENV = "AIOSIO_BENCH_REF", "AIOSIO_BENCH_REF_LABEL"
 
 
 def _reference() -> list[Target]:
     ref = os.environ.get(REF_ENV)
     if not ref:
         return []
+    label = os.environ.get(REF_LABEL_ENV) or f"aiosio {ref}"
     env = ("env", f"PYTHONPATH={ref}")
     # A version from before the Redis adapters skips the cluster scenarios.
     has_redis = (Path(ref) / "aiosio" / "server" / "redis_manager.py").exists()
@@ -53,15 +58,37 @@ def _reference() -> list[Target]:
     return [
         Target(
             "aiosio-ref",
-            f"aiosio {ref} (asyncio)",
+            f"{label} (asyncio)",
             (*env, *_python("sio_server.py", "--impl", "aiosio")),
             skips=skips,
         ),
         Target(
             "aiosio-ref-uvloop",
-            f"aiosio {ref} (uvloop)",
+            f"{label} (uvloop)",
             (*env, *_python("sio_server.py", "--impl", "aiosio", "--loop", "uvloop")),
             skips=skips,
+        ),
+    ]
+
+
+#: The Python 3.12 virtualenv ``scripts/test`` creates (aiosio editable, the dev extras): the
+#: targets ``aiosio-py312`` and ``psio-py312`` run the same server script with it (on request only;
+#: skipped, with the reason, where it does not exist).
+PY312 = Path(__file__).resolve().parents[2] / ".venv312" / "bin" / "python"
+
+
+def _py312() -> list[Target]:
+    missing = "" if PY312.exists() else f"{PY312} missing (scripts/test creates it where pyenv has 3.12)"
+    argv = (str(PY312), str(SERVERS / "sio_server.py"))
+    return [
+        Target(
+            "aiosio-py312", "aiosio (asyncio, Python 3.12)", (*argv, "--impl", "aiosio"), unavailable=missing
+        ),
+        Target(
+            "psio-py312",
+            "python-socketio (asyncio, Python 3.12)",
+            (*argv, "--impl", "psio"),
+            unavailable=missing,
         ),
     ]
 
@@ -143,6 +170,7 @@ def all_targets() -> list[Target]:
             skips=REDIS_SCENARIOS,
         ),
         Target("psio", "python-socketio (asyncio)", _python("sio_server.py", "--impl", "psio")),
+        *_py312(),
         Target(
             "psio-uvloop",
             "python-socketio (uvloop)",
@@ -184,7 +212,8 @@ def all_targets() -> list[Target]:
     ]
 
 
-# The targets run when --targets is not given; bare-uvloop is available on request.
+# The targets run when --targets is not given; bare-uvloop, aiosio-metrics, the --workers ones and
+# the py312 ones are available on request.
 DEFAULT_TARGETS = (
     "aiosio",
     "aiosio-uvloop",

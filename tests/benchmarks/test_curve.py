@@ -64,7 +64,8 @@ def test_curve_is_on_request_and_selected_by_its_group() -> None:
     assert [curve_clients(curve_point(n).name) for n in (50, 1000, 20_000)] == [50, 1000, 20_000]
     assert curve_clients("fanout-1k") is None
     # Every point is bounded, the largest one too.
-    assert curve_point(20_000).budget_seconds() == pytest.approx(300)
+    assert curve_point(1000).budget_seconds() == pytest.approx(25)
+    assert curve_point(20_000).budget_seconds() == pytest.approx(120)
 
 
 def test_curve_points_for_aiosio_node_and_psio_and_their_plot(tmp_path: Path) -> None:
@@ -223,14 +224,60 @@ def test_fd_limit_is_raised_for_20k_clients_or_the_run_says_why() -> None:
         assert "open-file limit 20000 < 21000" in done.stdout and "ulimit -Hn" in done.stdout
 
 
-def test_a_point_beyond_the_fd_limit_fails_at_once_with_the_reason(tmp_path: Path) -> None:
-    """No server nor generator is started for a point the open-file limit cannot hold."""
+def test_a_scenario_beyond_the_fd_limit_fails_at_once_with_the_reason(tmp_path: Path) -> None:
+    """No server nor generator is started for a scenario the open-file limit cannot hold: any
+    scenario but a curve point, and a curve point the limit holds less than 90% of."""
     import run as run_py
 
-    started = time.monotonic()
-    with (tmp_path / "log").open("w") as log:
-        rec = run_py.run_one(target("aiosio"), curve_point(20_000), False, pick_cores(), log, 1, (), 20_000)
-    assert time.monotonic() - started < 1
-    assert rec == {"ok": False, "error": rec["error"]}
-    assert rec["error"].startswith("open-file limit 20000 < 20200 needed for 20000 clients")
-    assert (tmp_path / "log").read_text() == ""
+    connections = next(s for s in select(None) if s.name == "connections")
+    for scenario, limit, needed in ((connections, 10_000, 10_040), (curve_point(20_000), 17_000, 20_040)):
+        started = time.monotonic()
+        with (tmp_path / "log").open("w") as log:
+            rec = run_py.run_one(target("aiosio"), scenario, False, pick_cores(), log, 1, (), limit)
+        assert time.monotonic() - started < 1
+        assert rec == {"ok": False, "error": rec["error"]}
+        clients = int(scenario.params["clients"])
+        assert rec["error"].startswith(f"open-file limit {limit} < {needed} needed for {clients} clients")
+        assert (tmp_path / "log").read_text() == ""
+
+
+def test_the_20k_point_runs_as_many_clients_as_the_fd_limit_allows() -> None:
+    """Under a 20,000 limit the 20k point runs 20,000 minus the measured headroom; where the limit
+    allows 20,000 it runs 20,000; under a limit far below it, it fails."""
+    from harness import procs
+
+    assert procs.fd_capped(20_000, 20_000) == 20_000 - procs.FD_HEADROOM
+    assert 19_900 <= procs.fd_capped(20_000, 20_000) < 20_000  # type: ignore[operator]
+    assert procs.fd_capped(20_000, 20_000 + procs.FD_HEADROOM) is None  # fits: runs 20,000
+    assert procs.fd_shortfall(20_000, 20_000 + procs.FD_HEADROOM) is None
+    assert procs.fd_capped(20_000, 17_000) is None and procs.fd_shortfall(20_000, 17_000)
+
+
+def test_a_capped_point_runs_under_the_limit_and_says_so(tmp_path: Path) -> None:
+    """run.py under a hard open-file limit of 410 runs the 400-client point with 370 clients (the
+    server and the generator each need one descriptor per client plus their headroom: with less
+    headroom than they really use, 400 clients would not fit in 410), records the true count, and
+    the report, the targets table and the plot's x values use it."""
+    require_node()
+    if can_raise_hard_limits():
+        pytest.skip("run.py would raise the hard limit here: nothing is capped")
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (410, 410))
+
+    out = tmp_path / "results"
+    cmd = [sys.executable, str(BENCH / "run.py"), "--quick", "--scenarios", "curve", "--curve-points", "400"]
+    cmd += ["--targets", "aiosio", "--out", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=100, check=False, preexec_fn=limit)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (jsonl,) = out.glob("*.jsonl")
+    (rec,) = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert rec["ok"], rec.get("error")
+    assert (rec["clients"], rec["clients_requested"], rec["fd_limit"]) == (370, 400, 410)
+    assert rec["metrics"]["broadcasts"] > 0
+    report = jsonl.with_suffix(".md").read_text()
+    assert "curve-400: 370 clients, open-file limit 410" in report
+    assert "curve-400 (370 clients)" in report  # the targets table
+    assert [c for c, _ in curve_cells([rec])["aiosio"]] == [370]  # the plot's x
+    assert jsonl.with_suffix(".curve.png").read_bytes()[:8] == PNG_MAGIC
