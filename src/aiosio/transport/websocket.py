@@ -13,6 +13,7 @@ from ..engine.sink import RawSink
 from ..protocol.eio_session import ProtocolError
 from ..protocol.engineio import decode_binary, decode_text
 from ..protocol.errors import ParseError
+from .aiohttp_compat import release_after_upgrade
 from .cors import OriginPolicy
 from .errors import BAD_REQUEST, error_response
 
@@ -51,6 +52,7 @@ class WebSocketTransport:
         except ConnectionError as exc:
             logger.debug("WebSocket handshake from %s failed: %s", request.remote, exc)
             return False
+        release_after_upgrade(request, ws)
         return True
 
     async def _websocket_handshake(

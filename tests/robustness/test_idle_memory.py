@@ -1,0 +1,106 @@
+"""Memory an idle WebSocket connection keeps alive in the server, measured with tracemalloc.
+
+The server runs in this process; 200 raw WebSocket clients (aiohttp, each connected to "/" at the
+Socket.IO level) run in a child process, so only the server's allocations are traced. The bound
+is what a connection may keep: aiosio's own objects plus aiohttp's (its request, tasks, WebSocket
+reader and writer), after aiosio released the HTTP-side objects aiohttp keeps for no use
+(:mod:`aiosio.transport.aiohttp_compat`): about 13 KiB on CPython 3.11 with aiohttp 3.14, 15.9
+without the release.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+import tracemalloc
+
+from aiohttp import web
+
+import aiosio
+
+from .conftest import STEP
+
+#: Connections measured (enough that a few stray allocations of the test process do not matter).
+N = 200
+
+#: KiB per idle connection the server may keep (measured ~13.0; 15.9 before the release).
+BOUND_KIB = 14.25
+
+_CLIENTS = r"""
+import asyncio, sys, aiohttp
+async def main(url, n):
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        async def one():
+            ws = await http.ws_connect(url)
+            assert (await ws.receive_str()).startswith("0{")
+            await ws.send_str("40")
+            assert (await ws.receive_str()).startswith("40{")
+            return ws
+        for ws in [await one() for _ in range(5)]:  # warm-up: first-use caches of both sides
+            await ws.close()
+        print("warm", flush=True)
+        sys.stdin.readline()
+        clients = await asyncio.gather(*(one() for _ in range(n)))
+        print("open", flush=True)
+        sys.stdin.readline()
+        for ws in clients:
+            await ws.close()
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+
+async def test_idle_websocket_memory_per_connection() -> None:
+    """The benchmark's server shape: an echo handler, no connect handler reading the environ."""
+    sio = aiosio.AsyncServer()
+
+    @sio.event
+    async def echo(sid: str, data: object) -> object:
+        return data
+
+    app = web.Application()
+    sio.attach(app)
+    runner = web.AppRunner(app, shutdown_timeout=1.0)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        per_conn = await _measure(sio, f"http://127.0.0.1:{runner.addresses[0][1]}")
+    finally:
+        await sio.shutdown()
+        await runner.cleanup()
+    assert per_conn < BOUND_KIB, f"{per_conn:.2f} KiB per idle WebSocket connection"
+
+
+async def _measure(sio: aiosio.AsyncServer, origin: str) -> float:
+    """KiB the server's allocations grew by per connection while N clients connected."""
+    url = f"{origin}/socket.io/?EIO=4&transport=websocket"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _CLIENTS, url, str(N),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        async with asyncio.timeout(6 * STEP):
+            assert await proc.stdout.readline() == b"warm\n"
+            await asyncio.sleep(0.2)
+            gc.collect()
+            tracemalloc.start(1)
+            try:
+                before = tracemalloc.take_snapshot()
+                proc.stdin.write(b"\n")
+                assert await proc.stdout.readline() == b"open\n"
+                while len(sio.eio.core.sessions) < N:  # pragma: no cover - the replies came first
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(0.3)
+                gc.collect()
+                after = tracemalloc.take_snapshot()
+            finally:
+                tracemalloc.stop()
+            per_conn = sum(s.size_diff for s in after.compare_to(before, "filename")) / N / 1024
+            proc.stdin.write(b"\n")
+            await proc.wait()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    return per_conn
