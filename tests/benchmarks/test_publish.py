@@ -314,3 +314,47 @@ def test_targets_check_command_prints_the_table(tmp_path: Path) -> None:
     assert "Targets of issue 14 in run.jsonl" in done.stdout
     assert "| echo: aiosio / psio ≥ 4.5 | **met** | 11.00" in done.stdout
     assert "| fanout-5k: aiosio completion p99 ≤ 50 ms | **not measured** |" in done.stdout
+
+
+def test_publish_puts_the_targets_under_the_table_and_the_capped_point_in_the_caption(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``run.py --publish <run>.jsonl`` (on a copy of the README): the table, issue 14's targets
+    under it inside the table's markers, and the curve's plot with the capped point's true count."""
+    import json
+
+    import run as run_py
+    from harness import readme
+
+    page = tmp_path / "README.md"
+    page.write_text(
+        f"intro\n{readme.START}\nold\n{readme.END}\nprose\n{readme.CURVE_START}\nold\n{readme.CURVE_END}\nend\n"
+    )
+    for name, value in (
+        ("README", page),
+        ("RESULTS", tmp_path),
+        ("PUBLISHED", tmp_path / "published.jsonl"),
+        ("PUBLISHED_META", tmp_path / "published.meta.json"),
+        ("PUBLISHED_CURVE", tmp_path / "published-curve.png"),
+    ):
+        monkeypatch.setattr(readme, name, value)
+    monkeypatch.setattr(readme.update_readme, "__defaults__", (page,))
+    monkeypatch.setattr(readme.update_curve, "__defaults__", (page,))
+    monkeypatch.setattr(readme.curve_block, "__defaults__", (tmp_path / "published-curve.png",))
+    records = echo((1200,) * 3, (1100,) * 3, (1000,) * 3, psio=100)
+    records += curve({"curve-1k": 100_000, "curve-20k": 90_000})
+    records[-1] = {**records[-1], "clients": 19_960, "clients_requested": 20_000, "fd_limit": 20_000}
+    jsonl = tmp_path / "20260101T000000Z.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in records))
+    monkeypatch.setattr(sys, "argv", ["run.py", "--publish", str(jsonl)])
+    run_py.main()
+    text = page.read_text()
+    table = text[text.index(readme.START) : text.index(readme.END)]
+    assert "| Target |" in table and "echo acks/s" in table
+    assert "**Targets of issue 14 in this run**" in table
+    assert "| curve: aiosio deliveries/s min / max over the points ≥ 0.8 | **met** | 0.90" in table
+    assert text.startswith("intro\n") and "\nprose\n" in text and text.endswith("end\n")
+    caption = text[text.index(readme.CURVE_START) : text.index(readme.CURVE_END)]
+    assert "1 run per point" in caption
+    assert "curve-20k: 19,960 clients, open-file limit 20,000" in caption
+    assert (tmp_path / "published-curve.png").exists()
