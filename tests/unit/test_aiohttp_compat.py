@@ -7,6 +7,7 @@ here, loudly, rather than the release quietly doing nothing (it is a no-op by de
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
@@ -38,6 +39,9 @@ def _state(request: web.Request, ws: web.WebSocketResponse) -> dict[str, Any]:
         "response_headers": len(ws.headers),
         "use_mask": writer.use_mask,
         "random_bits": writer.get_random_bits,
+        "compress": writer.compress,
+        "send_lock": writer._send_lock,
+        "background_tasks": writer._background_tasks,
     }
 
 
@@ -83,6 +87,9 @@ async def test_private_names(ws_server: tuple[str, _Seen]) -> None:
     assert before["response_headers"] >= 3  # Upgrade, Connection, Sec-WebSocket-Accept (at least)
     assert before["use_mask"] is False
     assert callable(before["random_bits"])
+    assert before["compress"] == 0
+    assert isinstance(before["send_lock"], asyncio.Lock)
+    assert before["background_tasks"] == set()
 
 
 async def test_released_and_still_working(ws_server: tuple[str, _Seen]) -> None:
@@ -102,6 +109,8 @@ async def test_released_and_still_working(ws_server: tuple[str, _Seen]) -> None:
             assert after["payload_parser"] is seen.before["payload_parser"]
             assert after["response_headers"] == 0
             assert after["random_bits"] is not seen.before["random_bits"]
+            assert after["send_lock"] is not seen.before["send_lock"]
+            assert after["background_tasks"] is not seen.before["background_tasks"]
             # What the application reads is untouched.
             assert seen.headers["Upgrade"].lower() == "websocket"
         # Plain HTTP on the same server still parses requests.
