@@ -8,7 +8,7 @@ the 101's response headers (already written), and the writer's random-mask sourc
 masks its frames), send lock and task set (for compressed frames, which aiosio never sends through
 it). :func:`release_after_upgrade` drops them: about 3.2 KiB per idle connection (of 16).
 
-These are aiohttp private attributes (checked with aiohttp 3.13 and 3.14). This module is the one
+These are aiohttp private attributes (as aiohttp 3.14 has them). This module is the one
 place aiosio touches them for that, and it does nothing at all when one of them is missing or not in
 the state it expects: a future aiohttp only costs the memory again. ``tests/unit/test_aiohttp_compat.py``
 fails loudly if an aiohttp upgrade renames them. What the application can read (the request, its
