@@ -188,10 +188,10 @@ def curve_checks(records: Records) -> list[Check]:
     goal_mem = "curve: aiosio KiB/conn ≤ 13 at every point"
     mem_text = ", ".join(f"{label}: {num(m, 1)}" for label, m in mems)
     if not good_mem:
-        mem = Check(goal_mem, UNMEASURED, mem_text)
+        memory = Check(goal_mem, UNMEASURED, mem_text)
     else:
-        mem = Check(goal_mem, verdict(max(good_mem) <= 13 and len(good_mem) == len(mems)), mem_text)
-    return [flat, mem]
+        memory = Check(goal_mem, verdict(max(good_mem) <= 13 and len(good_mem) == len(mems)), mem_text)
+    return [flat, memory]
 
 
 def p99_check(records: Records) -> Check:

@@ -114,7 +114,8 @@ def capped_notes(records: list[dict[str, Any]]) -> list[str]:
     from harness.report import capped_note
 
     names = sorted(
-        {str(r["scenario"]) for r in records if curve_clients(str(r["scenario"]))}, key=curve_clients
+        {str(r["scenario"]) for r in records if curve_clients(str(r["scenario"]))},
+        key=lambda name: curve_clients(name) or 0,
     )
     return [n for n in (capped_note(records, name) for name in names) if n]
 
