@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from harness.scenarios import Scenario
 from harness.targets import Target
 
-#: Seconds of wall time per run, from recorded runs' ``wall_s`` (medians; python-socketio's are
-#: `SLOW` times these). The curve's 10k and 20k points are extrapolated from its 1k and 5k ones
-#: (connecting is ~0.7 ms a client for aiosio, ~1 ms for python-socketio).
+#: Seconds of wall time per run, from recorded runs' ``wall_s`` (medians; python-socketio's and the
+#: ASGI targets' are `SLOW` times these). A curve point's are 7 s + 1.5 ms a client, fitted to its
+#: recorded 1k and 5k points and extrapolated to 10k and 20k.
 TYPICAL_S = {
     "echo": 4.3,
     "fanout-1k": 4.6,
@@ -28,7 +28,8 @@ TYPICAL_S = {
     "cluster-fanout": 5.1,
     "redis-cost": 9.4,
 }
-#: python-socketio (and its ASGI target) is this much slower per run.
+#: python-socketio and the ASGI targets (uvicorn) are up to this much slower per run (recorded:
+#: 1.2-1.4 on the scenarios that connect thousands of clients).
 SLOW = 1.4
 #: Starting and stopping a server, beyond the generator's own time.
 START_STOP_S = 2.0
@@ -41,7 +42,8 @@ def typical_seconds(scenario: Scenario, target: Target) -> float:
         base = START_STOP_S + 5 + 0.0015 * clients
     else:
         base = TYPICAL_S.get(scenario.name, 10.0)
-    return base * (SLOW if target.name.startswith("psio") else 1.0)
+    slow = target.name.startswith("psio") or target.name.endswith("-asgi")
+    return base * (SLOW if slow else 1.0)
 
 
 @dataclass

@@ -98,16 +98,16 @@ def curve_name(clients: int) -> str:
 
 def curve_budget(clients: int) -> float:
     """A curve point's time bound in seconds: the generator's timeout (connecting, warm-up, window)."""
-    return 20 + 0.005 * clients
+    return 15 + 0.004 * clients
 
 
 def curve_point(clients: int) -> Scenario:
     """One point of the curve: fan-out to `clients` (as in ``fanout-1k``), and the server's idle
     RSS growth per connection, read after all of them connected and before the first broadcast.
 
-    Bounded: connecting, the warm-up and the window must fit in `curve_budget` (20 s plus 5 ms a
-    client: 25 s at 1,000, 120 s at 20,000, 4-5 times what the slowest default target, python-socketio,
-    needs); a slower target's point is recorded as timed out, never waited for."""
+    Bounded: connecting, the warm-up and the window must fit in `curve_budget` (15 s plus 4 ms a
+    client: 19 s at 1,000, 95 s at 20,000, 2-3 times what the slowest default target, python-socketio,
+    took on a busy machine); a slower target's point is recorded as timed out, never waited for."""
     return Scenario(
         name=curve_name(clients),
         kind="fanout",

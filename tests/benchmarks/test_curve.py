@@ -64,8 +64,8 @@ def test_curve_is_on_request_and_selected_by_its_group() -> None:
     assert [curve_clients(curve_point(n).name) for n in (50, 1000, 20_000)] == [50, 1000, 20_000]
     assert curve_clients("fanout-1k") is None
     # Every point is bounded, the largest one too.
-    assert curve_point(1000).budget_seconds() == pytest.approx(25)
-    assert curve_point(20_000).budget_seconds() == pytest.approx(120)
+    assert curve_point(1000).budget_seconds() == pytest.approx(19)
+    assert curve_point(20_000).budget_seconds() == pytest.approx(95)
 
 
 def test_curve_points_for_aiosio_node_and_psio_and_their_plot(tmp_path: Path) -> None:
