@@ -15,6 +15,7 @@ import gc
 import sys
 import tracemalloc
 
+import aiohttp
 from aiohttp import web
 
 import aiosio
@@ -104,3 +105,46 @@ async def _measure(sio: aiosio.AsyncServer, origin: str) -> float:
             proc.kill()
             await proc.wait()
     return per_conn
+
+
+async def test_environ_built_after_the_release_is_complete() -> None:
+    """The environ, built lazily long after aiohttp's HTTP-side objects were released, still has
+    every header, the query, the peer and a working ``aiohttp.request``."""
+    sio = aiosio.AsyncServer()
+    seen: asyncio.Future[tuple[dict[str, object], object]] = asyncio.get_running_loop().create_future()
+
+    @sio.event
+    async def look(sid: str) -> None:
+        environ = sio.get_environ(sid)
+        assert environ is not None
+        request = environ["aiohttp.request"]
+        assert isinstance(request, web.BaseRequest)
+        seen.set_result((environ, getattr(request.protocol, "_parser", "missing")))
+
+    app = web.Application()
+    sio.attach(app)
+    runner = web.AppRunner(app, shutdown_timeout=1.0)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port = runner.addresses[0][1]
+        url = f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket&room=lobby"
+        async with aiohttp.ClientSession() as http, http.ws_connect(url, headers={"X-Thing": "yes"}) as ws:
+            assert (await ws.receive_str(timeout=STEP)).startswith("0{")
+            await ws.send_str("40")
+            assert (await ws.receive_str(timeout=STEP)).startswith("40{")
+            await ws.send_str('42["look"]')
+            environ, parser = await asyncio.wait_for(seen, STEP)
+    finally:
+        await sio.shutdown()
+        await runner.cleanup()
+    assert parser is None  # released: the environ below was built after that
+    assert environ["HTTP_X_THING"] == "yes"
+    assert environ["HTTP_UPGRADE"] == "websocket"
+    assert environ["HTTP_HOST"] == f"127.0.0.1:{port}"
+    assert environ["REMOTE_ADDR"] == "127.0.0.1" and environ["REMOTE_PORT"]
+    assert environ["REQUEST_METHOD"] == "GET" and environ["PATH_INFO"] == "/socket.io/"
+    assert "room=lobby" in str(environ["QUERY_STRING"])
+    request = environ["aiohttp.request"]
+    assert isinstance(request, web.BaseRequest)
+    assert request.query["room"] == "lobby" and request.headers["X-Thing"] == "yes"
