@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from aiosio.transport.aiohttp_compat import release_after_upgrade
+from aiosio.transport.aiohttp_compat import _UNUSED_LOCK, release_after_upgrade
 
 
 class _Seen:
@@ -95,6 +95,16 @@ async def test_private_names(ws_server: tuple[str, _Seen]) -> None:
 async def test_released_and_still_working(ws_server: tuple[str, _Seen]) -> None:
     """Everything listed is let go, and the WebSocket (and the next connection) keep working."""
     url, seen = ws_server
+    # The shared lock stays held throughout: a writer that took it for an uncompressed frame (an
+    # aiohttp that changed how it sends them) would hang here instead of answering.
+    await _UNUSED_LOCK.acquire()
+    try:
+        await _exchange(url, seen)
+    finally:
+        _UNUSED_LOCK.release()
+
+
+async def _exchange(url: str, seen: _Seen) -> None:
     async with aiohttp.ClientSession() as http:
         for word in ("one", "two"):  # the second connection: nothing shared got corrupted
             async with http.ws_connect(url) as ws:
