@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from ..protocol import frames
 from ..protocol.eio_session import Action, EngineIOState, ProtocolError, Role, State
@@ -24,14 +24,14 @@ logger = logging.getLogger("aiosio.engine")
 class CloseReason:
     """Why a session ended; the strings python-engineio and python-socketio report, plus aiosio's own."""
 
-    SERVER_DISCONNECT = "server disconnect"
-    CLIENT_DISCONNECT = "client disconnect"
-    PING_TIMEOUT = "ping timeout"
-    TRANSPORT_CLOSE = "transport close"
-    TRANSPORT_ERROR = "transport error"
-    PARSE_ERROR = "parse error"
-    SLOW_CONSUMER = "slow consumer"
-    SERVER_SHUTDOWN = "server shutting down"
+    SERVER_DISCONNECT: Final = "server disconnect"
+    CLIENT_DISCONNECT: Final = "client disconnect"
+    PING_TIMEOUT: Final = "ping timeout"
+    TRANSPORT_CLOSE: Final = "transport close"
+    TRANSPORT_ERROR: Final = "transport error"
+    PARSE_ERROR: Final = "parse error"
+    SLOW_CONSUMER: Final = "slow consumer"
+    SERVER_SHUTDOWN: Final = "server shutting down"
 
 
 #: How many handler starts may wait per running-handler slot before messages are held back.

@@ -53,7 +53,7 @@ def decode_text(text: str) -> Packet:
     return Packet(ptype, text[1:])
 
 
-def decode_binary(data: bytes) -> Packet:
+def decode_binary(data: bytes | bytearray | memoryview) -> Packet:
     """Decode a WebSocket binary frame: always a MESSAGE with binary data."""
     return Packet(PacketType.MESSAGE, bytes(data))
 

@@ -28,9 +28,9 @@ _ORJSON_LIMITS = ("Recursion limit reached", "64-bit range")
 _INFINITE_NUMBER = "number is infinity when parsed as double"
 
 #: Maps ASCII digits to ``0`` and every other byte to ``x``: a run of ``0`` is then a run of digits.
-DIGIT_MAP = bytes(0x30 if 0x30 <= b <= 0x39 else (0x2D if b == 0x2D else 0x78) for b in range(256))
+DIGIT_MAP: bytes = bytes(0x30 if 0x30 <= b <= 0x39 else (0x2D if b == 0x2D else 0x78) for b in range(256))
 #: A JSON integer orjson reads as a float: 20 digits or more, or a minus sign and 19 or more.
-RUN19 = b"0" * 19
+RUN19: bytes = b"0" * 19
 _RUN20 = b"0" * 20
 _NEG19 = b"-" + RUN19
 #: The shortest text that can hold such an integer.

@@ -237,7 +237,7 @@ class Decoder:
         #: every connection would cost 56 bytes each).
         self._buffers: list[bytes] | None = None
 
-    def feed(self, message: str | bytes) -> Packet | None:
+    def feed(self, message: str | bytes | bytearray | memoryview) -> Packet | None:
         """Take one message; return a complete packet, or None while attachments are awaited."""
         if isinstance(message, str):
             if self.pending is not None:
