@@ -267,7 +267,9 @@ class EngineSession:
         """
         self.packets_in += 1
         self.bytes_in += len(data) + (data.__class__ is str)  # a text packet's type character
-        if (self._held is None and not self.backlog_full) or self.core.urgent(self, data):
+        if self._held is None and (self._backlog is None or not self.backlog_full):
+            self.core.handler.on_message(self, data)  # nearly always: nothing waits
+        elif self.core.urgent(self, data):
             self.core.handler.on_message(self, data)
         else:
             if self._held is None:
@@ -432,6 +434,20 @@ class EngineSession:
         poll = self._poll
         if self._queue and poll is not None and not poll.done():
             poll.set_result(None)
+
+    def receive_now(self, packets: list[Packet]) -> int:
+        """Handle the packets of one polling POST as far as possible without waiting.
+
+        Returns how many were dealt with: all of them (or the session closed on the way), unless
+        reading became :attr:`saturated` first; :meth:`receive_payload` then takes the rest.
+        """
+        for taken, packet in enumerate(packets):
+            if self.saturated:
+                return taken
+            if self.closed:
+                break
+            self.receive(packet)
+        return len(packets)
 
     async def receive_payload(self, packets: list[Packet]) -> None:
         """Handle the packets of one polling POST, stopping if one of them closes the session.

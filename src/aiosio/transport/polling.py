@@ -8,6 +8,8 @@ import logging
 import orjson
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.streams import StreamReader
+from multidict import CIMultiDict
 
 from ..engine.server import EngineCore
 from ..engine.session import CloseReason, EngineSession
@@ -18,6 +20,14 @@ from .cors import OriginPolicy
 from .errors import BAD_REQUEST, FORBIDDEN, error_response
 
 logger = logging.getLogger("aiosio.transport")
+
+# The headers of the two answers every polling exchange gets, built once: aiohttp copies the headers
+# it is given into each response, so these are never changed. A request with an Origin gets its CORS
+# headers first, then the same Content-Type.
+_PAYLOAD_TYPE = "text/plain; charset=UTF-8"
+_OK_TYPE = "text/html"
+_PAYLOAD_HEADERS = CIMultiDict({"Content-Type": _PAYLOAD_TYPE})
+_OK_HEADERS = CIMultiDict({"Content-Type": _OK_TYPE})
 
 
 class PollingTransport:
@@ -33,10 +43,17 @@ class PollingTransport:
     def _error(self, request: web.Request, code: tuple[int, str], status: int = 400) -> web.Response:
         return error_response(self.origins, request, code, status)
 
+    def _headers(
+        self, request: web.Request, content_type: str, plain: CIMultiDict[str]
+    ) -> CIMultiDict[str] | dict[str, str]:
+        if "Origin" not in request.headers:
+            return plain
+        headers = self.origins.headers(request)
+        headers["Content-Type"] = content_type
+        return headers
+
     def _payload_response(self, request: web.Request, body: bytes) -> web.Response:
-        response = web.Response(
-            body=body, headers=self.origins.headers(request), content_type="text/plain", charset="UTF-8"
-        )
+        response = web.Response(body=body, headers=self._headers(request, _PAYLOAD_TYPE, _PAYLOAD_HEADERS))
         opts = self.core.options
         if opts.http_compression and len(body) >= opts.compression_threshold:
             response.enable_compression()
@@ -68,16 +85,18 @@ class PollingTransport:
             session.close(CloseReason.TRANSPORT_ERROR, send_close=False)
         return self._payload_response(request, body)
 
+    def _read_whole(self, content: StreamReader) -> bytes | None:
+        """The body that came whole with the headers (the usual small POST), read with no wait; None
+        if it exceeds ``max_http_buffer_size`` (its length is the Content-Length, if any)."""
+        body = content.read_nowait(-1)
+        return body if len(body) <= self.core.options.max_http_buffer_size else None
+
     async def _read_body(self, request: web.Request) -> bytes | None:
-        """The request body, or None once it exceeds ``max_http_buffer_size`` (checked while reading)."""
+        """The body still arriving, or None once it exceeds ``max_http_buffer_size`` (checked while
+        reading)."""
         limit = self.core.options.max_http_buffer_size
         if request.content_length is not None and request.content_length > limit:
             return None
-        content = request.content
-        if content.is_eof():
-            # The whole body came with the headers (the usual small POST): no need to wait for more.
-            body = content.read_nowait(-1)
-            return body if len(body) <= limit else None
         return await self._read_rest(request, bytearray())
 
     async def _read_rest(self, request: web.Request, body: bytearray) -> bytes | None:
@@ -92,8 +111,9 @@ class PollingTransport:
         return bytes(body)
 
     async def _post(self, request: web.Request, session: EngineSession) -> web.StreamResponse:
+        content = request.content
         try:
-            body = await self._read_body(request)
+            body = self._read_whole(content) if content.is_eof() else await self._read_body(request)
         except (ConnectionError, HttpProcessingError, TimeoutError) as exc:
             # The client hung up mid-body, stalled, or broke the chunked encoding: the packets of this
             # POST are lost, so the session cannot go on (as in engine.io). Answered here, not by
@@ -115,12 +135,15 @@ class PollingTransport:
             session.protocol_error(str(exc))
             return self._error(request, BAD_REQUEST)
         polled = session._poll is not None
-        await session.receive_payload(packets)
+        taken = session.receive_now(packets)
+        if taken < len(packets):  # the handlers fell behind: the rest waits for them
+            await session.receive_payload(packets[taken:])
         if self.handing_off() and not polled and session.close_reason == CloseReason.CLIENT_DISCONNECT:
             # Between workers a GET sent just before this CLOSE may come the long way (handed over)
             # and arrive after it: it gets the NOOP it would have got had it arrived first.
             self.core.keep_farewell(session.sid, b"6")
         if session.close_reason == CloseReason.PARSE_ERROR:
             return self._error(request, BAD_REQUEST)
-        await session.wait_inflight()
-        return web.Response(body=b"ok", headers=self.origins.headers(request), content_type="text/html")
+        if session.saturated:
+            await session.wait_inflight()
+        return web.Response(body=b"ok", headers=self._headers(request, _OK_TYPE, _OK_HEADERS))
