@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+from asyncio import Task
 from collections.abc import Callable, Coroutine
+from contextvars import copy_context
 from time import perf_counter
 from typing import Any
 
-from ..engine.eager import start_task
+from ..engine.eager import EAGER, start_task
 from ..engine.session import CloseReason, EngineSession
 from ..protocol.errors import ParseError
 from ..protocol.socketio import Packet, PacketType
@@ -128,7 +130,13 @@ class Dispatch(Emitting):
         if obs is not None and obs.handler_finished is not None:  # observers may want it timed
             timing = (obs.handler_finished, sock.namespace, data[0])
         ack_id = packet.id
-        self._invoke(sock.session, handler, args, (sock, ack_id) if ack_id is not None else None, timing)
+        ack = (sock, ack_id) if ack_id is not None else None
+        session = sock.session
+        # Now, or once a handler slot of this connection is free.
+        if session.at_capacity:
+            session.run_limited(lambda: self._start(session, handler, args, ack, None, timing))
+        else:
+            self._start(session, handler, args, ack, None, timing)
 
     def _observe_ack(self, sock: ServerSocket, ack_id: int) -> None:
         """An ACK arrived for a socket whose acks are timed: report its round trip if it was awaited."""
@@ -139,20 +147,6 @@ class Dispatch(Emitting):
             return
         if sock.acks and ack_id in sock.acks:  # awaited (not timed out, not repeated)
             obs.ack_received(sock.namespace, self._core.loop.time() - sent)
-
-    def _invoke(
-        self,
-        session: EngineSession,
-        handler: Handler,
-        args: tuple[Any, ...],
-        ack: tuple[ServerSocket, int] | None,
-        timing: Timing | None = None,
-    ) -> None:
-        """Run an event handler now, or once a handler slot of this connection is free."""
-        if session.at_capacity:
-            session.run_limited(lambda: self._start(session, handler, args, ack, None, timing))
-        else:
-            self._start(session, handler, args, ack, None, timing)
 
     def _start(
         self,
@@ -185,6 +179,20 @@ class Dispatch(Emitting):
                 after()
             return
 
+        if not EAGER:
+            # Python 3.11: every coroutine handler is a Task. What follows the handler (the ack, the
+            # observers, freeing its slot) runs at the end of that Task, not in a done callback: one
+            # loop callback (a Handle and a Context.run) and one closure less per event.
+            session.inflight += 1  # task_started()
+            coro = self._run_handler(session, result, ack, after, timing, started)
+            loop = self._core.loop
+            if loop.get_task_factory() is None:
+                # What loop.create_task does then, without its Python frame (~0.2 µs per event).
+                Task(coro, loop=loop)
+            else:
+                loop.create_task(coro)
+            return
+
         started_task = False
 
         def on_done(value: Any, exc: BaseException | None) -> None:
@@ -206,6 +214,55 @@ class Dispatch(Emitting):
         if start_task(self._core.loop, result, on_done) is not None:
             started_task = True
             session.task_started()
+
+    async def _run_handler(
+        self,
+        session: EngineSession,
+        coro: Coroutine[Any, Any, Any],
+        ack: tuple[ServerSocket, int] | None,
+        after: Callable[[], None] | None,
+        timing: Timing | None,
+        started: float,
+    ) -> None:
+        """The Task of one coroutine handler (Python 3.11): the handler, then :meth:`_handler_ended`.
+
+        That runs in a copy of the context the Task started with, as a done callback would: what
+        the handler set in its own context stays there, and handlers started from it (a freed slot
+        starting a waiting one) do not inherit it. The Task ends as the handler did (cancelled, or
+        with KeyboardInterrupt/SystemExit raised); a handler's exception is logged, not kept.
+        """
+        context = copy_context()
+        try:
+            value = await coro
+        except BaseException as exc:
+            context.run(self._handler_ended, session, None, exc, ack, after, timing, started)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        context.run(self._handler_ended, session, value, None, ack, after, timing, started)
+
+    def _handler_ended(
+        self,
+        session: EngineSession,
+        value: Any,
+        exc: BaseException | None,
+        ack: tuple[ServerSocket, int] | None,
+        after: Callable[[], None] | None,
+        timing: Timing | None,
+        started: float,
+    ) -> None:
+        """A handler Task's handler returned ``value`` or raised ``exc``: report, ack, free its slot."""
+        try:
+            if timing is not None:
+                timing[0](timing[1], timing[2], perf_counter() - started, exc)
+            if exc is not None:
+                self._log_failure(None, exc)
+            elif ack is not None:
+                self._send_ack(ack[0], ack[1], value)
+            if after is not None:
+                after()
+        finally:
+            session.task_done()
 
     def _send_ack(self, sock: ServerSocket, ack_id: int, value: Any) -> None:
         """Send a handler's return value as the ack; a value JSON can't carry is logged, not raised."""
