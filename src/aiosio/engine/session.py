@@ -267,7 +267,9 @@ class EngineSession:
         """
         self.packets_in += 1
         self.bytes_in += len(data) + (data.__class__ is str)  # a text packet's type character
-        if (self._held is None and not self.backlog_full) or self.core.urgent(self, data):
+        if self._held is None and (self._backlog is None or not self.backlog_full):
+            self.core.handler.on_message(self, data)  # nearly always: nothing waits
+        elif self.core.urgent(self, data):
             self.core.handler.on_message(self, data)
         else:
             if self._held is None:
