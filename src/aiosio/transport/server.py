@@ -92,8 +92,7 @@ class AiohttpEngineTransport(PollingTransport, WebSocketTransport):
         transport = query.get("transport")
         if transport not in self.core.options.transports:
             return self._error(request, UNKNOWN_TRANSPORT)
-        is_ws_request = request.headers.get("Upgrade", "").lower() == "websocket"
-        if transport == "websocket" and not is_ws_request:
+        if transport == "websocket" and request.headers.get("Upgrade", "").lower() != "websocket":
             return self._error(request, BAD_REQUEST)
         sid = query.get("sid")
         if sid is None:
