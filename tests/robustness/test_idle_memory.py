@@ -4,7 +4,7 @@ The server runs in this process; 200 raw WebSocket clients (aiohttp, each connec
 Socket.IO level) run in a child process, so only the server's allocations are traced. The bound
 is what a connection may keep: aiosio's own objects plus aiohttp's (its request, tasks, WebSocket
 reader and writer), after aiosio released the HTTP-side objects aiohttp keeps for no use
-(:mod:`aiosio.transport.aiohttp_compat`): about 13 KiB on CPython 3.11 with aiohttp 3.14, 15.9
+(:mod:`aiosio.transport.aiohttp_compat`): about 12.8 KiB on CPython 3.11 with aiohttp 3.14, 15.8
 without the release.
 """
 
@@ -25,7 +25,7 @@ from .conftest import STEP
 #: Connections measured (enough that a few stray allocations of the test process do not matter).
 N = 200
 
-#: KiB per idle connection the server may keep (measured ~13.0; 15.9 before the release).
+#: KiB per idle connection the server may keep (measured 12.8; 15.8 before the release).
 BOUND_KIB = 14.25
 
 _CLIENTS = r"""
