@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
-from asyncio import Task
+from asyncio import Task, get_running_loop
 from collections.abc import Callable, Coroutine
 from contextvars import copy_context
 from time import perf_counter
+from types import CoroutineType
 from typing import Any
 
 from ..engine.eager import EAGER, start_task
@@ -18,6 +18,10 @@ from ..protocol.socketio import Packet, PacketType
 from .emitting import Emitting
 from .handlers import Handler, HandlerRegistry
 from .socket import Connection, ServerSocket
+
+#: Enum members looked up once: ``PacketType.EVENT`` costs ~0.1 µs on every access in Python 3.11.
+_EVENT = PacketType.EVENT
+_ACK = PacketType.ACK
 
 #: What a timed handler run reports to: ``(handler_finished, namespace, event)``.
 Timing = tuple[Callable[[str, str, float, BaseException | None], None], str, str]
@@ -52,13 +56,13 @@ class Dispatch(Emitting):
             session.protocol_error(str(exc))
             return
         ptype = packet.type
-        if ptype == PacketType.EVENT:
+        if ptype == _EVENT:
             sock = conn.sockets.get(packet.namespace)
             # Not before the connect handler has accepted the socket (python-socketio drops these
             # too): a refused client must not get an event handled.
             if sock is not None and sock.ready:
                 self._handle_event(sock, packet)
-        elif ptype == PacketType.ACK:
+        elif ptype == _ACK:
             sock = conn.sockets.get(packet.namespace)
             if sock is not None and sock.ready and packet.id is not None:
                 if sock.ack_sent is not None:  # observed when the ack was asked for
@@ -170,7 +174,7 @@ class Dispatch(Emitting):
             result = None
             ack = None
             timing = None
-        if not inspect.iscoroutine(result):
+        if not isinstance(result, CoroutineType):  # inspect.iscoroutine without its call
             if timing is not None:
                 timing[0](timing[1], timing[2], perf_counter() - started, None)
             if ack is not None:
@@ -185,12 +189,13 @@ class Dispatch(Emitting):
             # loop callback (a Handle and a Context.run) and one closure less per event.
             session.inflight += 1  # task_started()
             coro = self._run_handler(session, result, ack, after, timing, started)
-            loop = self._core.loop
+            loop = get_running_loop()  # the core's loop, without its property call
             if loop.get_task_factory() is None:
                 # What loop.create_task does then, without its Python frame (~0.2 µs per event).
                 Task(coro, loop=loop)
             else:
-                loop.create_task(coro)
+                # Not kept, as before: the loop holds it while it is scheduled, and what it awaits.
+                loop.create_task(coro)  # noqa: RUF006
             return
 
         started_task = False

@@ -22,6 +22,10 @@ logger = logging.getLogger("aiosio.transport")
 #: The message types after which aiohttp's WebSocket has nothing more to read.
 _WS_END = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED})
 
+#: Looked up once: an enum member costs ~0.1 µs on every access in Python 3.11 (each message).
+_TEXT = WSMsgType.TEXT
+_BINARY = WSMsgType.BINARY
+
 
 class WebSocketTransport:
     """The WebSocket half of :class:`~aiosio.transport.server.AiohttpEngineTransport`."""
@@ -125,7 +129,7 @@ class WebSocketTransport:
                 msg = await receive()
                 mtype = msg.type
                 try:
-                    if mtype is WSMsgType.TEXT:
+                    if mtype is _TEXT:
                         data = msg.data
                         if data[:1] == "4":
                             # MESSAGE, nearly every frame: straight up, without a Packet object.
@@ -136,7 +140,7 @@ class WebSocketTransport:
                                 await session.wait_inflight()
                             continue
                         packet = decode_text(data)
-                    elif mtype is WSMsgType.BINARY:
+                    elif mtype is _BINARY:
                         packet = decode_binary(msg.data)
                     elif mtype in _WS_END:
                         # What ends ``async for`` over aiohttp's WebSocket: the socket is closed.
