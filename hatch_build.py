@@ -15,16 +15,25 @@ If none of that works (no npm, no network), the build fails with the one command
 never producing a package whose demo page silently cannot connect. An editable install
 (``pip install -e .``) only warns: a checkout serves the bundle from ``node_modules`` directly,
 and ``aiosio serve`` says loudly at start-up when it is missing.
+
+With ``AIOSIO_MYPYC=1`` in the environment, a wheel build also compiles the modules listed in
+``pyproject.toml`` (``[tool.aiosio.mypyc]``) with mypyc (``build_mypyc.py`` beside this file): the
+wheel then carries the extension modules next to their ``.py`` sources and a CPython platform tag.
+Without it the wheel is the pure-Python ``py3-none-any`` one (the default, for sdist installs too).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
@@ -35,6 +44,9 @@ VENDOR = Path("src") / "aiosio" / "demo" / "static" / "vendor"
 DIST = Path("node_modules") / "socket.io-client" / "dist"
 #: The one command that fixes a failed build (run in the repository's root).
 FIX = "npm ci"
+
+#: Set to ``1`` to compile the listed modules with mypyc into the wheel.
+MYPYC_ENV = "AIOSIO_MYPYC"
 
 _VERSION = re.compile(rb"Socket\.IO v(\d+\.\d+\.\d+\S*)")
 
@@ -113,13 +125,38 @@ def ensure_bundle(root: Path) -> Path:
     return vendor
 
 
+def mypyc_wanted() -> bool:
+    """True when the environment asks for the compiled build (``AIOSIO_MYPYC=1``)."""
+    return os.environ.get(MYPYC_ENV, "") == "1"
+
+
+def _build_mypyc(root: Path) -> ModuleType:
+    # build_mypyc.py sits beside this file; hatchling loads this hook by path, not as a package.
+    spec = importlib.util.spec_from_file_location("aiosio_build_mypyc", root / "build_mypyc.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 class CustomBuildHook(BuildHookInterface):
-    """Runs :func:`ensure_bundle` before every wheel and sdist build."""
+    """Runs :func:`ensure_bundle` before every wheel and sdist build; compiles with mypyc on request."""
 
     PLUGIN_NAME = "custom"
 
+    def _mypyc(self, version: str) -> bool:
+        # An editable install imports from src/, where `python build_mypyc.py --inplace` (run by
+        # scripts/setup) puts the extension modules; the hook compiles only real wheels.
+        return self.target_name == "wheel" and version != "editable" and mypyc_wanted()
+
+    def dependencies(self) -> list[str]:
+        """mypyc's build needs mypy, setuptools and aiosio's own dependencies (for their types)."""
+        if self.target_name != "wheel" or not mypyc_wanted():
+            return []
+        return ["mypy>=1.11", "setuptools>=70", *self.metadata.core.dependencies]
+
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
-        """Bring in the bundle, or fail the build with the command that fixes it."""
+        """Bring in the bundle, or fail the build with the command that fixes it; then mypyc."""
         root = Path(self.root)
         try:
             ensure_bundle(root)
@@ -132,5 +169,23 @@ class CustomBuildHook(BuildHookInterface):
             if self.target_name == "wheel" and version == "editable":
                 # A checkout serves node_modules directly; `aiosio serve` warns when it is absent.
                 print(f"warning: {message}", file=sys.stderr, flush=True)
-                return
-            raise BundleError(message) from None
+            else:
+                raise BundleError(message) from None
+        if self._mypyc(version):
+            self._compile(root, build_data)
+
+    def _compile(self, root: Path, build_data: dict[str, Any]) -> None:
+        tool = _build_mypyc(root)
+        print("aiosio build: compiling with mypyc (AIOSIO_MYPYC=1)", file=sys.stderr, flush=True)
+        self._mypyc_dir = tempfile.TemporaryDirectory(prefix="aiosio-mypyc-lib-")
+        lib = Path(self._mypyc_dir.name)
+        for rel in tool.build(root, inplace=False, lib_dir=lib):
+            build_data["force_include"][str(lib / rel)] = str(rel)
+        build_data["pure_python"] = False
+        build_data["infer_tag"] = True
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        """Remove the compiled modules' temporary directory once the wheel holds them."""
+        lib = getattr(self, "_mypyc_dir", None)
+        if lib is not None:
+            lib.cleanup()

@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 
 import aiosio
+from aiosio import _compiled
 from peers import missing, require_module
 
 HERE = Path(__file__).resolve().parent
@@ -175,7 +176,8 @@ def test_port_in_use(start: Start, aiosio_cli: Run) -> None:
 def test_version_and_help(aiosio_cli: Run) -> None:
     result = aiosio_cli("--version")
     assert result.returncode == 0
-    assert result.stdout.strip() == f"aiosio {aiosio.__version__}"
+    # The build mode follows the version: "(pure Python)" or "(mypyc: N compiled modules)".
+    assert result.stdout.strip() == f"aiosio {aiosio.__version__} ({_compiled.describe()})"
     result = aiosio_cli()
     assert result.returncode == 2
     assert "serve" in result.stderr and "run" in result.stderr and "client" in result.stderr

@@ -10,6 +10,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from .. import _compiled
+
 __all__ = ["build_parser", "main"]
 
 _DEFAULT_HOST = "127.0.0.1"
@@ -160,7 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="aiosio",
         description="aiosio: a fast Socket.IO server and client for Python, on aiohttp.",
     )
-    parser.add_argument("--version", action="version", version=f"aiosio {_version()}")
+    parser.add_argument(
+        "--version", action="version", version=f"aiosio {_version()} ({_compiled.describe()})"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = sub.add_parser(
