@@ -20,10 +20,13 @@ def compiled_modules() -> list[str]:
     suffixes = importlib.machinery.EXTENSION_SUFFIXES
     found = []
     for path in _PACKAGE.rglob("*"):
-        suffix = next((s for s in suffixes if path.name.endswith(s)), None)
-        if suffix is not None:
+        # A module's file is its name plus one of this interpreter's suffixes (".so" is one of them,
+        # so "session.cpython-311-x86_64-linux-gnu.so" is no module for 3.12: its stem has dots).
+        stems = (path.name[: -len(s)] for s in suffixes if path.name.endswith(s))
+        stem = next((stem for stem in stems if stem.isidentifier()), None)
+        if stem is not None:
             rel = path.relative_to(_PACKAGE.parent)
-            found.append(".".join((*rel.parent.parts, path.name[: -len(suffix)])))
+            found.append(".".join((*rel.parent.parts, stem)))
     return sorted(found)
 
 
