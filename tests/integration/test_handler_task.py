@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 import aiosio
+from aiosio.engine.eager import EAGER
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -127,3 +128,31 @@ async def test_acks_follow_the_order_handlers_finish_in(serve: Any) -> None:
         acks = await _acks(ws, 21)
         assert acks == [f"43{i}[{i}]" for i in range(2, 22)] + ["431[0.3]"]
         await ws.close()
+
+
+@pytest.mark.skipif(EAGER, reason="Python 3.12+: handlers start as eager Tasks, built directly")
+async def test_handler_tasks_go_through_the_loops_task_factory(serve: Any) -> None:
+    sio = aiosio.AsyncServer()
+    made: list[str] = []
+
+    @sio.event
+    async def echo(sid: str, data: Any) -> Any:
+        return data
+
+    loop = asyncio.get_running_loop()
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        made.append(coro.__qualname__)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    handle = await serve(sio)
+    loop.set_task_factory(factory)
+    try:
+        async with aiohttp.ClientSession() as http:
+            ws = await _raw_ws(http, handle.endpoint)
+            await ws.send_str('421["echo","x"]')
+            assert await _acks(ws, 1) == ['431["x"]']
+            await ws.close()
+    finally:
+        loop.set_task_factory(None)
+    assert "Dispatch._run_handler" in made, made
