@@ -4,11 +4,13 @@ Once aiohttp has written the 101 answer and handed the connection's bytes to its
 some per-request objects of its HTTP side stay alive as long as the connection does, used by
 nothing: the HTTP request parser (its C state and buffers), the queue of parsed requests waiting for
 the handler (empty, and never fed again: after an upgrade every byte goes to the WebSocket reader),
-the 101's response headers (already written), and the writer's random-mask source (a server never
-masks its frames), send lock and task set (for compressed frames, which aiosio never sends through
-it). :func:`release_after_upgrade` drops them: about 3.2 KiB per idle connection (of 16).
+and the writer's random-mask source (a server never masks its frames), send lock and task set (for
+compressed frames, which aiosio never sends through it). :func:`release_after_upgrade` drops them:
+about 3 KiB per idle connection (of 16). The 101's response headers stay: they are already written
+and aiohttp does not read them again, but an access-log format's ``%{Name}o`` fields and a
+middleware wrapping the route read them after the handler.
 
-These are aiohttp private attributes (as aiohttp 3.14 has them). This module is the one
+These are aiohttp private attributes (as aiohttp 3.14 has them: the dependency floor is 3.14). This module is the one
 place aiosio touches them for that, and it does nothing at all when one of them is missing or not in
 the state it expects: a future aiohttp only costs the memory again. ``tests/unit/test_aiohttp_compat.py``
 fails loudly if an aiohttp upgrade renames them. What the application can read (the request, its
@@ -53,8 +55,6 @@ def release_after_upgrade(request: web.BaseRequest, ws: web.WebSocketResponse) -
     ):
         handler._parser = None
         handler._messages = _NO_MESSAGES
-    # Written with the 101; the application never sees this response object.
-    ws.headers.clear()
     writer: Any = getattr(ws, "_writer", None)
     if writer is None:
         return
