@@ -10,11 +10,12 @@ about 3 KiB per idle connection (of 16). The 101's response headers stay: they a
 and aiohttp does not read them again, but an access-log format's ``%{Name}o`` fields and a
 middleware wrapping the route read them after the handler.
 
-These are aiohttp private attributes (as aiohttp 3.14 has them: the dependency floor is 3.14). This module is the one
-place aiosio touches them for that, and it does nothing at all when one of them is missing or not in
-the state it expects: a future aiohttp only costs the memory again. ``tests/unit/test_aiohttp_compat.py``
-fails loudly if an aiohttp upgrade renames them. What the application can read (the request, its
-headers and query, the environ built from them) is untouched.
+These are aiohttp private attributes (as aiohttp 3.14 has them: the dependency floor is 3.14).
+This module is the one place aiosio touches them for that, and it does nothing at all when one of
+them is missing or not in the state it expects: a future aiohttp only costs the memory again.
+``tests/unit/test_aiohttp_compat.py`` fails loudly if an aiohttp upgrade renames them. What the
+application can read (the request, its headers and query, the environ built from them, the
+response's headers) is untouched.
 """
 
 from __future__ import annotations
