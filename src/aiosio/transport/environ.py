@@ -14,8 +14,11 @@ from aiohttp import web
 from yarl import URL
 
 #: ``HTTP_*`` environ keys by header name as received, shared by every connection's environ. Header
-#: names are the client's choice: past this many, new ones are made per environ and not remembered.
+#: names are the client's choice: only names up to ``_NAME_MAX`` characters are remembered (real
+#: header names are short; a client's junk names of up to aiohttp's 8190 cannot pin much), and past
+#: ``_KEYS_MAX`` of them new ones are made per environ and not remembered.
 _KEYS_MAX = 512
+_NAME_MAX = 64
 _keys: dict[str, str] = {}
 
 _PROTOCOLS = {(1, 1): "HTTP/1.1", (1, 0): "HTTP/1.0"}
@@ -25,17 +28,33 @@ def _key(name: str) -> str:
     key = _keys.get(name)
     if key is None:
         key = "HTTP_" + name.upper().replace("-", "_")
-        if len(_keys) < _KEYS_MAX:
+        if len(name) <= _NAME_MAX and len(_keys) < _KEYS_MAX:
             _keys[name] = key
     return key
 
 
 def _server_port(request: web.Request) -> int | None:
     """``request.url.port``, without building and caching ``request.url`` for an origin-form target
-    (the usual ``/path?query``): that URL's authority is the scheme's and the Host's alone."""
-    if request.raw_path.startswith("/"):
-        return URL.build(scheme=request.scheme, authority=request.host).port
-    return request.url.port
+    (the usual ``/path?query``): that URL's authority is the scheme's and the Host's alone. None
+    (SERVER_PORT empty) when the Host's port is not a port (``h:abc``, ``h:65536``): the client's
+    mistake, not a reason to fail the connection's handlers."""
+    try:
+        if request.raw_path.startswith("/"):
+            return URL.build(scheme=request.scheme, authority=request.host).port
+        return request.url.port
+    except ValueError:
+        return None
+
+
+def _server_name(host: str) -> str:
+    """``request.host``'s name part, as written: ``::1`` for ``[::1]:8443`` (the way
+    ``request.url.host`` and REMOTE_ADDR write an IPv6 address) and for the bare ``::1`` aiohttp
+    gives for an absolute-form IPv6 target, else everything before the first colon."""
+    if host.startswith("[") and "]" in host:
+        return host[1 : host.index("]")]
+    if host.count(":") > 1:
+        return host
+    return host.split(":", 1)[0]
 
 
 def build_environ(request: web.Request) -> dict[str, Any]:
@@ -53,7 +72,7 @@ def build_environ(request: web.Request) -> dict[str, Any]:
         or f"HTTP/{version.major}.{version.minor}",
         "REMOTE_ADDR": remote,
         "REMOTE_PORT": str(peer[1]) if isinstance(peer, tuple) and len(peer) > 1 else "",
-        "SERVER_NAME": request.host.split(":")[0],
+        "SERVER_NAME": _server_name(request.host),
         "SERVER_PORT": (port and str(port)) or "",
         "wsgi.url_scheme": request.scheme,
         "CONTENT_TYPE": request.headers.get("Content-Type", ""),
