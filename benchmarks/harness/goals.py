@@ -304,7 +304,8 @@ def check(records: Records) -> list[Check]:
     out = []
     for c in (c for group in CHECKS for c in group(records)):
         reason = not_comparable(records, c.scenario)
-        out.append(c if reason is None else Check(c.goal, UNMEASURED, reason, scored=False))
+        # Shown with its numbers, for what they are worth, but not judged.
+        out.append(c if reason is None else Check(c.goal, UNMEASURED, f"{reason}; {c.numbers}", scored=False))
     return out
 
 
