@@ -63,7 +63,12 @@ def aiosio_impl() -> str:
     version = pkg_version("aiosio")
     if origin.startswith("socketio"):
         return f"{version} (STAND-IN: re-exports python-socketio)"
-    return version
+    # Which build the servers run: the mypyc-compiled modules or pure Python (README "Compiled modules").
+    try:
+        build = importlib.import_module("aiosio._compiled").describe()
+    except Exception as exc:  # an older tree without the module: say so rather than guess
+        build = f"build unknown ({exc.__class__.__name__})"
+    return f"{version} ({build})"
 
 
 def describe() -> dict[str, str]:

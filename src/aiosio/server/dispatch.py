@@ -183,11 +183,14 @@ class Dispatch(Emitting):
                 after()
             return
 
-        if not EAGER:
-            # Python 3.11: every coroutine handler is a Task. What follows the handler (the ack, the
-            # observers, freeing its slot) runs at the end of that Task, not in a done callback: one
-            # loop callback (a Handle and a Context.run) and one closure less per event.
-            session.inflight += 1  # task_started()
+        if not EAGER and after is None:
+            # Python 3.11: every coroutine handler is a Task. What follows an event handler (the
+            # ack, the observers, freeing its slot) runs at the end of that Task, not in a done
+            # callback: one loop callback (a Handle and a Context.run) and one closure less per
+            # event. A Task cancelled before its first step never runs that end (nor the handler):
+            # only something cancelling every task does that (asyncio.run at its end), when the
+            # session goes too. Handlers with an ``after`` (disconnect: forgetting the socket must
+            # happen whatever) keep the done callback below.
             coro = self._run_handler(session, result, ack, after, timing, started)
             loop = get_running_loop()  # the core's loop, without its property call
             if loop.get_task_factory() is None:
@@ -196,6 +199,7 @@ class Dispatch(Emitting):
             else:
                 # Not kept, as before: the loop holds it while it is scheduled, and what it awaits.
                 loop.create_task(coro)  # noqa: RUF006
+            session.inflight += 1  # task_started(), once the Task exists (a raising factory leaks none)
             return
 
         started_task = False
