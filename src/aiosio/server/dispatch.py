@@ -205,20 +205,9 @@ class Dispatch(Emitting):
         started_task = False
 
         def on_done(value: Any, exc: BaseException | None) -> None:
-            try:
-                if timing is not None:
-                    timing[0](timing[1], timing[2], perf_counter() - started, exc)
-                if exc is not None:
-                    self._log_failure(None, exc)
-                elif ack is not None:
-                    self._send_ack(ack[0], ack[1], value)
-                if after is not None:
-                    after()
-            finally:
-                if started_task:
-                    # The same done callback frees the handler slot: one loop callback per handler
-                    # task, not two (each is a Handle and a Context.run per message).
-                    session.task_done()
+            # The same done callback frees the handler slot (once a Task took one): one loop
+            # callback per handler task, not two (each is a Handle and a Context.run per message).
+            self._handler_ended(session, value, exc, ack, after, timing, started, started_task)
 
         if start_task(self._core.loop, result, on_done) is not None:
             started_task = True
@@ -259,8 +248,10 @@ class Dispatch(Emitting):
         after: Callable[[], None] | None,
         timing: Timing | None,
         started: float,
+        free_slot: bool = True,
     ) -> None:
-        """A handler Task's handler returned ``value`` or raised ``exc``: report, ack, free its slot."""
+        """A handler returned ``value`` or raised ``exc``: report, ack, run ``after``, and free its
+        Task's handler slot (``free_slot``: a handler that finished eagerly took none)."""
         try:
             if timing is not None:
                 timing[0](timing[1], timing[2], perf_counter() - started, exc)
@@ -271,7 +262,8 @@ class Dispatch(Emitting):
             if after is not None:
                 after()
         finally:
-            session.task_done()
+            if free_slot:
+                session.task_done()
 
     def _send_ack(self, sock: ServerSocket, ack_id: int, value: Any) -> None:
         """Send a handler's return value as the ack; a value JSON can't carry is logged, not raised."""
