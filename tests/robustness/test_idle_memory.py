@@ -14,6 +14,7 @@ import asyncio
 import gc
 import sys
 import tracemalloc
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -108,7 +109,7 @@ async def _measure(sio: aiosio.AsyncServer, origin: str) -> float:
     return per_conn
 
 
-async def test_environ_built_after_the_release_is_complete() -> None:
+async def test_environ_built_after_the_release_is_complete(serve: Any) -> None:
     """The environ, built lazily long after aiohttp's HTTP-side objects were released, still has
     every header, the query, the peer and a working ``aiohttp.request``."""
     sio = aiosio.AsyncServer()
@@ -122,23 +123,15 @@ async def test_environ_built_after_the_release_is_complete() -> None:
         assert isinstance(request, web.BaseRequest)
         seen.set_result((environ, getattr(request.protocol, "_parser", "missing")))
 
-    app = web.Application()
-    sio.attach(app)
-    runner = web.AppRunner(app, shutdown_timeout=1.0)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        port = runner.addresses[0][1]
-        url = f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket&room=lobby"
-        async with aiohttp.ClientSession() as http, http.ws_connect(url, headers={"X-Thing": "yes"}) as ws:
-            assert (await ws.receive_str(timeout=STEP)).startswith("0{")
-            await ws.send_str("40")
-            assert (await ws.receive_str(timeout=STEP)).startswith("40{")
-            await ws.send_str('42["look"]')
-            environ, parser = await asyncio.wait_for(seen, STEP)
-    finally:
-        await sio.shutdown()
-        await runner.cleanup()
+    handle = await serve(sio)
+    port = handle.port
+    url = handle.endpoint + "?EIO=4&transport=websocket&room=lobby"
+    async with aiohttp.ClientSession() as http, http.ws_connect(url, headers={"X-Thing": "yes"}) as ws:
+        assert (await ws.receive_str(timeout=STEP)).startswith("0{")
+        await ws.send_str("40")
+        assert (await ws.receive_str(timeout=STEP)).startswith("40{")
+        await ws.send_str('42["look"]')
+        environ, parser = await asyncio.wait_for(seen, STEP)
     assert parser is None  # released: the environ below was built after that
     assert environ["HTTP_X_THING"] == "yes"
     assert environ["HTTP_UPGRADE"] == "websocket"
