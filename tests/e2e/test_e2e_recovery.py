@@ -139,6 +139,15 @@ def test_page_shows_a_recovered_connection_and_what_it_missed(
     expect(alice.locator("#status")).to_have_attribute("data-state", "connected")
     expect(recovery).to_have_attribute("data-state", "fresh")
     expect(recovery).to_contain_text("not recovered")
-    expect(alice.locator("#online li.me")).to_have_text("alice")  # joined again
+    if workers == 1:
+        expect(alice.locator("#online li.me")).to_have_text("alice")  # joined again
+    else:
+        # The chat's presence list is each worker's own (docs/demo.md): after the restart alice and
+        # bob may be on different workers, and bob's worker's list (without alice) may be the last
+        # one she got. That she joined again shows across workers: her message reaches bob.
+        expect(bob.locator("#status")).to_have_attribute("data-state", "connected")
+        alice.fill("#chat-text", "back after the restart")
+        alice.press("#chat-text", "Enter")
+        expect(bob.locator("#messages li", has_text="back after the restart")).to_have_count(1)
     expect(todo(alice, "Added while alice was away")).to_have_count(1)  # the list reloaded
     assert restarted.stop() == 0
