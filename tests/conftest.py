@@ -30,6 +30,20 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         require_module("playwright.sync_api")
 
 
+#: Tests that run a supervisor with its workers, or a browser and a server process: under a loaded
+#: machine their outcome can hang on which worker the kernel hands a new connection or on process
+#: scheduling (seen only in whole-suite runs). Each gets one rerun (pytest-rerunfailures); failing
+#: twice fails the run.
+_RERUN_ONCE = ("tests/workers/", "tests/e2e/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give the multi-process tests of :data:`_RERUN_ONCE` one rerun."""
+    for item in items:
+        if item.nodeid.startswith(_RERUN_ONCE) and item.get_closest_marker("flaky") is None:
+            item.add_marker(pytest.mark.flaky(reruns=1))
+
+
 _SKIPPED: list[str] = []
 
 
